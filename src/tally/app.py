@@ -1,0 +1,68 @@
+"""create_app(): routers, middleware, error handlers, lifespan."""
+
+import logging
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import sqlalchemy as sa
+from fastapi import FastAPI, Request
+
+from tally import __version__
+from tally.config import Settings, get_settings
+from tally.customers.endpoints import router as customers_router
+from tally.db.engine import Database
+from tally.orders.endpoints import router as orders_router
+from tally.products.endpoints import router as products_router
+from tally.web import errors
+from tally.web.context import Runtime, runtime_of
+from tally.web.middleware import JSONFormatter, RequestMiddleware
+from tally.web.responses import JSON
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JSONFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+    # Our middleware writes one access line per request with its request id.
+    logging.getLogger("uvicorn.access").disabled = True
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings.database_url, pool_size=settings.db_pool_size)
+        app.state.runtime = Runtime(db)
+        try:
+            yield
+        finally:
+            db.dispose()
+
+    app = FastAPI(
+        title="Tally",
+        version=__version__,
+        description="Self-hosted orders and promotions engine speaking Voucherify's API.",
+        lifespan=lifespan,
+        default_response_class=JSON,
+    )
+    app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes)
+    errors.install(app)
+    app.include_router(orders_router)
+    app.include_router(customers_router)
+    app.include_router(products_router)
+
+    @app.get("/health", tags=["Operations"], operation_id="health")
+    def health(request: Request) -> JSON:
+        """200 when the database answers."""
+        with runtime_of(request).db.transaction(write=False) as conn:
+            conn.execute(sa.text("SELECT 1"))
+        return JSON({"status": "ok"})
+
+    return app

@@ -1,0 +1,104 @@
+"""The `tally` command."""
+
+import json
+from typing import Annotated
+
+import typer
+
+from tally.config import get_settings
+
+app = typer.Typer(help="Tally: orders and promotions engine speaking Voucherify's API.",
+                  no_args_is_help=True, add_completion=False)
+projects_app = typer.Typer(help="Projects and their API keys.", no_args_is_help=True)
+app.add_typer(projects_app, name="projects")
+
+
+@app.command()
+def migrate() -> None:
+    """Apply every pending database migration (TALLY_DATABASE_URL)."""
+    from tally.db.migrate import upgrade
+
+    upgrade(get_settings().database_url)
+    typer.echo("database is up to date")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Server processes.")] = 1,
+) -> None:
+    """Run the HTTP API. On the embedded SQLite default the database migrates itself."""
+    import uvicorn
+
+    from tally.app import configure_logging
+    from tally.db.engine import is_sqlite
+    from tally.db.migrate import upgrade
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    if is_sqlite(settings.database_url):
+        upgrade(settings.database_url)
+    uvicorn.run(
+        "tally.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        log_config=None,
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+@projects_app.command("create")
+def projects_create(
+    name: Annotated[str, typer.Argument(help="Project name.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Create a project and print its API keys (the token is shown only once)."""
+    from tally.db.engine import Database, is_sqlite
+    from tally.db.migrate import upgrade
+    from tally.projects.service import create_project
+
+    url = get_settings().database_url
+    if is_sqlite(url):
+        upgrade(url)
+    db = Database(url, pool_size=1)
+    try:
+        with db.transaction(write=True) as conn:
+            creds = create_project(conn, name=name)
+    finally:
+        db.dispose()
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {"project_id": creds.project_id, "app_id": creds.app_id,
+                 "app_token": creds.app_token}
+            )
+        )
+        return
+    typer.echo(f"project_id: {creds.project_id}")
+    typer.echo(f"X-App-Id:    {creds.app_id}")
+    typer.echo(f"X-App-Token: {creds.app_token}")
+    typer.echo("Keep the token: Tally stores only its hash.")
+
+
+@projects_app.command("list")
+def projects_list() -> None:
+    """List projects (ids and app ids; tokens are never shown again)."""
+    from tally.db.engine import Database
+    from tally.projects.repository import list_projects
+
+    db = Database(get_settings().database_url, pool_size=1)
+    try:
+        with db.transaction(write=False) as conn:
+            for row in list_projects(conn):
+                typer.echo(f"{row[0]}\t{row[2]}\t{row[1]}")
+    finally:
+        db.dispose()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,32 @@
+"""UTC time and its one JSON form: ISO 8601 with milliseconds and ``Z``."""
+
+from datetime import UTC, date, datetime
+
+
+def utcnow() -> datetime:
+    # Millisecond precision: what the API prints is what is stored, so a value read back
+    # compares equal to the one returned at creation.
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def parse_datetime(text: str) -> datetime:
+    """Any ISO 8601 date-time or date, as the API accepts on input (BEHAVIOR 1.4)."""
+    text = text.strip()
+    if len(text) == 10:
+        d = date.fromisoformat(text)
+        return datetime(d.year, d.month, d.day, tzinfo=UTC)
+    value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)

@@ -1,0 +1,24 @@
+"""Settings read from the environment (prefix ``TALLY_``) by every command."""
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TALLY_", extra="ignore")
+
+    # SQLAlchemy URL. The embedded default keeps Tally zero-setup: a SQLite file next to the
+    # process. PostgreSQL: postgresql+psycopg://user:pass@host/db
+    database_url: str = "sqlite:///tally.db"
+    # Largest request body accepted; an order with 500 rich items fits well below this.
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # Connection pool per process (PostgreSQL); SQLite uses one connection per thread.
+    db_pool_size: int = Field(default=10, ge=1)
+    log_level: str = "INFO"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

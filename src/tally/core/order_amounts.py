@@ -1,0 +1,145 @@
+"""How every amount of an order is derived (BEHAVIOR.md section 5). Pure: no I/O.
+
+Inputs are what the client sent after validation; outputs are the stored and printed
+figures. Discount fields start at zero here and are only ever moved by redemptions and
+rollbacks, which reuse ``order_totals`` so the same invariants hold everywhere:
+
+- ``total_discount_amount == discount_amount + items_discount_amount``
+- ``items_discount_amount == sum of line discount_amount``
+- ``total_amount == max(0, amount - total_discount_amount)``
+- every line's ``subtotal_amount == max(0, amount - discount_amount)``
+"""
+
+from dataclasses import dataclass, replace
+
+from tally.core.money import MAX_MONEY
+
+
+class AmountError(ValueError):
+    """A figure the client sent (or one derived from it) is outside what can be stored.
+    ``field`` is the payload path, e.g. ``.items[2].amount``."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"Property {field} {problem}")
+        self.field = field
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    quantity: int | None
+    price: int | None
+    amount: int | None
+    initial_quantity: int | None
+    initial_amount: int | None
+    discount_amount: int = 0
+    discount_quantity: int = 0
+
+    @property
+    def subtotal_amount(self) -> int | None:
+        if self.amount is None:
+            return None
+        return max(0, self.amount - self.discount_amount)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderTotals:
+    amount: int
+    initial_amount: int
+    discount_amount: int
+    items_discount_amount: int
+    total_discount_amount: int
+    total_amount: int
+
+
+def price_line(
+    *, price: int | None, quantity: int | None, amount: int | None, index: int = 0
+) -> Line:
+    """A line as sent: quantity defaults to 1 when only a price is given, and the line
+    value is the given amount, else price x quantity (BEHAVIOR 5.2)."""
+    if quantity is None and price is not None and amount is None:
+        quantity = 1
+    if amount is None and price is not None and quantity is not None:
+        amount = price * quantity
+        if amount > MAX_MONEY:
+            raise AmountError(f".items[{index}].amount", f"cannot be greater than {MAX_MONEY}")
+    return Line(
+        quantity=quantity,
+        price=price,
+        amount=amount,
+        initial_quantity=quantity,
+        initial_amount=amount,
+    )
+
+
+def order_totals(
+    *,
+    amount: int | None,
+    lines: list[Line],
+    discount_amount: int = 0,
+    initial_amount: int | None = None,
+) -> OrderTotals:
+    """The order's figures from its lines and stored order-level discount (BEHAVIOR 5.1-5.7).
+
+    ``amount`` is the client's amount, kept as given even when it differs from the lines;
+    ``None`` means "the sum of the lines". ``initial_amount`` is the value before effects
+    that add units; ``None`` means "the amount as it is now" (no effect has applied).
+    """
+    if amount is None:
+        amount = sum(line.amount or 0 for line in lines)
+        if amount > MAX_MONEY:
+            raise AmountError(".amount", f"cannot be greater than {MAX_MONEY}")
+    if initial_amount is None:
+        initial_amount = amount
+    items_discount = sum(line.discount_amount for line in lines)
+    total_discount = discount_amount + items_discount
+    return OrderTotals(
+        amount=amount,
+        initial_amount=initial_amount,
+        discount_amount=discount_amount,
+        items_discount_amount=items_discount,
+        total_discount_amount=total_discount,
+        total_amount=max(0, amount - total_discount),
+    )
+
+
+def reprice_line(line: Line, *, price: int | None) -> Line:
+    """The same line with a price learned later (e.g. from the catalogue)."""
+    if line.price is not None or price is None:
+        return line
+    if line.amount is not None:
+        return replace(line, price=price)
+    return price_line(price=price, quantity=line.quantity, amount=None)
+
+
+LineKey = tuple[str | None, str | None, str | None]
+
+
+def carry_discounts(old: list[tuple[LineKey, Line]], new: list[tuple[LineKey, Line]]) -> list[Line]:
+    """When a client replaces an order's lines, item discounts already granted stay on the
+    lines that still exist (same product, SKU and source id), each old line's discount used
+    at most once and capped at the new line's value (BEHAVIOR 8.4)."""
+    unused: dict[LineKey, list[Line]] = {}
+    for key, line in old:
+        if line.discount_amount or line.discount_quantity:
+            unused.setdefault(key, []).append(line)
+    out: list[Line] = []
+    for key, line in new:
+        pool = unused.get(key)
+        if not pool:
+            out.append(replace(line, discount_amount=0, discount_quantity=0))
+            continue
+        before = pool.pop(0)
+        out.append(
+            replace(
+                line,
+                discount_amount=min(before.discount_amount, line.amount or 0),
+                discount_quantity=min(before.discount_quantity, line.quantity or 0),
+            )
+        )
+    return out
+
+
+def cap_order_discount(*, amount: int, items_discount_amount: int, discount_amount: int) -> int:
+    """Order-level discount kept as an amount, but never more than what is left to pay
+    after item discounts, so total_amount cannot go below zero (BEHAVIOR 5.7, 8.4)."""
+    return max(0, min(discount_amount, amount - items_discount_amount))

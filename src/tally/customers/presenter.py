@@ -1,0 +1,52 @@
+"""Customer rows as the API prints them (CustomerWithSummaryLoyaltyReferrals)."""
+
+from typing import Any
+
+from sqlalchemy.engine import RowMapping
+
+from tally.clock import iso
+from tally.customers.service import average
+
+
+def customer_json(row: RowMapping) -> dict[str, Any]:
+    total = row["orders_total_amount"]
+    count = row["orders_total_count"]
+    orders_summary: dict[str, Any] = {
+        "total_amount": total,
+        "total_count": count,
+        "average_amount": average(total, count),
+        "last_order_amount": row["orders_last_amount"],
+    }
+    if row["orders_last_date"] is not None:
+        orders_summary["last_order_date"] = iso(row["orders_last_date"])
+    # The schema types source_id and updated_at as plain strings: absent rather than null.
+    out: dict[str, Any] = {"id": row["id"]}
+    for name in ("source_id", "name", "description", "email", "phone", "birthday", "birthdate", "address"):
+        if row[name] is not None:
+            out[name] = row[name]
+    out.update(
+        {
+            "metadata": row["metadata"] or {},
+            "summary": {
+                "redemptions": {
+                    "total_redeemed": 0,
+                    "total_failed": 0,
+                    "total_succeeded": 0,
+                    "total_rolled_back": 0,
+                    "total_rollback_failed": 0,
+                    "total_rollback_succeeded": 0,
+                    "gift": {"redeemed_amount": 0, "amount_to_go": 0},
+                    "loyalty_card": {"redeemed_points": 0, "points_to_go": 0},
+                },
+                "orders": orders_summary,
+            },
+            "loyalty": {"points": 0, "referred_customers": 0, "campaigns": {}},
+            "referrals": {"total": 0, "campaigns": []},
+            "system_metadata": {},
+            "created_at": iso(row["created_at"]),
+        }
+    )
+    if row["updated_at"] is not None:
+        out["updated_at"] = iso(row["updated_at"])
+    out["object"] = "customer"
+    return out

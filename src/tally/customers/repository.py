@@ -1,0 +1,116 @@
+"""Statements for customers."""
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, RowMapping
+
+from tally.common import repository as common
+from tally.customers.tables import customers
+from tally.orders.tables import orders
+
+# Statuses whose orders count as spent money in summary.orders (BEHAVIOR 14.4).
+COUNTED_STATUSES = ("PAID", "FULFILLED")
+
+
+def get(conn: Connection, project_id: str, ref: str) -> RowMapping | None:
+    return common.by_ref(conn, customers, project_id, ref)
+
+
+def get_by_id(conn: Connection, project_id: str, customer_id: str) -> RowMapping | None:
+    return common.by_ids(conn, customers, project_id, {customer_id}).get(customer_id)
+
+
+def get_by_source_id(conn: Connection, project_id: str, source_id: str) -> RowMapping | None:
+    return common.by_source_ids(conn, customers, project_id, {source_id}).get(source_id)
+
+
+def insert(conn: Connection, values: dict[str, Any]) -> None:
+    conn.execute(customers.insert().values(**values))
+
+
+def update(conn: Connection, project_id: str, customer_id: str, values: dict[str, Any]) -> None:
+    common.update_row(conn, customers, project_id, customer_id, values)
+
+
+def delete(conn: Connection, project_id: str, customer_id: str) -> None:
+    conn.execute(
+        customers.delete().where(
+            customers.c.project_id == project_id, customers.c.id == customer_id
+        )
+    )
+
+
+def page(
+    conn: Connection,
+    project_id: str,
+    *,
+    order: str,
+    limit: int,
+    page: int,
+    filters: list[sa.ColumnElement[bool]],
+) -> list[RowMapping]:
+    where = [customers.c.project_id == project_id, *filters]
+    ids_ = common.page_ids(conn, customers, where, order=order, limit=limit, page=page)
+    return common.fetch_in_order(conn, customers, project_id, ids_)
+
+
+def count(conn: Connection, project_id: str, filters: list[sa.ColumnElement[bool]]) -> int:
+    stmt = sa.select(sa.func.count()).where(customers.c.project_id == project_id, *filters)
+    return int(conn.execute(stmt).scalar_one())
+
+
+def lock(conn: Connection, project_id: str, customer_ids: list[str]) -> None:
+    """Serialise summary refreshes of these customers across transactions (PostgreSQL row
+    locks, taken in id order so two refreshes never deadlock; SQLite has one writer)."""
+    if conn.dialect.name == "sqlite":
+        return
+    conn.execute(
+        sa.select(customers.c.id)
+        .where(customers.c.project_id == project_id, customers.c.id.in_(customer_ids))
+        .order_by(customers.c.id)
+        .with_for_update()
+    ).all()
+
+
+def order_stats(
+    conn: Connection, project_id: str, customer_ids: list[str]
+) -> dict[str, tuple[int, int, int, datetime | None]]:
+    """customer id -> (total spent, counted orders, last counted order's total, its date)."""
+    counted = (
+        orders.c.project_id == project_id,
+        orders.c.customer_id.in_(customer_ids),
+        orders.c.status.in_(COUNTED_STATUSES),
+    )
+    sums = conn.execute(
+        sa.select(
+            orders.c.customer_id, sa.func.sum(orders.c.total_amount), sa.func.count()
+        )
+        .where(*counted)
+        .group_by(orders.c.customer_id)
+    ).all()
+    out: dict[str, tuple[int, int, int, datetime | None]] = {
+        cid: (0, 0, 0, None) for cid in customer_ids
+    }
+    for cid, total, n in sums:
+        last = conn.execute(
+            sa.select(orders.c.total_amount, orders.c.created_at)
+            .where(
+                orders.c.project_id == project_id,
+                orders.c.customer_id == cid,
+                orders.c.status.in_(COUNTED_STATUSES),
+            )
+            .order_by(orders.c.created_at.desc(), orders.c.id.desc())
+            .limit(1)
+        ).one()
+        out[cid] = (int(total or 0), int(n), int(last[0]), last[1])
+    return out
+
+
+def has_orders(conn: Connection, project_id: str, customer_id: str) -> bool:
+    stmt = sa.select(orders.c.id).where(
+        orders.c.project_id == project_id,
+        sa.or_(orders.c.customer_id == customer_id, orders.c.referrer_id == customer_id),
+    )
+    return conn.execute(stmt.limit(1)).first() is not None

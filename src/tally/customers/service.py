@@ -1,0 +1,191 @@
+"""Customers: upserted wherever a customer object appears, and their order summary."""
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, RowMapping
+
+from tally import ids
+from tally.clock import parse_datetime
+from tally.customers import repository
+from tally.customers.schemas import CustomerFields, CustomerRef, CustomerUpdate
+from tally.customers.tables import customers
+from tally.errors import invalid_query, not_found
+from tally.orders.tables import orders
+from tally.projects import repository as counters
+
+_FIELDS = ("name", "description", "email", "phone", "birthday", "birthdate", "address", "metadata")
+
+
+def _field_values(body: CustomerFields) -> dict[str, Any]:
+    """The fields the client sent, in storage form; absent fields are left out."""
+    values: dict[str, Any] = {}
+    for name in _FIELDS:
+        if name not in body.model_fields_set:
+            continue
+        value = getattr(body, name)
+        if name in ("birthday", "birthdate") and value is not None:
+            value = value.isoformat()
+        elif name == "address" and value is not None:
+            value = value.model_dump(exclude_none=True)
+        elif name == "metadata" and value is None:
+            value = {}
+        values[name] = value
+    return values
+
+
+def upsert(
+    conn: Connection, *, project_id: str, ref: CustomerRef, now: datetime
+) -> RowMapping:
+    """Match by id (an unknown id is 404), else by source_id; create when nothing matches;
+    the fields sent overwrite the stored ones (BEHAVIOR 14.1)."""
+    existing: RowMapping | None = None
+    if ref.id is not None:
+        existing = repository.get_by_id(conn, project_id, ref.id)
+        if existing is None:
+            raise not_found("customer", ref.id)
+    elif ref.source_id is not None:
+        existing = repository.get_by_source_id(conn, project_id, ref.source_id)
+    values = _field_values(ref)
+    if existing is None:
+        customer_id = ids.new_id("cust")
+        row = {
+            "id": customer_id,
+            "project_id": project_id,
+            "source_id": ref.source_id,
+            "metadata": {},
+            "created_at": now,
+            "updated_at": None,
+            **values,
+        }
+        repository.insert(conn, row)
+        counters.bump(conn, project_id, "customers", 1)
+    else:
+        customer_id = existing["id"]
+        if ref.id is not None and ref.source_id is not None and ref.source_id != existing[
+            "source_id"
+        ]:
+            values["source_id"] = ref.source_id
+        if values:
+            values["updated_at"] = now
+            repository.update(conn, project_id, customer_id, values)
+    found = repository.get_by_id(conn, project_id, customer_id)
+    assert found is not None
+    return found
+
+
+def link_existing(conn: Connection, *, project_id: str, customer_id: str) -> RowMapping:
+    row = repository.get_by_id(conn, project_id, customer_id)
+    if row is None:
+        raise not_found("customer", customer_id)
+    return row
+
+
+def get(conn: Connection, *, project_id: str, ref: str) -> RowMapping:
+    row = repository.get(conn, project_id, ref)
+    if row is None:
+        raise not_found("customer", ref)
+    return row
+
+
+def update(
+    conn: Connection, *, project_id: str, ref: str, body: CustomerUpdate, now: datetime
+) -> RowMapping:
+    row = get(conn, project_id=project_id, ref=ref)
+    values = _field_values(body)
+    if values:
+        values["updated_at"] = now
+        repository.update(conn, project_id, row["id"], values)
+    return get(conn, project_id=project_id, ref=row["id"])
+
+
+def delete(conn: Connection, *, project_id: str, ref: str) -> None:
+    row = get(conn, project_id=project_id, ref=ref)
+    # Orders are the shop's records and stay; they lose the link to the deleted person.
+    for column in (orders.c.customer_id, orders.c.referrer_id):
+        conn.execute(
+            orders.update()
+            .where(orders.c.project_id == project_id, column == row["id"])
+            .values({column.name: None})
+        )
+    repository.delete(conn, project_id, row["id"])
+    counters.bump(conn, project_id, "customers", -1)
+
+
+def _date_filter(column: sa.ColumnElement[Any], text: str, name: str, before: bool) -> Any:
+    try:
+        when = parse_datetime(text)
+    except ValueError:
+        raise invalid_query(
+            f"Property .{name} cannot be recognized as a ISO-8601 compliant date"
+        ) from None
+    return column < when if before else column > when
+
+
+def list_page(
+    conn: Connection,
+    *,
+    project_id: str,
+    limit: int,
+    page: int,
+    order: str,
+    email: str | None = None,
+    city: str | None = None,
+    name: str | None = None,
+    created_before: str | None = None,
+    created_after: str | None = None,
+    updated_before: str | None = None,
+    updated_after: str | None = None,
+) -> tuple[list[RowMapping], int]:
+    filters: list[Any] = []
+    if email is not None:
+        filters.append(customers.c.email == email)
+    if name is not None:
+        filters.append(customers.c.name == name)
+    if city is not None:
+        filters.append(customers.c.address["city"].as_string() == city)
+    for text, column, label, before in (
+        (created_before, customers.c.created_at, "created_at[before]", True),
+        (created_after, customers.c.created_at, "created_at[after]", False),
+        (updated_before, customers.c.updated_at, "updated_at[before]", True),
+        (updated_after, customers.c.updated_at, "updated_at[after]", False),
+    ):
+        if text is not None:
+            filters.append(_date_filter(column, text, label, before))
+    rows = repository.page(
+        conn, project_id, order=order, limit=limit, page=page, filters=filters
+    )
+    if filters:
+        total = repository.count(conn, project_id, filters)
+    else:
+        total = counters.count(conn, project_id, "customers")
+    return rows, total
+
+
+def refresh_order_summaries(conn: Connection, *, project_id: str, customer_ids: set[str]) -> None:
+    """Recompute summary.orders of these customers from their orders, in the caller's
+    transaction: exact by construction, whatever changed (BEHAVIOR 14.4)."""
+    if not customer_ids:
+        return
+    ordered = sorted(customer_ids)
+    repository.lock(conn, project_id, ordered)
+    for customer_id, (total, count, last_amount, last_date) in repository.order_stats(
+        conn, project_id, ordered
+    ).items():
+        repository.update(
+            conn,
+            project_id,
+            customer_id,
+            {
+                "orders_total_amount": total,
+                "orders_total_count": count,
+                "orders_last_amount": last_amount,
+                "orders_last_date": last_date,
+            },
+        )
+
+
+def average(total: int, count: int) -> int:
+    """total / count rounded half up, in integers (no float rounding on large sums)."""
+    return (2 * total + count) // (2 * count) if count > 0 else 0

@@ -1,0 +1,37 @@
+import sqlalchemy as sa
+
+from tally.db.base import JSONType, UTCDateTime, metadata
+
+customers = sa.Table(
+    "customers",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("project_id", sa.String(40), sa.ForeignKey("projects.id"), nullable=False),
+    sa.Column("source_id", sa.String(255), nullable=True),
+    sa.Column("name", sa.Text, nullable=True),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("email", sa.String(320), nullable=True),
+    sa.Column("phone", sa.String(64), nullable=True),
+    sa.Column("birthday", sa.String(10), nullable=True),
+    sa.Column("birthdate", sa.String(10), nullable=True),
+    sa.Column("address", JSONType, nullable=True),
+    sa.Column("metadata", JSONType, nullable=False),
+    # summary.orders, recomputed from the orders table in the transaction that changes them.
+    sa.Column("orders_total_amount", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("orders_total_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("orders_last_amount", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("orders_last_date", UTCDateTime(), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=True),
+    sa.UniqueConstraint("project_id", "source_id"),
+    sa.Index(None, "project_id", "created_at", "id"),
+    sa.Index(None, "project_id", "email"),
+)
+
+# Sorting by updated_at puts never-updated rows at their creation time on both engines.
+sa.Index(
+    "ix_customers_project_id_touched",
+    customers.c.project_id,
+    sa.func.coalesce(customers.c.updated_at, customers.c.created_at),
+    customers.c.id,
+)

@@ -1,0 +1,69 @@
+"""Engine construction and the per-request transaction.
+
+Tally uses SQLAlchemy Core on a synchronous engine: measured 2.6x faster than the async
+engine over aiosqlite on SQLite writes (DESIGN.md section 8).
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def create_db_engine(url: str, *, pool_size: int = 10) -> Engine:
+    if is_sqlite(url):
+        engine = sa.create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=pool_size,
+            max_overflow=pool_size * 4,
+        )
+        _configure_sqlite(engine)
+        return engine
+    return sa.create_engine(
+        url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True
+    )
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event below emit BEGIN itself, so writers can take the
+        # write lock up front (IMMEDIATE) instead of failing on a lock upgrade mid-transaction.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+class Database:
+    """The process's engine, with a write-flavoured view of it for SQLite."""
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = url
+        self.engine = create_db_engine(url, pool_size=pool_size)
+        self._writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+
+    @contextmanager
+    def transaction(self, *, write: bool) -> Iterator[Connection]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        with (self._writer if write else self.engine).begin() as conn:
+            yield conn
+
+    def dispose(self) -> None:
+        self.engine.dispose()

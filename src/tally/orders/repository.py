@@ -1,0 +1,35 @@
+"""Statements for orders."""
+
+from typing import Any
+
+from sqlalchemy.engine import Connection, RowMapping
+
+from tally.common import repository as common
+from tally.orders.tables import orders
+
+
+def get(conn: Connection, project_id: str, ref: str) -> RowMapping | None:
+    return common.by_ref(conn, orders, project_id, ref)
+
+
+def get_by_id(conn: Connection, project_id: str, order_id: str) -> RowMapping | None:
+    return common.by_ids(conn, orders, project_id, {order_id}).get(order_id)
+
+
+def get_by_source_id(conn: Connection, project_id: str, source_id: str) -> RowMapping | None:
+    return common.by_source_ids(conn, orders, project_id, {source_id}).get(source_id)
+
+
+def insert(conn: Connection, values: dict[str, Any]) -> None:
+    conn.execute(orders.insert().values(**values))
+
+
+def update(conn: Connection, project_id: str, order_id: str, values: dict[str, Any]) -> None:
+    common.update_row(conn, orders, project_id, order_id, values)
+
+
+def page(conn: Connection, project_id: str, *, order: str, limit: int, page: int) -> list[RowMapping]:
+    ids_ = common.page_ids(
+        conn, orders, [orders.c.project_id == project_id], order=order, limit=limit, page=page
+    )
+    return common.fetch_in_order(conn, orders, project_id, ids_)

@@ -1,0 +1,322 @@
+"""Orders: create (with upsert), get, update, list (BEHAVIOR.md sections 4-7, 14, 15).
+
+Keyword-only functions over one connection; the caller owns the transaction.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Connection, RowMapping
+
+from tally import ids
+from tally.core.order_amounts import (
+    AmountError,
+    Line,
+    LineKey,
+    carry_discounts,
+    cap_order_discount,
+    order_totals,
+    price_line,
+)
+from tally.customers import service as customers
+from tally.errors import duplicate, invalid_payload, not_found
+from tally.orders import repository
+from tally.orders.catalogue import Catalogue, ResolvedLine
+from tally.orders.schemas import OrderCreate, OrderFields, OrderItemIn
+from tally.projects import repository as counters
+
+COUNTED_STATUSES = frozenset({"PAID", "FULFILLED"})
+
+
+@dataclass(frozen=True)
+class Lines:
+    stored: list[dict[str, Any]]
+    math: list[Line]
+
+
+def get(conn: Connection, *, project_id: str, ref: str) -> RowMapping:
+    row = repository.get(conn, project_id, ref)
+    if row is None:
+        raise not_found("order", ref)
+    return row
+
+
+def list_page(
+    conn: Connection, *, project_id: str, limit: int, page: int, order: str
+) -> tuple[list[RowMapping], int]:
+    rows = repository.page(conn, project_id, order=order, limit=limit, page=page)
+    return rows, counters.count(conn, project_id, "orders")
+
+
+def create(conn: Connection, *, project_id: str, body: OrderCreate, now: datetime) -> RowMapping:
+    """Create, or upsert when ``id`` or ``source_id`` names an existing order (BEHAVIOR 7.1)."""
+    by_id = by_source = None
+    if body.id is not None:
+        by_id = repository.get_by_id(conn, project_id, body.id)
+        if by_id is None:
+            raise not_found("order", body.id)
+    if body.source_id is not None:
+        by_source = repository.get_by_source_id(conn, project_id, body.source_id)
+    if by_id is not None and by_source is not None and by_id["id"] != by_source["id"]:
+        raise duplicate(
+            "order",
+            f"Order {body.id} and the order with source_id {body.source_id} are different orders",
+            resource_id=body.source_id,
+        )
+    existing = by_id or by_source
+    if existing is not None:
+        return _apply(conn, project_id=project_id, current=existing, body=body, now=now)
+    return _insert(conn, project_id=project_id, body=body, now=now)
+
+
+def update(
+    conn: Connection, *, project_id: str, ref: str, body: OrderFields, now: datetime
+) -> RowMapping:
+    current = get(conn, project_id=project_id, ref=ref)
+    if body.source_id is not None and body.source_id != current["source_id"]:
+        other = repository.get_by_source_id(conn, project_id, body.source_id)
+        if other is not None:
+            raise duplicate(
+                "order",
+                f"An order with source_id {body.source_id} already exists",
+                resource_id=body.source_id,
+            )
+    return _apply(conn, project_id=project_id, current=current, body=body, now=now)
+
+
+def _insert(conn: Connection, *, project_id: str, body: OrderCreate, now: datetime) -> RowMapping:
+    lines = _build_lines(conn, project_id, body.items or [], now)
+    try:
+        totals = order_totals(amount=body.amount, lines=lines.math)
+    except AmountError as exc:
+        raise invalid_payload(str(exc)) from None
+    customer_id, referrer_id = _people(conn, project_id, body, now, current=None)
+    status = body.status or "CREATED"
+    order_id = ids.new_id("ord")
+    repository.insert(
+        conn,
+        {
+            "id": order_id,
+            "project_id": project_id,
+            "source_id": body.source_id,
+            "status": status,
+            "amount": totals.amount,
+            "initial_amount": totals.initial_amount,
+            "discount_amount": totals.discount_amount,
+            "items_discount_amount": totals.items_discount_amount,
+            "total_amount": totals.total_amount,
+            "items": lines.stored,
+            "metadata": body.metadata or {},
+            "redemptions": {},
+            "customer_id": customer_id,
+            "referrer_id": referrer_id,
+            # Historical orders keep their own date (BEHAVIOR 7.1).
+            "created_at": body.created_at or now,
+            "updated_at": None,
+        },
+    )
+    counters.bump(conn, project_id, "orders", 1)
+    if status in COUNTED_STATUSES and customer_id is not None:
+        customers.refresh_order_summaries(conn, project_id=project_id, customer_ids={customer_id})
+    row = repository.get_by_id(conn, project_id, order_id)
+    assert row is not None
+    return row
+
+
+def _apply(
+    conn: Connection, *, project_id: str, current: RowMapping, body: OrderFields, now: datetime
+) -> RowMapping:
+    """Set the fields present in ``body``; absent fields stay (BEHAVIOR 7.4)."""
+    sent = body.model_fields_set
+    values: dict[str, Any] = {}
+    if "source_id" in sent and body.source_id is not None:
+        values["source_id"] = body.source_id
+    if "status" in sent and body.status is not None:
+        values["status"] = body.status
+    if "metadata" in sent:
+        values["metadata"] = body.metadata or {}
+
+    items_sent = "items" in sent and body.items is not None
+    amount_sent = "amount" in sent and body.amount is not None
+    if items_sent or amount_sent:
+        old_stored: list[dict[str, Any]] = current["items"]
+        if items_sent:
+            built = _build_lines(conn, project_id, body.items or [], now)
+            math = carry_discounts(
+                [(_key(s), _math_of(s)) for s in old_stored],
+                [(_key(s), m) for s, m in zip(built.stored, built.math, strict=True)],
+            )
+            stored = [_with_discounts(s, m) for s, m in zip(built.stored, math, strict=True)]
+        else:
+            stored = old_stored
+            math = [_math_of(s) for s in old_stored]
+        amount = body.amount if amount_sent else (None if items_sent else current["amount"])
+        try:
+            totals = order_totals(amount=amount, lines=math)
+        except AmountError as exc:
+            raise invalid_payload(str(exc)) from None
+        discount = cap_order_discount(
+            amount=totals.amount,
+            items_discount_amount=totals.items_discount_amount,
+            discount_amount=current["discount_amount"],
+        )
+        totals = order_totals(amount=totals.amount, lines=math, discount_amount=discount)
+        values.update(
+            {
+                "items": stored,
+                "amount": totals.amount,
+                "initial_amount": totals.initial_amount,
+                "discount_amount": totals.discount_amount,
+                "items_discount_amount": totals.items_discount_amount,
+                "total_amount": totals.total_amount,
+            }
+        )
+    customer_id, referrer_id = _people(conn, project_id, body, now, current=current)
+    if customer_id != current["customer_id"]:
+        values["customer_id"] = customer_id
+    if referrer_id != current["referrer_id"]:
+        values["referrer_id"] = referrer_id
+    # The upsert always marks the order as touched, as Voucherify does for a re-sent order.
+    values["updated_at"] = now
+    repository.update(conn, project_id, current["id"], values)
+
+    row = repository.get_by_id(conn, project_id, current["id"])
+    assert row is not None
+    affected: set[str] = set()
+    if current["status"] in COUNTED_STATUSES and current["customer_id"]:
+        affected.add(current["customer_id"])
+    if row["status"] in COUNTED_STATUSES and row["customer_id"]:
+        affected.add(row["customer_id"])
+    customers.refresh_order_summaries(conn, project_id=project_id, customer_ids=affected)
+    return row
+
+
+def _people(
+    conn: Connection,
+    project_id: str,
+    body: OrderFields,
+    now: datetime,
+    *,
+    current: RowMapping | None,
+) -> tuple[str | None, str | None]:
+    """The order's customer and referrer links after this request (BEHAVIOR 14.1)."""
+    customer_id = current["customer_id"] if current else None
+    referrer_id = current["referrer_id"] if current else None
+    if body.customer is not None:
+        customer_id = customers.upsert(
+            conn, project_id=project_id, ref=body.customer, now=now
+        )["id"]
+    if body.referrer is not None:
+        referrer_id = customers.upsert(
+            conn, project_id=project_id, ref=body.referrer, now=now
+        )["id"]
+    elif body.referrer_id is not None:
+        referrer_id = customers.link_existing(
+            conn, project_id=project_id, customer_id=body.referrer_id
+        )["id"]
+    return customer_id, referrer_id
+
+
+def _build_lines(
+    conn: Connection, project_id: str, items: list[OrderItemIn], now: datetime
+) -> Lines:
+    if not items:
+        return Lines(stored=[], math=[])
+    catalogue = Catalogue(conn, project_id, items)
+    stored: list[dict[str, Any]] = []
+    math: list[Line] = []
+    for index, item in enumerate(items):
+        resolved = catalogue.resolve(item, index, write=True, now=now)
+        price = item.price
+        if price is None:
+            price = _fallback_price(item, resolved)
+        try:
+            line = price_line(price=price, quantity=item.quantity, amount=item.amount, index=index)
+        except AmountError as exc:
+            raise invalid_payload(str(exc)) from None
+        stored.append(_stored_line(item, resolved, line))
+        math.append(line)
+    return Lines(stored=stored, math=math)
+
+
+def _fallback_price(item: OrderItemIn, resolved: ResolvedLine) -> int | None:
+    """item.price, else the SKU's price, else the product's: inline data first, then the
+    catalogue's (BEHAVIOR 5.2)."""
+    candidates = (
+        item.sku.price if item.sku else None,
+        resolved.sku["price"] if resolved.sku is not None else None,
+        item.product.price if item.product else None,
+        resolved.product["price"] if resolved.product is not None else None,
+    )
+    return next((p for p in candidates if p is not None), None)
+
+
+def _snapshot(
+    row: RowMapping | None, inline: Any, name_field: str
+) -> dict[str, Any] | None:
+    """What the line shows of its product/SKU: the catalogue's data when linked, else the
+    inline data as sent."""
+    if row is not None:
+        snap: dict[str, Any] = {"id": row["id"], "source_id": row["source_id"]}
+        if row[name_field] is not None:
+            snap[name_field] = row[name_field]
+        snap["metadata"] = row["metadata"] or {}
+        if row["price"] is not None:
+            snap["price"] = row["price"]
+        return snap
+    if inline is None:
+        return None
+    data: dict[str, Any] = inline.model_dump(exclude_none=True, exclude={"override"})
+    return data or None
+
+
+def _stored_line(item: OrderItemIn, resolved: ResolvedLine, line: Line) -> dict[str, Any]:
+    product_id = resolved.product["id"] if resolved.product is not None else None
+    sku_id = resolved.sku["id"] if resolved.sku is not None else None
+    related = item.related_object
+    if related is None and (item.sku_id or item.sku):
+        related = "sku"
+    source_id = item.source_id
+    return {
+        "id": ids.new_id("ordli"),
+        "sku_id": sku_id or item.sku_id,
+        "product_id": product_id or item.product_id,
+        "related_object": related,
+        "source_id": source_id,
+        "quantity": line.quantity,
+        "discount_quantity": 0,
+        "initial_quantity": line.initial_quantity,
+        "amount": line.amount,
+        "discount_amount": 0,
+        "initial_amount": line.initial_amount,
+        "price": line.price,
+        "product": _snapshot(resolved.product, item.product, "name"),
+        "sku": _snapshot(resolved.sku, item.sku, "sku"),
+        "metadata": item.metadata,
+    }
+
+
+def _key(stored: dict[str, Any]) -> LineKey:
+    return (stored.get("product_id"), stored.get("sku_id"), stored.get("source_id"))
+
+
+def _math_of(stored: dict[str, Any]) -> Line:
+    return Line(
+        quantity=stored.get("quantity"),
+        price=stored.get("price"),
+        amount=stored.get("amount"),
+        initial_quantity=stored.get("initial_quantity"),
+        initial_amount=stored.get("initial_amount"),
+        discount_amount=stored.get("discount_amount") or 0,
+        discount_quantity=stored.get("discount_quantity") or 0,
+    )
+
+
+def _with_discounts(stored: dict[str, Any], line: Line) -> dict[str, Any]:
+    return {
+        **stored,
+        "discount_amount": line.discount_amount,
+        "discount_quantity": line.discount_quantity,
+    }
+

@@ -1,0 +1,43 @@
+import sqlalchemy as sa
+
+from tally.db.base import JSONType, UTCDateTime, metadata
+
+orders = sa.Table(
+    "orders",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("project_id", sa.String(40), sa.ForeignKey("projects.id"), nullable=False),
+    sa.Column("source_id", sa.String(255), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("initial_amount", sa.BigInteger, nullable=False),
+    sa.Column("discount_amount", sa.BigInteger, nullable=False),
+    sa.Column("items_discount_amount", sa.BigInteger, nullable=False),
+    sa.Column("total_amount", sa.BigInteger, nullable=False),
+    # Lines live with their order: an order is read and written whole, and one row per order
+    # halves the statements of every write (DESIGN.md section 8: statements are the cost).
+    sa.Column("items", JSONType, nullable=False),
+    sa.Column("metadata", JSONType, nullable=False),
+    sa.Column("redemptions", JSONType, nullable=False),
+    sa.Column("customer_id", sa.String(40), sa.ForeignKey("customers.id"), nullable=True),
+    sa.Column("referrer_id", sa.String(40), sa.ForeignKey("customers.id"), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=True),
+    sa.CheckConstraint(
+        "status IN ('CREATED', 'PAID', 'CANCELED', 'FULFILLED')", name="status"
+    ),
+    sa.UniqueConstraint("project_id", "source_id"),
+    # Covering the list sorts: the page is found in the index before any row is read.
+    sa.Index(None, "project_id", "created_at", "id"),
+    # Customer summaries and purchase-history rules count a customer's orders by status.
+    sa.Index(None, "project_id", "customer_id", "status", "created_at"),
+    sa.Index(None, "referrer_id"),
+)
+
+# Sorting by updated_at puts never-updated rows at their creation time on both engines.
+sa.Index(
+    "ix_orders_project_id_touched",
+    orders.c.project_id,
+    sa.func.coalesce(orders.c.updated_at, orders.c.created_at),
+    orders.c.id,
+)

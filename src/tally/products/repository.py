@@ -1,0 +1,120 @@
+"""Statements for products and SKUs."""
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, RowMapping
+
+from tally.common import repository as common
+from tally.products.tables import products, skus
+
+
+def get_product(conn: Connection, project_id: str, ref: str) -> RowMapping | None:
+    """By Tally id, else by source_id."""
+    return common.by_ref(conn, products, project_id, ref)
+
+
+def get_sku(conn: Connection, project_id: str, ref: str) -> RowMapping | None:
+    """By Tally id, else by source_id."""
+    return common.by_ref(conn, skus, project_id, ref)
+
+
+def products_by_ids(conn: Connection, project_id: str, ids_: set[str]) -> dict[str, RowMapping]:
+    return common.by_ids(conn, products, project_id, ids_)
+
+
+def products_by_source_ids(
+    conn: Connection, project_id: str, source_ids: set[str]
+) -> dict[str, RowMapping]:
+    return common.by_source_ids(conn, products, project_id, source_ids)
+
+
+def skus_by_ids(conn: Connection, project_id: str, ids_: set[str]) -> dict[str, RowMapping]:
+    return common.by_ids(conn, skus, project_id, ids_)
+
+
+def skus_by_source_ids(
+    conn: Connection, project_id: str, source_ids: set[str]
+) -> dict[str, RowMapping]:
+    return common.by_source_ids(conn, skus, project_id, source_ids)
+
+
+def insert_product(conn: Connection, values: dict[str, Any]) -> None:
+    conn.execute(products.insert().values(**values))
+
+
+def update_product(
+    conn: Connection, project_id: str, product_id: str, values: dict[str, Any]
+) -> None:
+    common.update_row(conn, products, project_id, product_id, values)
+
+
+def insert_sku(conn: Connection, values: dict[str, Any]) -> None:
+    conn.execute(skus.insert().values(**values))
+
+
+def update_sku(conn: Connection, project_id: str, sku_id: str, values: dict[str, Any]) -> None:
+    common.update_row(conn, skus, project_id, sku_id, values)
+
+
+def page_products(
+    conn: Connection,
+    project_id: str,
+    *,
+    order: str,
+    limit: int,
+    page: int,
+    filters: list[sa.ColumnElement[bool]],
+) -> list[RowMapping]:
+    where = [products.c.project_id == project_id, *filters]
+    ids_ = common.page_ids(conn, products, where, order=order, limit=limit, page=page)
+    return common.fetch_in_order(conn, products, project_id, ids_)
+
+
+def count_products(
+    conn: Connection, project_id: str, filters: list[sa.ColumnElement[bool]]
+) -> int:
+    stmt = sa.select(sa.func.count()).where(products.c.project_id == project_id, *filters)
+    return int(conn.execute(stmt).scalar_one())
+
+
+def page_skus(
+    conn: Connection,
+    project_id: str,
+    product_id: str,
+    *,
+    order: str,
+    limit: int,
+    page: int,
+    filters: list[sa.ColumnElement[bool]],
+) -> list[RowMapping]:
+    where = [skus.c.project_id == project_id, skus.c.product_id == product_id, *filters]
+    ids_ = common.page_ids(conn, skus, where, order=order, limit=limit, page=page)
+    return common.fetch_in_order(conn, skus, project_id, ids_)
+
+
+def count_skus(
+    conn: Connection, project_id: str, product_id: str, filters: list[sa.ColumnElement[bool]]
+) -> int:
+    stmt = sa.select(sa.func.count()).where(
+        skus.c.project_id == project_id, skus.c.product_id == product_id, *filters
+    )
+    return int(conn.execute(stmt).scalar_one())
+
+
+def skus_of_products(
+    conn: Connection, project_id: str, product_ids: list[str]
+) -> dict[str, list[RowMapping]]:
+    """Every SKU of these products, oldest first, grouped by product (one statement for a
+    whole list page rather than one per product)."""
+    out: dict[str, list[RowMapping]] = {pid: [] for pid in product_ids}
+    if not product_ids:
+        return out
+    rows = conn.execute(
+        sa.select(skus)
+        .where(skus.c.project_id == project_id, skus.c.product_id.in_(product_ids))
+        .order_by(skus.c.created_at, skus.c.id)
+    ).mappings()
+    for row in rows:
+        out[row["product_id"]].append(row)
+    return out

@@ -1,0 +1,28 @@
+import sqlalchemy as sa
+
+from tally.db.base import UTCDateTime, metadata
+
+projects = sa.Table(
+    "projects",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("app_id", sa.String(64), nullable=False, unique=True),
+    # SHA-256 of the token: tokens are 256-bit random, so a slow hash adds nothing.
+    sa.Column("app_token_hash", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# Row counts that list envelopes report as `total`. Kept exact in the same transaction as
+# the rows they count, and split into shards so concurrent writers on PostgreSQL do not all
+# queue on one hot row.
+COUNTER_SHARDS = 8
+
+counters = sa.Table(
+    "counters",
+    metadata,
+    sa.Column("project_id", sa.String(40), sa.ForeignKey("projects.id"), primary_key=True),
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("shard", sa.Integer, primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False, server_default="0"),
+)

@@ -1,0 +1,8 @@
+"""Every table, imported once so the metadata is complete (migrations, tests)."""
+
+from tally.customers.tables import customers
+from tally.orders.tables import orders
+from tally.products.tables import products, skus
+from tally.projects.tables import counters, projects
+
+__all__ = ["counters", "customers", "orders", "products", "projects", "skus"]

@@ -1,0 +1,87 @@
+"""The request scope: the caller's project, then one transaction per request, committed only
+when the service call returns without error."""
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from typing import Annotated, TypeVar
+
+from fastapi import Depends, Request
+from sqlalchemy.engine import Connection
+from starlette.concurrency import run_in_threadpool
+
+from tally.db.engine import Database
+from tally.errors import UNAUTHORIZED
+from tally.projects import service as projects
+
+T = TypeVar("T")
+
+# How long a verified key pair is trusted without asking the database again.
+_AUTH_TTL_SECONDS = 30.0
+
+
+class Runtime:
+    """What the app holds for its lifetime: the database, its write gate and the key cache."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        # SQLite admits one writer at a time. Queueing writers of this process on a lock
+        # hands the database over at once, where SQLite's busy handler would sleep and poll.
+        self._write_gate: threading.Lock | None = (
+            threading.Lock() if db.engine.dialect.name == "sqlite" else None
+        )
+        self._keys: dict[tuple[str, str], tuple[str, float]] = {}
+
+    @contextmanager
+    def transaction(self, *, write: bool) -> Iterator[Connection]:
+        gate = self._write_gate if write and self._write_gate else nullcontext()
+        with gate, self.db.transaction(write=write) as conn:
+            yield conn
+
+    def cached_project(self, app_id: str, app_token: str) -> str | None:
+        hit = self._keys.get((app_id, app_token))
+        if hit and hit[1] > time.monotonic():
+            return hit[0]
+        return None
+
+    def authenticate(self, app_id: str | None, app_token: str | None) -> str:
+        with self.db.transaction(write=False) as conn:
+            project_id = projects.authenticate(conn, app_id=app_id, app_token=app_token)
+        assert app_id and app_token
+        if len(self._keys) > 10_000:
+            self._keys.clear()
+        self._keys[(app_id, app_token)] = (project_id, time.monotonic() + _AUTH_TTL_SECONDS)
+        return project_id
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+async def current_project(request: Request) -> str:
+    """The project of the request's X-App-Id / X-App-Token pair, or the spec's 401."""
+    app_id = request.headers.get("x-app-id")
+    app_token = request.headers.get("x-app-token")
+    if not app_id or not app_token:
+        raise UNAUTHORIZED
+    runtime = runtime_of(request)
+    project_id = runtime.cached_project(app_id, app_token)
+    if project_id is None:
+        project_id = await run_in_threadpool(runtime.authenticate, app_id, app_token)
+    return project_id
+
+
+ProjectId = Annotated[str, Depends(current_project)]
+
+
+async def run(request: Request, work: Callable[[Connection], T], *, write: bool) -> T:
+    """Run ``work`` in one transaction on a worker thread and return its result."""
+    runtime = runtime_of(request)
+
+    def call() -> T:
+        with runtime.transaction(write=write) as conn:
+            return work(conn)
+
+    return await run_in_threadpool(call)

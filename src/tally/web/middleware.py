@@ -1,0 +1,154 @@
+"""Raw ASGI middleware (cheaper than Starlette's BaseHTTPMiddleware on every request):
+request ids, the body size limit, the content-type check and one JSON access-log line."""
+
+import logging
+import time
+from typing import Any
+
+import orjson
+from fastapi import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tally.ids import request_id as new_request_id
+
+access_log = logging.getLogger("tally.access")
+
+_JSON_TYPES = (b"application/json", b"text/json")
+
+
+def _error(status: int, key: str, message: str, details: str, rid: str) -> bytes:
+    return orjson.dumps(
+        {"code": status, "key": key, "message": message, "details": details, "request_id": rid}
+    )
+
+
+class RequestMiddleware:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = new_request_id()
+        scope.setdefault("state", {})["request_id"] = rid
+        started = time.perf_counter()
+        status_holder = [500]
+        rid_header = (b"x-request-id", rid.encode())
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder[0] = message["status"]
+                message["headers"] = [*message.get("headers", []), rid_header]
+            await send(message)
+
+        try:
+            rejection = self._reject(scope, rid)
+            if rejection is not None:
+                status, body = rejection
+                await send_with_id(
+                    {
+                        "type": "http.response.start",
+                        "status": status,
+                        "headers": [(b"content-type", b"application/json")],
+                    }
+                )
+                await send_with_id({"type": "http.response.body", "body": body})
+                return
+            await self.app(scope, self._limited(receive, rid), send_with_id)
+        finally:
+            access_log.info(
+                "request",
+                extra={
+                    "request_id": rid,
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status_holder[0],
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )
+
+    def _reject(self, scope: Scope, rid: str) -> tuple[int, bytes] | None:
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
+        if length is not None:
+            try:
+                size = int(length)
+            except ValueError:
+                return 400, _error(400, "invalid_payload", "Invalid payload",
+                                   "Content-Length is not a number", rid)
+            if size > self.max_body_bytes:
+                return 413, _too_large(self.max_body_bytes, rid)
+            if size == 0:
+                return None
+        elif b"transfer-encoding" not in headers:
+            return None
+        if scope["method"] in ("POST", "PUT", "PATCH"):
+            ctype = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+            if ctype not in _JSON_TYPES and not ctype.endswith(b"+json") and not (
+                ctype.startswith(b"multipart/") and scope["path"].endswith("importCSV")
+            ):
+                shown = ctype.decode("latin-1") or "none"
+                return 415, _error(
+                    415,
+                    "unsupported_media_type",
+                    "Unsupported Media Type",
+                    f"Content-Type {shown} is not supported; send application/json",
+                    rid,
+                )
+        return None
+
+    def _limited(self, receive: Receive, rid: str) -> Receive:
+        limit = self.max_body_bytes
+        seen = 0
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        return limited_receive
+
+
+class BodyTooLarge(HTTPException):
+    """Raised while the body streams in; an HTTPException so that FastAPI's body reader
+    passes it through to the error handlers instead of calling it a parse error."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"Request body cannot be larger than {limit} bytes")
+
+
+def _too_large(limit: int, rid: str) -> bytes:
+    return _error(
+        413,
+        "query_too_large",
+        "Request Entity Too Large",
+        f"Request body cannot be larger than {limit} bytes",
+        rid,
+    )
+
+
+def json_log_record(record: logging.LogRecord) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+        + f".{int(record.msecs):03d}Z",
+        "level": record.levelname,
+        "logger": record.name,
+        "message": record.getMessage(),
+    }
+    for key in ("request_id", "method", "path", "status", "duration_ms"):
+        if key in record.__dict__:
+            out[key] = record.__dict__[key]
+    if record.exc_info:
+        out["exception"] = logging.Formatter().formatException(record.exc_info)
+    return out
+
+
+class JSONFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return orjson.dumps(json_log_record(record)).decode()
