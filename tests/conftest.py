@@ -21,6 +21,7 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
+
 from support.inprocess import AppClient, open_app_client
 from support.postgres import PostgresServer, PostgresUnavailable
 from support.server import LiveServer, start_live_server
@@ -71,12 +72,15 @@ def _in_ci() -> bool:
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """The session's PostgreSQL server, started on first use and stopped at the end."""
+    unavailable = ""
     try:
         server = PostgresServer.start()
     except PostgresUnavailable as exc:
+        unavailable = str(exc)
+    if unavailable:
         if _in_ci():
-            pytest.fail(f"PostgreSQL is required in CI: {exc}", pytrace=False)
-        pytest.skip(f"PostgreSQL not available: {exc}")
+            pytest.fail(f"PostgreSQL is required in CI: {unavailable}", pytrace=False)
+        pytest.skip(f"PostgreSQL not available: {unavailable}")
     try:
         yield server
     finally:
@@ -85,7 +89,7 @@ def postgres_server() -> Iterator[PostgresServer]:
 
 def _fresh_database(
     engine: str, request: pytest.FixtureRequest, directory: Path
-) -> Iterator[str]:
+) -> Generator[str, None, None]:
     if engine == "sqlite":
         yield f"sqlite:///{directory}/tally.db"
         return

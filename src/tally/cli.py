@@ -7,8 +7,11 @@ import typer
 
 from tally.config import get_settings
 
-app = typer.Typer(help="Tally: orders and promotions engine speaking Voucherify's API.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Tally: orders and promotions engine speaking Voucherify's API.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 projects_app = typer.Typer(help="Projects and their API keys.", no_args_is_help=True)
 app.add_typer(projects_app, name="projects")
 
@@ -74,8 +77,11 @@ def projects_create(
     if as_json:
         typer.echo(
             json.dumps(
-                {"project_id": creds.project_id, "app_id": creds.app_id,
-                 "app_token": creds.app_token}
+                {
+                    "project_id": creds.project_id,
+                    "app_id": creds.app_id,
+                    "app_token": creds.app_token,
+                }
             )
         )
         return
@@ -95,7 +101,7 @@ def projects_list() -> None:
     try:
         with db.transaction(write=False) as conn:
             for row in list_projects(conn):
-                typer.echo(f"{row[0]}\t{row[2]}\t{row[1]}")
+                typer.echo(f"{row['id']}\t{row['app_id']}\t{row['name']}")
     finally:
         db.dispose()
 

@@ -56,22 +56,28 @@ class AppClient:
         return client
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        return self.http.request(method, url, **kwargs)
+        response: httpx.Response = self.http.request(method, url, **kwargs)
+        return response
 
     def get(self, url: str, **kwargs: Any) -> httpx.Response:
-        return self.http.get(url, **kwargs)
+        response: httpx.Response = self.http.get(url, **kwargs)
+        return response
 
     def post(self, url: str, **kwargs: Any) -> httpx.Response:
-        return self.http.post(url, **kwargs)
+        response: httpx.Response = self.http.post(url, **kwargs)
+        return response
 
     def put(self, url: str, **kwargs: Any) -> httpx.Response:
-        return self.http.put(url, **kwargs)
+        response: httpx.Response = self.http.put(url, **kwargs)
+        return response
 
     def patch(self, url: str, **kwargs: Any) -> httpx.Response:
-        return self.http.patch(url, **kwargs)
+        response: httpx.Response = self.http.patch(url, **kwargs)
+        return response
 
     def delete(self, url: str, **kwargs: Any) -> httpx.Response:
-        return self.http.delete(url, **kwargs)
+        response: httpx.Response = self.http.delete(url, **kwargs)
+        return response
 
 
 def _create_project(db: Database, name: str) -> ProjectKeys:

@@ -177,7 +177,9 @@ class PostgresServer:
             "--no-sync",
         )
         if result.returncode != 0:
-            raise RuntimeError(f"initdb failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+            raise RuntimeError(
+                f"initdb failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+            )
         settings = {
             "listen_addresses": f"'{_HOST}'",
             "unix_socket_directories": f"'{self.socket_dir}'",
@@ -226,7 +228,14 @@ class PostgresServer:
         if self._running:
             for mode in ("fast", "immediate"):
                 result = self._run(
-                    self.bindir / "pg_ctl", "-D", self.data_dir, "-m", mode, "-w", "stop", timeout=60
+                    self.bindir / "pg_ctl",
+                    "-D",
+                    self.data_dir,
+                    "-m",
+                    mode,
+                    "-w",
+                    "stop",
+                    timeout=60,
                 )
                 if result.returncode == 0:
                     break

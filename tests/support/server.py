@@ -89,11 +89,11 @@ class LiveServer:
     app_token: str
     project_id: str
     db_url: str
-    workdir: Path
-    process: subprocess.Popen[bytes]
-    stdout_path: Path
-    stderr_path: Path
-    extra_projects: list[dict[str, str]] = field(default_factory=list)
+    workdir: Path = field(repr=False)
+    process: subprocess.Popen[bytes] = field(repr=False)
+    stdout_path: Path = field(repr=False)
+    stderr_path: Path = field(repr=False)
+    extra_projects: list[dict[str, str]] = field(default_factory=list, repr=False)
 
     @property
     def headers(self) -> dict[str, str]:

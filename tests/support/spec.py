@@ -20,8 +20,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft4Validator, FormatChecker
-from jsonschema.exceptions import ValidationError
+# jsonschema ships no type information (types-jsonschema is not a project dependency).
+from jsonschema import Draft4Validator, FormatChecker  # type: ignore[import-untyped]
+from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
@@ -38,7 +39,6 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 FORMAT_CHECKER = FormatChecker(formats=())
 
 
-@FORMAT_CHECKER.checks("date-time")
 def _is_date_time(value: object) -> bool:
     if not isinstance(value, str):
         return True
@@ -55,7 +55,6 @@ def _is_date_time(value: object) -> bool:
     return int(hour) < 24 and int(minute) < 60 and int(second) < 60 and offset_ok
 
 
-@FORMAT_CHECKER.checks("date")
 def _is_date(value: object) -> bool:
     if not isinstance(value, str):
         return True
@@ -66,6 +65,10 @@ def _is_date(value: object) -> bool:
     except ValueError:
         return False
     return True
+
+
+FORMAT_CHECKER.checks("date-time")(_is_date_time)
+FORMAT_CHECKER.checks("date")(_is_date)
 
 
 def spec_dir() -> Path:
@@ -171,4 +174,3 @@ def assert_matches(value: Any, file: str, schema: str) -> None:
         raise AssertionError(
             f"value does not match {file}.json#/components/schemas/{schema}:\n  {shown}{more}"
         )
-

@@ -10,9 +10,7 @@ def by_ref(conn: Connection, table: sa.Table, project_id: str, ref: str) -> RowM
     """A row named by its Tally id or, failing that, its source_id (BEHAVIOR 3.4), always
     inside the caller's project."""
     row = (
-        conn.execute(
-            sa.select(table).where(table.c.project_id == project_id, table.c.id == ref)
-        )
+        conn.execute(sa.select(table).where(table.c.project_id == project_id, table.c.id == ref))
         .mappings()
         .first()
     )
@@ -83,7 +81,7 @@ def page_ids(
     """The ids of one page, found on the covering (project_id, sort, id) index before any row
     is read, so a deep page costs an index walk rather than row fetches."""
     column_name, descending = SORTS[order]
-    column = table.c[column_name]
+    column: sa.ColumnElement[Any] = table.c[column_name]
     if column_name == "updated_at":
         # Never-updated rows sort by their creation time, the same on both engines.
         column = sa.func.coalesce(table.c.updated_at, table.c.created_at)

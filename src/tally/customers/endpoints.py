@@ -27,9 +27,7 @@ async def create_customer(request: Request, project_id: ProjectId, body: Custome
     return JSON(presenter.customer_json(row))
 
 
-@router.get(
-    "/{customerId}", responses={200: {"model": CustomerOut}}, operation_id="get-customer"
-)
+@router.get("/{customerId}", responses={200: {"model": CustomerOut}}, operation_id="get-customer")
 async def get_customer(request: Request, project_id: ProjectId, customerId: str) -> JSON:
     row = await run(
         request, lambda conn: service.get(conn, project_id=project_id, ref=customerId), write=False

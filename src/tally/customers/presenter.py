@@ -21,7 +21,16 @@ def customer_json(row: RowMapping) -> dict[str, Any]:
         orders_summary["last_order_date"] = iso(row["orders_last_date"])
     # The schema types source_id and updated_at as plain strings: absent rather than null.
     out: dict[str, Any] = {"id": row["id"]}
-    for name in ("source_id", "name", "description", "email", "phone", "birthday", "birthdate", "address"):
+    for name in (
+        "source_id",
+        "name",
+        "description",
+        "email",
+        "phone",
+        "birthday",
+        "birthdate",
+        "address",
+    ):
         if row[name] is not None:
             out[name] = row[name]
     out.update(

@@ -84,9 +84,7 @@ def order_stats(
         orders.c.status.in_(COUNTED_STATUSES),
     )
     sums = conn.execute(
-        sa.select(
-            orders.c.customer_id, sa.func.sum(orders.c.total_amount), sa.func.count()
-        )
+        sa.select(orders.c.customer_id, sa.func.sum(orders.c.total_amount), sa.func.count())
         .where(*counted)
         .group_by(orders.c.customer_id)
     ).all()

@@ -35,9 +35,7 @@ def _field_values(body: CustomerFields) -> dict[str, Any]:
     return values
 
 
-def upsert(
-    conn: Connection, *, project_id: str, ref: CustomerRef, now: datetime
-) -> RowMapping:
+def upsert(conn: Connection, *, project_id: str, ref: CustomerRef, now: datetime) -> RowMapping:
     """Match by id (an unknown id is 404), else by source_id; create when nothing matches;
     the fields sent overwrite the stored ones (BEHAVIOR 14.1)."""
     existing: RowMapping | None = None
@@ -63,9 +61,11 @@ def upsert(
         counters.bump(conn, project_id, "customers", 1)
     else:
         customer_id = existing["id"]
-        if ref.id is not None and ref.source_id is not None and ref.source_id != existing[
-            "source_id"
-        ]:
+        if (
+            ref.id is not None
+            and ref.source_id is not None
+            and ref.source_id != existing["source_id"]
+        ):
             values["source_id"] = ref.source_id
         if values:
             values["updated_at"] = now
@@ -153,9 +153,7 @@ def list_page(
     ):
         if text is not None:
             filters.append(_date_filter(column, text, label, before))
-    rows = repository.page(
-        conn, project_id, order=order, limit=limit, page=page, filters=filters
-    )
+    rows = repository.page(conn, project_id, order=order, limit=limit, page=page, filters=filters)
     if filters:
         total = repository.count(conn, project_id, filters)
     else:

@@ -29,9 +29,13 @@ def _product_ref(item: OrderItemIn) -> tuple[str | None, str | None]:
     """(Tally id, source_id) naming the line's product, if any."""
     pid = item.product_id or (item.product.id if item.product else None)
     source = item.product.source_id if item.product else None
-    if source is None and item.related_object in (None, "product") and item.sku_id is None:
-        if item.sku is None:
-            source = item.source_id
+    if (
+        source is None
+        and item.related_object in (None, "product")
+        and item.sku_id is None
+        and item.sku is None
+    ):
+        source = item.source_id
     return pid, source
 
 
@@ -71,7 +75,9 @@ class Catalogue:
         )
         self.skus = catalogue.skus_by_ids(conn, project_id, sku_ids)
         self.skus_by_source = catalogue.skus_by_source_ids(conn, project_id, sku_sources)
-        parents = {row["product_id"] for row in [*self.skus.values(), *self.skus_by_source.values()]}
+        parents = {
+            row["product_id"] for row in [*self.skus.values(), *self.skus_by_source.values()]
+        }
         self.products.update(
             catalogue.products_by_ids(conn, project_id, parents - set(self.products))
         )
@@ -90,9 +96,7 @@ class Catalogue:
             self.skus_by_source[row["source_id"]] = row
         return row
 
-    def resolve(
-        self, item: OrderItemIn, index: int, *, write: bool, now: datetime
-    ) -> ResolvedLine:
+    def resolve(self, item: OrderItemIn, index: int, *, write: bool, now: datetime) -> ResolvedLine:
         product = self._find_product(item, index)
         sku = self._find_sku(item, index)
         if sku is not None and product is None:

@@ -28,7 +28,9 @@ def update(conn: Connection, project_id: str, order_id: str, values: dict[str, A
     common.update_row(conn, orders, project_id, order_id, values)
 
 
-def page(conn: Connection, project_id: str, *, order: str, limit: int, page: int) -> list[RowMapping]:
+def page(
+    conn: Connection, project_id: str, *, order: str, limit: int, page: int
+) -> list[RowMapping]:
     ids_ = common.page_ids(
         conn, orders, [orders.c.project_id == project_id], order=order, limit=limit, page=page
     )

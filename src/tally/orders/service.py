@@ -14,8 +14,8 @@ from tally.core.order_amounts import (
     AmountError,
     Line,
     LineKey,
-    carry_discounts,
     cap_order_discount,
+    carry_discounts,
     order_totals,
     price_line,
 )
@@ -204,13 +204,13 @@ def _people(
     customer_id = current["customer_id"] if current else None
     referrer_id = current["referrer_id"] if current else None
     if body.customer is not None:
-        customer_id = customers.upsert(
-            conn, project_id=project_id, ref=body.customer, now=now
-        )["id"]
+        customer_id = customers.upsert(conn, project_id=project_id, ref=body.customer, now=now)[
+            "id"
+        ]
     if body.referrer is not None:
-        referrer_id = customers.upsert(
-            conn, project_id=project_id, ref=body.referrer, now=now
-        )["id"]
+        referrer_id = customers.upsert(conn, project_id=project_id, ref=body.referrer, now=now)[
+            "id"
+        ]
     elif body.referrer_id is not None:
         referrer_id = customers.link_existing(
             conn, project_id=project_id, customer_id=body.referrer_id
@@ -252,9 +252,7 @@ def _fallback_price(item: OrderItemIn, resolved: ResolvedLine) -> int | None:
     return next((p for p in candidates if p is not None), None)
 
 
-def _snapshot(
-    row: RowMapping | None, inline: Any, name_field: str
-) -> dict[str, Any] | None:
+def _snapshot(row: RowMapping | None, inline: Any, name_field: str) -> dict[str, Any] | None:
     """What the line shows of its product/SKU: the catalogue's data when linked, else the
     inline data as sent."""
     if row is not None:
@@ -319,4 +317,3 @@ def _with_discounts(stored: dict[str, Any], line: Line) -> dict[str, Any]:
         "discount_amount": line.discount_amount,
         "discount_quantity": line.discount_quantity,
     }
-

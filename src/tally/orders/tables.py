@@ -23,9 +23,7 @@ orders = sa.Table(
     sa.Column("referrer_id", sa.String(40), sa.ForeignKey("customers.id"), nullable=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=True),
-    sa.CheckConstraint(
-        "status IN ('CREATED', 'PAID', 'CANCELED', 'FULFILLED')", name="status"
-    ),
+    sa.CheckConstraint("status IN ('CREATED', 'PAID', 'CANCELED', 'FULFILLED')", name="status"),
     sa.UniqueConstraint("project_id", "source_id"),
     # Covering the list sorts: the page is found in the index before any row is read.
     sa.Index(None, "project_id", "created_at", "id"),

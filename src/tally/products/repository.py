@@ -71,9 +71,7 @@ def page_products(
     return common.fetch_in_order(conn, products, project_id, ids_)
 
 
-def count_products(
-    conn: Connection, project_id: str, filters: list[sa.ColumnElement[bool]]
-) -> int:
+def count_products(conn: Connection, project_id: str, filters: list[sa.ColumnElement[bool]]) -> int:
     stmt = sa.select(sa.func.count()).where(products.c.project_id == project_id, *filters)
     return int(conn.execute(stmt).scalar_one())
 

@@ -4,7 +4,7 @@ import random
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, RowMapping
 
 from tally.projects.tables import COUNTER_SHARDS, counters, projects
 
@@ -36,14 +36,11 @@ def find_credentials(conn: Connection, app_id: str) -> tuple[str, str] | None:
     return (row[0], row[1]) if row else None
 
 
-def list_projects(conn: Connection) -> list[sa.Row[tuple[str, str, str, datetime]]]:
-    return list(
-        conn.execute(
-            sa.select(
-                projects.c.id, projects.c.name, projects.c.app_id, projects.c.created_at
-            ).order_by(projects.c.created_at)
-        )
-    )
+def list_projects(conn: Connection) -> list[RowMapping]:
+    stmt = sa.select(
+        projects.c.id, projects.c.name, projects.c.app_id, projects.c.created_at
+    ).order_by(projects.c.created_at)
+    return list(conn.execute(stmt).mappings())
 
 
 def bump(conn: Connection, project_id: str, name: str, delta: int) -> None:

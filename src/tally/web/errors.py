@@ -1,12 +1,14 @@
 """Every error the app can produce, framework ones included, as Voucherify's error JSON."""
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.routing import compile_path
 
 from tally.errors import TallyError
 from tally.web.responses import JSON
@@ -91,6 +93,22 @@ _HTTP_ERRORS = {
 }
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method the API serves at this path (Starlette names only the first route's),
+    read from the app's own OpenAPI document."""
+    table: list[tuple[re.Pattern[str], list[str]]] | None = getattr(
+        request.app.state, "allowed_methods", None
+    )
+    if table is None:
+        table = []
+        for template, operations in request.app.openapi()["paths"].items():
+            regex, _, _ = compile_path(template)
+            table.append((regex, sorted(m.upper() for m in operations)))
+        request.app.state.allowed_methods = table
+    path = request.url.path
+    return sorted({m for regex, methods in table if regex.match(path) for m in methods})
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(TallyError)
     async def _tally(request: Request, exc: TallyError) -> Response:
@@ -111,13 +129,16 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 404:
             details = f"Cannot find route {request.method} {request.url.path}"
         elif exc.status_code == 405:
-            allowed = (exc.headers or {}).get("Allow", "")
+            allowed = _allowed_methods(request)
             details = f"{request.method} is not supported by this endpoint."
             if allowed:
-                details += f" Did you mean {' or '.join(allowed.split(', '))}?"
+                details += f" Did you mean {' or '.join(allowed)}?"
+                exc.headers = {**(exc.headers or {}), "Allow": ", ".join(allowed)}
         else:
             details = str(exc.detail)
-        error = TallyError(exc.status_code, key, message, details, headers=exc.headers)
+        error = TallyError(
+            exc.status_code, key, message, details, headers=dict(exc.headers or {}) or None
+        )
         return error_response(request, error)
 
     @app.exception_handler(Exception)

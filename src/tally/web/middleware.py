@@ -76,8 +76,9 @@ class RequestMiddleware:
             try:
                 size = int(length)
             except ValueError:
-                return 400, _error(400, "invalid_payload", "Invalid payload",
-                                   "Content-Length is not a number", rid)
+                return 400, _error(
+                    400, "invalid_payload", "Invalid payload", "Content-Length is not a number", rid
+                )
             if size > self.max_body_bytes:
                 return 413, _too_large(self.max_body_bytes, rid)
             if size == 0:
@@ -86,8 +87,10 @@ class RequestMiddleware:
             return None
         if scope["method"] in ("POST", "PUT", "PATCH"):
             ctype = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-            if ctype not in _JSON_TYPES and not ctype.endswith(b"+json") and not (
-                ctype.startswith(b"multipart/") and scope["path"].endswith("importCSV")
+            if (
+                ctype not in _JSON_TYPES
+                and not ctype.endswith(b"+json")
+                and not (ctype.startswith(b"multipart/") and scope["path"].endswith("importCSV"))
             ):
                 shown = ctype.decode("latin-1") or "none"
                 return 415, _error(

@@ -1,0 +1,47 @@
+"""Product and SKU rows as the API prints them (products.json: Product, Sku)."""
+
+from typing import Any
+
+from sqlalchemy.engine import RowMapping
+
+from tally.clock import iso
+
+
+def sku_json(row: RowMapping) -> dict[str, Any]:
+    # Every property of the Sku schema is printed; the nullable ones as null.
+    return {
+        "id": row["id"],
+        "source_id": row["source_id"],
+        "product_id": row["product_id"],
+        "sku": row["sku"],
+        "price": row["price"],
+        "currency": row["currency"],
+        "attributes": row["attributes"] or {},
+        "image_url": row["image_url"],
+        "metadata": row["metadata"] or {},
+        "created_at": iso(row["created_at"]),
+        "updated_at": iso(row["updated_at"]),
+        "object": "sku",
+    }
+
+
+def product_json(row: RowMapping, skus: list[RowMapping]) -> dict[str, Any]:
+    """ProductWithoutSkus plus `skus`, the product's SKUs as a SkusListForProduct."""
+    return {
+        "id": row["id"],
+        "source_id": row["source_id"],
+        "name": row["name"],
+        "price": row["price"],
+        "attributes": row["attributes"] or [],
+        "metadata": row["metadata"] or {},
+        "image_url": row["image_url"],
+        "created_at": iso(row["created_at"]),
+        "updated_at": iso(row["updated_at"]),
+        "object": "product",
+        "skus": {
+            "object": "list",
+            "data_ref": "data",
+            "data": [sku_json(sku) for sku in skus],
+            "total": len(skus),
+        },
+    }

@@ -1,0 +1,52 @@
+"""Two projects with the same source_ids never see each other's data, not even as a
+different error."""
+
+from support.inprocess import AppClient
+
+
+def test_projects_share_nothing(client: AppClient) -> None:
+    other = client.as_project(client.new_project("other"))
+    mine = client.post(
+        "/v1/orders",
+        json={
+            "source_id": "same",
+            "customer": {"source_id": "cus"},
+            "status": "PAID",
+            "items": [{"source_id": "p", "product": {"price": 100, "override": True}}],
+        },
+    ).json()
+    theirs = other.post(
+        "/v1/orders",
+        json={"source_id": "same", "customer": {"source_id": "cus"}, "amount": 5},
+    ).json()
+    assert mine["id"] != theirs["id"]
+    assert mine["customer_id"] != theirs["customer_id"]
+    assert theirs["amount"] == 5 and mine["amount"] == 100
+
+    # Each project reads its own order under the shared source_id...
+    assert client.get("/v1/orders/same").json()["id"] == mine["id"]
+    assert other.get("/v1/orders/same").json()["id"] == theirs["id"]
+    # ...and the other's ids are simply unknown: the same 404 as an id that never existed.
+    for path in (f"/v1/orders/{theirs['id']}", f"/v1/customers/{theirs['customer_id']}"):
+        leaked = client.get(path)
+        assert leaked.status_code == 404
+        never = client.get(path.rsplit("/", 1)[0] + "/never-existed")
+        assert leaked.json()["key"] == never.json()["key"] == "not_found"
+        assert leaked.json()["message"] == never.json()["message"]
+    assert other.get(f"/v1/orders/{mine['id']}").status_code == 404
+    assert other.put(f"/v1/orders/{mine['id']}", json={"status": "CANCELED"}).status_code == 404
+    upsert = other.post("/v1/orders", json={"id": mine["id"], "status": "CANCELED"})
+    assert upsert.status_code == 404
+    assert client.get(f"/v1/orders/{mine['id']}").json()["status"] == "PAID"
+
+    # Lists and totals are per project.
+    assert [o["id"] for o in client.get("/v1/orders").json()["orders"]] == [mine["id"]]
+    assert [o["id"] for o in other.get("/v1/orders").json()["orders"]] == [theirs["id"]]
+    assert client.get("/v1/customers").json()["total"] == 1
+    assert other.get("/v1/customers").json()["total"] == 1
+    # Summaries count only the project's own orders.
+    assert client.get("/v1/customers/cus").json()["summary"]["orders"]["total_count"] == 1
+    assert other.get("/v1/customers/cus").json()["summary"]["orders"]["total_count"] == 0
+    # A product stored by one project is not linked by the other.
+    line = other.post("/v1/orders", json={"items": [{"source_id": "p"}]}).json()["items"][0]
+    assert "product_id" not in line and "price" not in line
