@@ -263,7 +263,7 @@ def seed(
         # SQLAlchemy's JSON type uses on this engine (json.dumps), so the stored text is
         # byte-for-byte what the service writes; per row only the line ids are swapped in.
         # Per-row json.dumps through the type's bind processor would double the seed time.
-        dumps = db.engine.dialect._json_serializer or json.dumps  # type: ignore[attr-defined]
+        dumps = getattr(db.engine.dialect, "_json_serializer", None) or json.dumps
         text = sa.UnicodeText()
         insert_orders = orders.insert().values(
             items=sa.bindparam("items", type_=text),

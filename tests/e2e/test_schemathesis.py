@@ -26,7 +26,6 @@ from support.server import LiveServer
 
 MAX_EXAMPLES = int(os.environ.get("TALLY_FUZZ_EXAMPLES", "30"))
 SEED = int(os.environ.get("TALLY_FUZZ_SEED", "20260101"))
-STATS: dict = {}
 PATHS = r"^/v1/(orders|customers|products|skus)(/|$)"
 
 
@@ -65,12 +64,9 @@ def _drop_empty_source_ids(value: Any) -> None:
 @schema.parametrize()
 def test_api_conforms_to_own_schema(case: Case, live_server: LiveServer) -> None:
     _drop_empty_source_ids(case.body)
-    import time, collections
-    t=time.perf_counter()
-    STATS.setdefault(case.operation.label, [0,0.0])
-    case.call_and_validate(
+    response = case.call_and_validate(
         headers=live_server.headers,
         checks=[not_a_server_error, response_schema_conformance],
     )
-    STATS[case.operation.label][0]+=1; STATS[case.operation.label][1]+=time.perf_counter()-t
-    open('/tmp/scratch/stats.txt','w').write(repr(STATS))
+    # A 401 is undocumented, so the schema check would let it pass: make sure the keys work.
+    assert response.status_code != 401, f"{case.operation.label} was not authenticated"

@@ -159,7 +159,6 @@ def test_unknown_product_is_404(client: AppClient) -> None:
         ({"attributes": ["ok", 5]}, "Property .attributes[1] should be string"),
         ({"metadata": ["x"]}, "Property .metadata should be object"),
         ({"name": 12}, "Property .name should be string"),
-        ({"source_id": "x" * 256}, "Property .source_id should not be longer than 255 characters"),
     ],
 )
 def test_bad_product_body_is_rejected_before_writing(
@@ -178,8 +177,12 @@ def test_bad_product_body_is_rejected_before_writing(
     assert snapshot(client.db) == before
 
 
-def test_body_must_be_an_object(client: AppClient) -> None:
+def test_malformed_bodies(client: AppClient) -> None:
     before = snapshot(client.db)
+    error = assert_error(
+        client.post("/v1/products", json={"source_id": "x" * 256}), 400, "invalid_payload"
+    )
+    assert error["details"] == "Property .source_id should not be longer than 255 characters"
     assert_error(client.post("/v1/products", json=["x"]), 400, "invalid_payload")
     assert_error(
         client.post("/v1/products", content=b"{", headers={"content-type": "application/json"}),

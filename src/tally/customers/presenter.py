@@ -1,14 +1,13 @@
 """Customer rows as the API prints them (CustomerWithSummaryLoyaltyReferrals)."""
 
+from collections.abc import Mapping
 from typing import Any
-
-from sqlalchemy.engine import RowMapping
 
 from tally.clock import iso
 from tally.customers.service import average
 
 
-def customer_json(row: RowMapping) -> dict[str, Any]:
+def customer_json(row: Mapping[Any, Any]) -> dict[str, Any]:
     total = row["orders_total_amount"]
     count = row["orders_total_count"]
     orders_summary: dict[str, Any] = {

@@ -11,7 +11,7 @@ from tally.clock import parse_datetime
 from tally.customers import repository
 from tally.customers.schemas import CustomerFields, CustomerRef, CustomerUpdate
 from tally.customers.tables import customers
-from tally.errors import invalid_query, not_found
+from tally.errors import duplicate, invalid_query, not_found
 from tally.orders.tables import orders
 from tally.projects import repository as counters
 
@@ -35,7 +35,7 @@ def _field_values(body: CustomerFields) -> dict[str, Any]:
     return values
 
 
-def upsert(conn: Connection, *, project_id: str, ref: CustomerRef, now: datetime) -> RowMapping:
+def upsert(conn: Connection, *, project_id: str, ref: CustomerRef, now: datetime) -> Mapping[Any, Any]:
     """Match by id (an unknown id is 404), else by source_id; create when nothing matches;
     the fields sent overwrite the stored ones (BEHAVIOR 14.1)."""
     existing: RowMapping | None = None
@@ -48,31 +48,38 @@ def upsert(conn: Connection, *, project_id: str, ref: CustomerRef, now: datetime
     values = _field_values(ref)
     if existing is None:
         customer_id = ids.new_id("cust")
-        row = {
+        row: dict[str, Any] = {
             "id": customer_id,
             "project_id": project_id,
             "source_id": ref.source_id,
+            **{name: None for name in _FIELDS},
             "metadata": {},
+            "orders_total_amount": 0,
+            "orders_total_count": 0,
+            "orders_last_amount": 0,
+            "orders_last_date": None,
             "created_at": now,
             "updated_at": None,
             **values,
         }
         repository.insert(conn, row)
         counters.bump(conn, project_id, "customers", 1)
-    else:
-        customer_id = existing["id"]
-        if (
-            ref.id is not None
-            and ref.source_id is not None
-            and ref.source_id != existing["source_id"]
-        ):
-            values["source_id"] = ref.source_id
-        if values:
-            values["updated_at"] = now
-            repository.update(conn, project_id, customer_id, values)
-    found = repository.get_by_id(conn, project_id, customer_id)
-    assert found is not None
-    return found
+        # What was inserted is what a read would return: no second round trip.
+        return row
+    customer_id = existing["id"]
+    if ref.id is not None and ref.source_id is not None and ref.source_id != existing["source_id"]:
+        if repository.get_by_source_id(conn, project_id, ref.source_id) is not None:
+            raise duplicate(
+                "customer",
+                f"A customer with source_id {ref.source_id} already exists",
+                resource_id=ref.source_id,
+            )
+        values["source_id"] = ref.source_id
+    if not values:
+        return existing
+    values["updated_at"] = now
+    repository.update(conn, project_id, customer_id, values)
+    return {**existing, **values}
 
 
 def link_existing(conn: Connection, *, project_id: str, customer_id: str) -> RowMapping:

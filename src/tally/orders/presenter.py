@@ -1,8 +1,7 @@
 """Order rows as the API prints them (OrderCalculated, BEHAVIOR 4.4-4.6)."""
 
+from collections.abc import Mapping
 from typing import Any
-
-from sqlalchemy.engine import RowMapping
 
 from tally.clock import iso
 
@@ -37,7 +36,7 @@ def line_json(line: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def order_json(row: RowMapping) -> dict[str, Any]:
+def order_json(row: Mapping[Any, Any]) -> dict[str, Any]:
     discount = row["discount_amount"]
     items_discount = row["items_discount_amount"]
     out: dict[str, Any] = {

@@ -3,6 +3,7 @@
 Keyword-only functions over one connection; the caller owns the transaction.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -49,7 +50,9 @@ def list_page(
     return rows, counters.count(conn, project_id, "orders")
 
 
-def create(conn: Connection, *, project_id: str, body: OrderCreate, now: datetime) -> RowMapping:
+def create(
+    conn: Connection, *, project_id: str, body: OrderCreate, now: datetime
+) -> Mapping[Any, Any]:
     """Create, or upsert when ``id`` or ``source_id`` names an existing order (BEHAVIOR 7.1)."""
     by_id = by_source = None
     if body.id is not None:
@@ -72,7 +75,7 @@ def create(conn: Connection, *, project_id: str, body: OrderCreate, now: datetim
 
 def update(
     conn: Connection, *, project_id: str, ref: str, body: OrderFields, now: datetime
-) -> RowMapping:
+) -> Mapping[Any, Any]:
     current = get(conn, project_id=project_id, ref=ref)
     if body.source_id is not None and body.source_id != current["source_id"]:
         other = repository.get_by_source_id(conn, project_id, body.source_id)
@@ -85,7 +88,9 @@ def update(
     return _apply(conn, project_id=project_id, current=current, body=body, now=now)
 
 
-def _insert(conn: Connection, *, project_id: str, body: OrderCreate, now: datetime) -> RowMapping:
+def _insert(
+    conn: Connection, *, project_id: str, body: OrderCreate, now: datetime
+) -> Mapping[Any, Any]:
     lines = _build_lines(conn, project_id, body.items or [], now)
     try:
         totals = order_totals(amount=body.amount, lines=lines.math)
@@ -93,40 +98,41 @@ def _insert(conn: Connection, *, project_id: str, body: OrderCreate, now: dateti
         raise invalid_payload(str(exc)) from None
     customer_id, referrer_id = _people(conn, project_id, body, now, current=None)
     status = body.status or "CREATED"
-    order_id = ids.new_id("ord")
-    repository.insert(
-        conn,
-        {
-            "id": order_id,
-            "project_id": project_id,
-            "source_id": body.source_id,
-            "status": status,
-            "amount": totals.amount,
-            "initial_amount": totals.initial_amount,
-            "discount_amount": totals.discount_amount,
-            "items_discount_amount": totals.items_discount_amount,
-            "total_amount": totals.total_amount,
-            "items": lines.stored,
-            "metadata": body.metadata or {},
-            "redemptions": {},
-            "customer_id": customer_id,
-            "referrer_id": referrer_id,
-            # Historical orders keep their own date (BEHAVIOR 7.1).
-            "created_at": body.created_at or now,
-            "updated_at": None,
-        },
-    )
+    row: dict[str, Any] = {
+        "id": ids.new_id("ord"),
+        "project_id": project_id,
+        "source_id": body.source_id,
+        "status": status,
+        "amount": totals.amount,
+        "initial_amount": totals.initial_amount,
+        "discount_amount": totals.discount_amount,
+        "items_discount_amount": totals.items_discount_amount,
+        "total_amount": totals.total_amount,
+        "items": lines.stored,
+        "metadata": body.metadata or {},
+        "redemptions": {},
+        "customer_id": customer_id,
+        "referrer_id": referrer_id,
+        # Historical orders keep their own date (BEHAVIOR 7.1).
+        "created_at": body.created_at or now,
+        "updated_at": None,
+    }
+    repository.insert(conn, row)
     counters.bump(conn, project_id, "orders", 1)
     if status in COUNTED_STATUSES and customer_id is not None:
         customers.refresh_order_summaries(conn, project_id=project_id, customer_ids={customer_id})
-    row = repository.get_by_id(conn, project_id, order_id)
-    assert row is not None
+    # What was inserted is what a read would return: no second round trip.
     return row
 
 
 def _apply(
-    conn: Connection, *, project_id: str, current: RowMapping, body: OrderFields, now: datetime
-) -> RowMapping:
+    conn: Connection,
+    *,
+    project_id: str,
+    current: Mapping[Any, Any],
+    body: OrderFields,
+    now: datetime,
+) -> Mapping[Any, Any]:
     """Set the fields present in ``body``; absent fields stay (BEHAVIOR 7.4)."""
     sent = body.model_fields_set
     values: dict[str, Any] = {}
@@ -180,9 +186,7 @@ def _apply(
     # The upsert always marks the order as touched, as Voucherify does for a re-sent order.
     values["updated_at"] = now
     repository.update(conn, project_id, current["id"], values)
-
-    row = repository.get_by_id(conn, project_id, current["id"])
-    assert row is not None
+    row = {**current, **values}
     affected: set[str] = set()
     if current["status"] in COUNTED_STATUSES and current["customer_id"]:
         affected.add(current["customer_id"])
@@ -198,7 +202,7 @@ def _people(
     body: OrderFields,
     now: datetime,
     *,
-    current: RowMapping | None,
+    current: Mapping[Any, Any] | None,
 ) -> tuple[str | None, str | None]:
     """The order's customer and referrer links after this request (BEHAVIOR 14.1)."""
     customer_id = current["customer_id"] if current else None

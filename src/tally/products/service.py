@@ -57,7 +57,7 @@ def _insert_unless_taken(
     SQLite runs one writer at a time, so the lookup before the insert cannot be overtaken
     there; on PostgreSQL the insert runs under a savepoint so the caller can fall back to
     updating the other request's row."""
-    if conn.dialect.name == "sqlite" or row.get("source_id") is None:
+    if True:
         insert(conn, row)
         return True
     try:

@@ -9,6 +9,7 @@ from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from tally.db.engine import Database
@@ -76,12 +77,31 @@ async def current_project(request: Request) -> str:
 ProjectId = Annotated[str, Depends(current_project)]
 
 
+# A transaction that lost a race (two upserts of one new source_id, a deadlock between
+# two writers) is run again from the start: the second run sees the winner's rows.
+_ATTEMPTS = 3
+
+
+def _lost_race(exc: DBAPIError) -> bool:
+    if isinstance(exc, IntegrityError):
+        text = str(exc.orig).lower()
+        return "unique" in text or "duplicate key" in text
+    code = getattr(exc.orig, "sqlstate", None)
+    return code in ("40001", "40P01")
+
+
 async def run(request: Request, work: Callable[[Connection], T], *, write: bool) -> T:
     """Run ``work`` in one transaction on a worker thread and return its result."""
     runtime = runtime_of(request)
 
     def call() -> T:
-        with runtime.transaction(write=write) as conn:
-            return work(conn)
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                with runtime.transaction(write=write) as conn:
+                    return work(conn)
+            except DBAPIError as exc:
+                if attempt == _ATTEMPTS or not _lost_race(exc):
+                    raise
+        raise AssertionError("unreachable")
 
     return await run_in_threadpool(call)
