@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from support.server import LiveServer, start_live_server
 
 

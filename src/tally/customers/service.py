@@ -1,5 +1,6 @@
 """Customers: upserted wherever a customer object appears, and their order summary."""
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -35,7 +36,9 @@ def _field_values(body: CustomerFields) -> dict[str, Any]:
     return values
 
 
-def upsert(conn: Connection, *, project_id: str, ref: CustomerRef, now: datetime) -> Mapping[Any, Any]:
+def upsert(
+    conn: Connection, *, project_id: str, ref: CustomerRef, now: datetime
+) -> Mapping[Any, Any]:
     """Match by id (an unknown id is 404), else by source_id; create when nothing matches;
     the fields sent overwrite the stored ones (BEHAVIOR 14.1)."""
     existing: RowMapping | None = None
