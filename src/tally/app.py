@@ -33,6 +33,14 @@ def configure_logging(level: str) -> None:
     logging.getLogger("uvicorn.access").disabled = True
 
 
+def serve_app() -> FastAPI:
+    """The factory `tally serve` hands to uvicorn: every worker process configures its own
+    JSON logging (workers are spawned, not forked, so nothing is inherited)."""
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 

@@ -43,7 +43,7 @@ def serve(
     if is_sqlite(settings.database_url):
         upgrade(settings.database_url)
     uvicorn.run(
-        "tally.app:create_app",
+        "tally.app:serve_app",
         factory=True,
         host=host,
         port=port,

@@ -1,9 +1,13 @@
 """Property-based run of schemathesis against the server's own ``/openapi.json``.
 
 Every operation under /v1/orders, /v1/customers, /v1/products and /v1/skus is fuzzed on both
-engines (one real ``tally serve`` per engine). A case fails when the server answers 5xx or
-when a documented response does not match the schema the server itself publishes. Invalid
-input answered with a 4xx error body is fine.
+engines (one real ``tally serve`` per engine). A case fails when the server answers 5xx, when
+a documented response does not match the schema the server itself publishes, or (extra check)
+when a success body does not match the official Voucherify schema of that operation or an
+error body is not the spec's error object. Invalid input answered with a 4xx error is fine.
+
+Status-code conformance is not part of the fuzz run: the server's document lists FastAPI's
+422 and none of the 400/404 errors it really answers (see test_openapi_documents_errors).
 
 ``TALLY_FUZZ_SEED`` picks another seed (the default is fixed so CI runs are repeatable);
 ``TALLY_FUZZ_EXAMPLES`` changes the example budget per operation.
@@ -11,18 +15,23 @@ input answered with a 4xx error body is fine.
 
 from __future__ import annotations
 
+import itertools
 import os
+import re
+import uuid
 from typing import Any
 
+import httpx
 import pytest
 import schemathesis
-from schemathesis import Case
+from schemathesis import Case, CheckContext, Response
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
 from schemathesis.schemas import BaseSchema
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from support.server import LiveServer
+from support.spec import assert_matches
 
 MAX_EXAMPLES = int(os.environ.get("TALLY_FUZZ_EXAMPLES", "30"))
 SEED = int(os.environ.get("TALLY_FUZZ_SEED", "20260101"))
@@ -44,7 +53,96 @@ def api_schema(live_server: LiveServer) -> BaseSchema:
     return schemathesis.openapi.from_url(f"{live_server.base_url}/openapi.json", config=config)
 
 
+# Official response schema of each operation (ENDPOINTS.md), by operationId.
+OFFICIAL_SCHEMAS: dict[str, tuple[str, str]] = {
+    "create-order": ("orders", "OrdersCreateResponseBody"),
+    "get-order": ("orders", "OrdersGetResponseBody"),
+    "update-order": ("orders", "OrdersUpdateResponseBody"),
+    "list-orders": ("orders", "OrdersListResponseBody"),
+    "create-customer": ("customers", "CustomersCreateResponseBody"),
+    "get-customer": ("customers", "CustomersGetResponseBody"),
+    "update-customer": ("customers", "CustomersUpdateResponseBody"),
+    "list-customers": ("customers", "CustomersListResponseBody"),
+    "create-product": ("products", "ProductsCreateResponseBody"),
+    "get-product": ("products", "ProductsGetResponseBody"),
+    "update-product": ("products", "ProductsUpdateResponseBody"),
+    "list-products": ("products", "ProductsListResponseBody"),
+    "create-sku": ("products", "ProductsSkusCreateResponseBody"),
+    "get-sku": ("products", "SkusGetResponseBody"),
+    "update-sku": ("products", "ProductsSkusUpdateResponseBody"),
+    "list-skus-in-product": ("products", "ProductsSkusListResponseBody"),
+}
+
+
+def matches_official_schema(ctx: CheckContext, response: Response, case: Case) -> bool | None:
+    """2xx JSON bodies match the official schema; 4xx bodies are the error object (§2.1)."""
+    status = response.status_code
+    if status == 204:
+        assert not response.content, "204 with a body"
+        return None
+    body = response.json()
+    if status >= 400:
+        assert_matches(body, file="orders", schema="Error")
+        assert body["code"] == status, f"error code {body['code']} on HTTP {status}"
+        return None
+    operation_id = case.operation.definition.raw.get("operationId")
+    if operation_id not in OFFICIAL_SCHEMAS:
+        return True  # nothing to compare with: the check is skipped
+    file, name = OFFICIAL_SCHEMAS[operation_id]
+    assert_matches(body, file=file, schema=name)
+    return None
+
+
 schema = schemathesis.pytest.from_fixture("api_schema").include(path_regex=PATHS)
+
+# Random path ids only ever reach the 404 branch: every other case names a seeded object.
+_turn = itertools.count()
+
+
+@pytest.fixture
+def seeded(live_server: LiveServer) -> dict[str, str]:
+    """One customer, order, product and SKU; their ids by path parameter name."""
+    tag = uuid.uuid4().hex[:12]
+    with live_server.client() as http:
+        customer = http.post(
+            "/v1/customers", json={"source_id": f"fuzz-{tag}-cust", "name": "Fuzz"}
+        )
+        product = http.post(
+            "/v1/products", json={"source_id": f"fuzz-{tag}-prod", "name": "Fuzz", "price": 900}
+        )
+        assert product.status_code == 200, product.text
+        sku = http.post(
+            f"/v1/products/{product.json()['id']}/skus",
+            json={"source_id": f"fuzz-{tag}-sku", "sku": "Fuzz", "price": 1000},
+        )
+        order = http.post(
+            "/v1/orders",
+            json={
+                "source_id": f"fuzz-{tag}-order",
+                "customer": {"id": customer.json()["id"]},
+                "items": [
+                    {"source_id": f"fuzz-{tag}-prod", "related_object": "product", "quantity": 2},
+                    {"source_id": f"fuzz-{tag}-sku", "related_object": "sku", "quantity": 1},
+                ],
+            },
+        )
+        for response in (customer, sku, order):
+            assert response.status_code == 200, response.text
+    return {
+        "orderId": order.json()["id"],
+        "customerId": customer.json()["id"],
+        "productId": product.json()["id"],
+        "skuId": sku.json()["id"],
+    }
+
+
+def _use_seeded_ids(case: Case, seeded: dict[str, str]) -> None:
+    # Deletes keep their random ids, or they would remove what the next operations use.
+    if not case.path_parameters or case.method.upper() == "DELETE" or next(_turn) % 2:
+        return
+    for name in case.path_parameters:
+        if name in seeded:
+            case.path_parameters[name] = seeded[name]
 
 
 def _drop_empty_source_ids(value: Any) -> None:
@@ -62,11 +160,40 @@ def _drop_empty_source_ids(value: Any) -> None:
 
 
 @schema.parametrize()
-def test_api_conforms_to_own_schema(case: Case, live_server: LiveServer) -> None:
+def test_api_conforms_to_own_schema(
+    case: Case, live_server: LiveServer, seeded: dict[str, str]
+) -> None:
     _drop_empty_source_ids(case.body)
+    _use_seeded_ids(case, seeded)
     response = case.call_and_validate(
         headers=live_server.headers,
-        checks=[not_a_server_error, response_schema_conformance],
+        checks=[not_a_server_error, response_schema_conformance, matches_official_schema],
     )
     # A 401 is undocumented, so the schema check would let it pass: make sure the keys work.
     assert response.status_code != 401, f"{case.operation.label} was not authenticated"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="server bug: /openapi.json documents FastAPI's 422 HTTPValidationError, which the "
+    "server never sends, and none of the 400 invalid_payload / invalid_query_params or 404 "
+    "not_found errors it does send (BEHAVIOR 2.4, ENDPOINTS.md conventions), so schemathesis' "
+    "status_code_conformance fails on every operation",
+)
+def test_openapi_documents_errors(live_server: LiveServer) -> None:
+    """Every fuzzed operation documents the errors it answers and no 422."""
+    document = httpx.get(f"{live_server.base_url}/openapi.json", timeout=30).json()
+    problems = []
+    for path, methods in document["paths"].items():
+        if not re.match(PATHS, path):
+            continue
+        for method, operation in methods.items():
+            codes = set(operation.get("responses", {}))
+            label = f"{method.upper()} {path}"
+            if "422" in codes:
+                problems.append(f"{label}: documents 422")
+            if "400" not in codes:
+                problems.append(f"{label}: 400 not documented")
+            if "{" in path and "404" not in codes:
+                problems.append(f"{label}: 404 not documented")
+    assert not problems, "\n".join(problems)

@@ -22,9 +22,10 @@ from typing import Any
 import httpx
 import pytest
 import voucherify as v
+from voucherify.exceptions import NotFoundException, UnauthorizedException
+
 from support.server import LiveServer
 from support.spec import assert_matches
-from voucherify.exceptions import NotFoundException, UnauthorizedException
 
 # Pause between writes whose order a test checks: timestamps are printed with milliseconds.
 TICK = 0.01
@@ -50,9 +51,7 @@ def checked(response: v.ApiResponse[Any], file: str, schema: str) -> dict[str, A
 
 
 def sdk_client(base_url: str, app_id: str, app_token: str) -> v.ApiClient:
-    config = v.Configuration(
-        host=base_url, api_key={"X-App-Id": app_id, "X-App-Token": app_token}
-    )
+    config = v.Configuration(host=base_url, api_key={"X-App-Id": app_id, "X-App-Token": app_token})
     return v.ApiClient(config)
 
 
@@ -82,9 +81,7 @@ def http(live_server: LiveServer) -> Iterator[httpx.Client]:
 def three_items(tag: str) -> list[v.OrderItem]:
     """Three product lines named by source_id: 2 x 1000 + 1 x 2550 + 3 x 125 = 4925."""
     return [
-        v.OrderItem(
-            source_id=f"{tag}-p1", related_object="product", quantity=2, price=1000
-        ),
+        v.OrderItem(source_id=f"{tag}-p1", related_object="product", quantity=2, price=1000),
         v.OrderItem(
             source_id=f"{tag}-p2",
             related_object="product",
@@ -511,7 +508,9 @@ def test_product_and_sku(sdk: Sdk) -> None:
     assert (sku["sku"], sku["price"], sku["source_id"]) == ("Tea Pot red", 1700, f"{tag}-sku")
     assert sku["attributes"] == {"color": "red", "size": "L"}
 
-    got = checked(sdk.products.get_sku_with_http_info(f"{tag}-sku"), "products", "SkusGetResponseBody")
+    got = checked(
+        sdk.products.get_sku_with_http_info(f"{tag}-sku"), "products", "SkusGetResponseBody"
+    )
     assert got["id"] == sku["id"]
     assert got["product_id"] == product["id"]
 
@@ -590,3 +589,70 @@ def test_empty_or_null_source_id_is_accepted(
     assert response.status_code == 200, response.text
     if path == "/v1/orders" and "source_id" in payload:
         assert response.json()["source_id"] is None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="server bug: the SDK's update_order(id) without a body sends 'Content-Type: "
+    "application/json' and an empty body; the server answers 400 'Request body is required' "
+    "instead of treating it as no body (SDK-NOTES.md; update-order's requestBody is not "
+    "required in openapi/orders.json)",
+)
+def test_sdk_update_without_body_changes_nothing(sdk: Sdk) -> None:
+    created = create_order(sdk, source_id=uid("nobody"), amount=700)
+    response = sdk.orders.update_order_with_http_info(created["id"])
+    body = checked(response, "orders", "OrdersUpdateResponseBody")
+    assert without_volatile(body) == without_volatile(created)
+
+
+@pytest.fixture(scope="module")
+def scratch_http(live_server: LiveServer) -> Iterator[httpx.Client]:
+    """A client on a project of its own, for requests that may leave unreadable data."""
+    creds = live_server.new_project(uid("scratch"))
+    headers = {"X-App-Id": creds["app_id"], "X-App-Token": creds["app_token"]}
+    with httpx.Client(base_url=live_server.base_url, headers=headers, timeout=30) as client:
+        yield client
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="server bug: free-form JSON (metadata, attributes) holding an integer outside "
+    "64 bits or a lone UTF-16 surrogate is stored, then the response cannot be encoded "
+    "(orjson: 'Integer exceeds 64-bit range' / 'surrogates not allowed'): 500, and every "
+    "later read of the object and every list page holding it answers 500 as well",
+)
+@pytest.mark.parametrize(
+    ("path", "list_path", "raw"),
+    [
+        ("/v1/orders", "/v1/orders", '{"metadata": {"n": 18446744073709551616}}'),
+        ("/v1/orders", "/v1/orders", '{"metadata": {"n": -9223372036854775809}}'),
+        ("/v1/orders", "/v1/orders", '{"metadata": {"s": "\\ud800"}}'),
+        ("/v1/customers", "/v1/customers", '{"metadata": {"n": 18446744073709551616}}'),
+        ("/v1/products", "/v1/products", '{"name": "x", "metadata": {"s": "\\udc00"}}'),
+    ],
+    ids=["order-u64-overflow", "order-i64-underflow", "order-surrogate", "customer", "product"],
+)
+def test_unencodable_json_values_never_break_reads(
+    scratch_http: httpx.Client, path: str, list_path: str, raw: str
+) -> None:
+    source_id = uid("poison")
+    body = raw.replace("{", f'{{"source_id": "{source_id}", ', 1)
+    response = scratch_http.post(path, content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code in (200, 400), response.text  # accepted, or invalid_payload
+    assert scratch_http.get(f"{path}/{source_id}").status_code in (200, 404)
+    assert scratch_http.get(list_path, params={"limit": 100}).status_code == 200
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="server bug: a source_id holding a lone UTF-16 surrogate answers 500 "
+    "(UnicodeEncodeError when it reaches the database) instead of 400 invalid_payload",
+)
+def test_source_id_with_lone_surrogate_is_invalid_payload(scratch_http: httpx.Client) -> None:
+    response = scratch_http.post(
+        "/v1/orders",
+        content='{"source_id": "a\\ud800b"}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["key"] == "invalid_payload"

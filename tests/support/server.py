@@ -151,7 +151,12 @@ def _wait_healthy(server: LiveServer, timeout: float) -> bool:
 
 
 def start_live_server(
-    db_url: str, workdir: Path, *, timeout: float = HEALTH_TIMEOUT, attempts: int = 3
+    db_url: str,
+    workdir: Path,
+    *,
+    timeout: float = HEALTH_TIMEOUT,
+    attempts: int = 3,
+    workers: int = 1,
 ) -> LiveServer:
     """``tally migrate``, ``tally projects create test --json``, then ``tally serve``."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -163,7 +168,11 @@ def start_live_server(
         stderr_path = workdir / f"serve-{port}.stderr.log"
         with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
             process = subprocess.Popen(
-                [str(tally_executable()), "serve", "--host", _HOST, "--port", str(port)],
+                [
+                    str(tally_executable()),
+                    *("serve", "--host", _HOST, "--port", str(port)),
+                    *("--workers", str(workers)),
+                ],
                 cwd=workdir,
                 env=tally_env(db_url),
                 stdin=subprocess.DEVNULL,

@@ -35,7 +35,9 @@ def _digits_to_int(value: Any) -> Any:
     return value
 
 
-SourceId = Annotated[str | None, BeforeValidator(_empty_to_none), Field(max_length=255)]
+# The length limit sits on the string itself: on the union it would also judge the None
+# that "" becomes.
+SourceId = Annotated[Annotated[str, Field(max_length=255)] | None, BeforeValidator(_empty_to_none)]
 Money = Annotated[StrictInt, Field(ge=0, le=MAX_MONEY)]
 Price = Annotated[StrictInt, BeforeValidator(_number_to_cents), Field(ge=0, le=MAX_MONEY)]
 Quantity = Annotated[StrictInt, BeforeValidator(_digits_to_int), Field(ge=1, le=MAX_QUANTITY)]

@@ -63,14 +63,16 @@ def count(conn: Connection, project_id: str, filters: list[sa.ColumnElement[bool
 
 def lock(conn: Connection, project_id: str, customer_ids: list[str]) -> None:
     """Serialise summary refreshes of these customers across transactions (PostgreSQL row
-    locks, taken in id order so two refreshes never deadlock; SQLite has one writer)."""
+    locks, taken in id order; SQLite has one writer). FOR NO KEY UPDATE, because each writer
+    already holds the FOR KEY SHARE lock that its order's foreign key took on the row: two
+    FOR UPDATE requests on top of those would deadlock."""
     if conn.dialect.name == "sqlite":
         return
     conn.execute(
         sa.select(customers.c.id)
         .where(customers.c.project_id == project_id, customers.c.id.in_(customer_ids))
         .order_by(customers.c.id)
-        .with_for_update()
+        .with_for_update(key_share=True)
     ).all()
 
 

@@ -1,13 +1,12 @@
 """Product and SKU rows as the API prints them (products.json: Product, Sku)."""
 
+from collections.abc import Mapping, Sequence
 from typing import Any
-
-from sqlalchemy.engine import RowMapping
 
 from tally.clock import iso
 
 
-def sku_json(row: RowMapping) -> dict[str, Any]:
+def sku_json(row: Mapping[Any, Any]) -> dict[str, Any]:
     # Every property of the Sku schema is printed; the nullable ones as null.
     return {
         "id": row["id"],
@@ -25,7 +24,7 @@ def sku_json(row: RowMapping) -> dict[str, Any]:
     }
 
 
-def product_json(row: RowMapping, skus: list[RowMapping]) -> dict[str, Any]:
+def product_json(row: Mapping[Any, Any], skus: Sequence[Mapping[Any, Any]]) -> dict[str, Any]:
     """ProductWithoutSkus plus `skus`, the product's SKUs as a SkusListForProduct."""
     return {
         "id": row["id"],

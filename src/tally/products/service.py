@@ -1,13 +1,12 @@
 """The product catalogue: products and their SKUs, upserted by id or source_id (BEHAVIOR 15.5)."""
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
-from sqlalchemy.exc import IntegrityError
 
 from tally import ids
 from tally.clock import parse_datetime
@@ -22,8 +21,9 @@ from tally.products.schemas import (
 from tally.products.tables import products, skus
 from tally.projects import repository as counters
 
-# A product with the SKUs it lists under `skus`.
-ProductView = tuple[RowMapping, list[RowMapping]]
+# A product (as stored, or as just written) with the SKUs it lists under `skus`.
+Row = Mapping[Any, Any]
+ProductView = tuple[Row, Sequence[Row]]
 
 _PRODUCT_FIELDS = ("name", "price", "attributes", "metadata", "image_url")
 _SKU_FIELDS = ("sku", "price", "currency", "attributes", "image_url", "metadata")
@@ -47,25 +47,6 @@ def _field_values(body: ProductFields | SkuFields, names: tuple[str, ...]) -> di
             value = [] if isinstance(body, ProductFields) else {}
         values[name] = value
     return values
-
-
-def _insert_unless_taken(
-    conn: Connection, insert: Callable[[Connection, dict[str, Any]], None], row: dict[str, Any]
-) -> bool:
-    """Insert ``row``; False when a concurrent transaction took its source_id first.
-
-    SQLite runs one writer at a time, so the lookup before the insert cannot be overtaken
-    there; on PostgreSQL the insert runs under a savepoint so the caller can fall back to
-    updating the other request's row."""
-    if True:
-        insert(conn, row)
-        return True
-    try:
-        with conn.begin_nested():
-            insert(conn, row)
-    except IntegrityError:
-        return False
-    return True
 
 
 def _sort(order: str) -> str:
@@ -109,11 +90,6 @@ def get_product(conn: Connection, *, project_id: str, ref: str) -> RowMapping:
     if row is None:
         raise not_found("product", ref)
     return row
-
-
-def _view(conn: Connection, project_id: str, product_id: str) -> ProductView:
-    row = repository.products_by_ids(conn, project_id, {product_id})[product_id]
-    return row, repository.skus_of_products(conn, project_id, [product_id])[product_id]
 
 
 def product_view(conn: Connection, *, project_id: str, ref: str) -> ProductView:
@@ -168,17 +144,22 @@ def upsert_product(
             "updated_at": None,
             **values,
         }
-        if _insert_unless_taken(conn, repository.insert_product, row):
-            counters.bump(conn, project_id, "products", 1)
-            return _view(conn, project_id, product_id)
-        assert body.source_id is not None
-        existing = repository.products_by_source_ids(conn, project_id, {body.source_id})[
-            body.source_id
-        ]
+        # Two upserts of one new source_id: the loser's insert fails on the unique key and
+        # the request runs again (web.context.run), finding the winner's product.
+        repository.insert_product(conn, row)
+        counters.bump(conn, project_id, "products", 1)
+        return row, []  # what a read would return, without the round trip
+    return _write_product(conn, project_id, existing, values, now)
+
+
+def _write_product(
+    conn: Connection, project_id: str, current: RowMapping, values: dict[str, Any], now: datetime
+) -> ProductView:
     if values:
         values["updated_at"] = now
-        repository.update_product(conn, project_id, existing["id"], values)
-    return _view(conn, project_id, existing["id"])
+        repository.update_product(conn, project_id, current["id"], values)
+    skus_of = repository.skus_of_products(conn, project_id, [current["id"]])
+    return {**current, **values}, skus_of[current["id"]]
 
 
 def update_product(
@@ -186,11 +167,7 @@ def update_product(
 ) -> ProductView:
     """PUT /v1/products/{productId}: only the fields sent change."""
     row = get_product(conn, project_id=project_id, ref=ref)
-    values = _field_values(body, _PRODUCT_FIELDS)
-    if values:
-        values["updated_at"] = now
-        repository.update_product(conn, project_id, row["id"], values)
-    return _view(conn, project_id, row["id"])
+    return _write_product(conn, project_id, row, _field_values(body, _PRODUCT_FIELDS), now)
 
 
 def delete_product(conn: Connection, *, project_id: str, ref: str) -> None:
@@ -248,10 +225,6 @@ def _sku_of(conn: Connection, project_id: str, product: RowMapping, ref: str) ->
     return row
 
 
-def _reload_sku(conn: Connection, project_id: str, sku_id: str) -> RowMapping:
-    return repository.skus_by_ids(conn, project_id, {sku_id})[sku_id]
-
-
 def _sku_by_source(
     conn: Connection, project_id: str, product: RowMapping, source_id: str
 ) -> RowMapping | None:
@@ -269,7 +242,7 @@ def _sku_by_source(
 
 def upsert_sku(
     conn: Connection, *, project_id: str, product_ref: str, body: SkuCreate, now: datetime
-) -> RowMapping:
+) -> Row:
     """POST /v1/products/{productId}/skus: like upsert_product, within the product."""
     product = get_product(conn, project_id=project_id, ref=product_ref)
     existing: RowMapping | None = None
@@ -305,15 +278,20 @@ def upsert_sku(
             "updated_at": None,
             **values,
         }
-        if _insert_unless_taken(conn, repository.insert_sku, row):
-            return _reload_sku(conn, project_id, sku_id)
-        assert body.source_id is not None
-        existing = _sku_by_source(conn, project_id, product, body.source_id)
-        assert existing is not None
-    if values:
-        values["updated_at"] = now
-        repository.update_sku(conn, project_id, existing["id"], values)
-    return _reload_sku(conn, project_id, existing["id"])
+        # A lost race on the source_id is retried as for products.
+        repository.insert_sku(conn, row)
+        return row
+    return _write_sku(conn, project_id, existing, values, now)
+
+
+def _write_sku(
+    conn: Connection, project_id: str, current: RowMapping, values: dict[str, Any], now: datetime
+) -> Row:
+    if not values:
+        return current
+    values["updated_at"] = now
+    repository.update_sku(conn, project_id, current["id"], values)
+    return {**current, **values}
 
 
 def update_sku(
@@ -324,15 +302,11 @@ def update_sku(
     sku_ref: str,
     body: SkuFields,
     now: datetime,
-) -> RowMapping:
+) -> Row:
     """PUT /v1/products/{productId}/skus/{skuId}: only the fields sent change."""
     product = get_product(conn, project_id=project_id, ref=product_ref)
     row = _sku_of(conn, project_id, product, sku_ref)
-    values = _field_values(body, _SKU_FIELDS)
-    if values:
-        values["updated_at"] = now
-        repository.update_sku(conn, project_id, row["id"], values)
-    return _reload_sku(conn, project_id, row["id"])
+    return _write_sku(conn, project_id, row, _field_values(body, _SKU_FIELDS), now)
 
 
 def delete_sku(conn: Connection, *, project_id: str, product_ref: str, sku_ref: str) -> None:
