@@ -17,6 +17,7 @@ Every test that uses one of these also gets a ``sqlite`` or ``postgresql`` marke
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Generator, Iterator
 from pathlib import Path
 
@@ -44,7 +45,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.slow)
         callspec = getattr(item, "callspec", None)
         if callspec is not None:
-            for name in ("db_url", "live_server"):
+            for name in ("db_url", "migrated_db_url", "live_server"):
                 engine = callspec.params.get(name)
                 if engine in ENGINES:
                     item.add_marker(getattr(pytest.mark, engine))
@@ -107,10 +108,45 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     yield from _fresh_database(request.param, request, tmp_path)
 
 
+@pytest.fixture(scope="session")
+def migrated_templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """engine -> a migrated database to copy, made once per session (SQLite file name or
+    PostgreSQL database name); copying is much cheaper than migrating for every test."""
+    from tally.db.migrate import upgrade
+
+    path = tmp_path_factory.mktemp("templates") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return {"sqlite": str(path)}
+
+
+@pytest.fixture(params=ENGINES, ids=ENGINES)
+def migrated_db_url(
+    request: pytest.FixtureRequest, tmp_path: Path, migrated_templates: dict[str, str]
+) -> Iterator[str]:
+    """A fresh database already at the newest migration."""
+    if request.param == "sqlite":
+        target = tmp_path / "tally.db"
+        shutil.copyfile(migrated_templates["sqlite"], target)
+        yield f"sqlite:///{target}"
+        return
+    pg: PostgresServer = request.getfixturevalue("postgres_server")
+    if "postgresql" not in migrated_templates:
+        from tally.db.migrate import upgrade
+
+        template = pg.create_database("template")
+        upgrade(pg.url(template))
+        migrated_templates["postgresql"] = template
+    name = pg.create_database(template=migrated_templates["postgresql"])
+    try:
+        yield pg.url(name)
+    finally:
+        pg.drop_database(name)
+
+
 @pytest.fixture
-def client(db_url: str) -> Iterator[AppClient]:
+def client(migrated_db_url: str) -> Iterator[AppClient]:
     """The app in-process (lifespan run), migrated, with project "test" authenticated."""
-    with open_app_client(db_url) as app_client:
+    with open_app_client(migrated_db_url) as app_client:
         yield app_client
 
 

@@ -258,11 +258,16 @@ class PostgresServer:
         """SQLAlchemy URL of one database on this server."""
         return f"postgresql+psycopg://{self.user}@{self.host}:{self.port}/{dbname}"
 
-    def create_database(self, prefix: str = "tally") -> str:
-        """Create an empty database with a random name; returns its name."""
+    def create_database(self, prefix: str = "tally", *, template: str | None = None) -> str:
+        """Create a database with a random name (empty, or a copy of ``template``)."""
         name = f"{prefix}_{secrets.token_hex(6)}"
+        statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if template is not None:
+            statement = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(template)
+            )
         with psycopg.connect(**self.conninfo(), autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            conn.execute(statement)
         return name
 
     def create_database_url(self, prefix: str = "tally") -> str:
