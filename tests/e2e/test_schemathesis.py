@@ -47,7 +47,13 @@ def api_schema(live_server: LiveServer) -> BaseSchema:
             "base-url": live_server.base_url,
             "headers": live_server.headers,
             "request-timeout": 30,
-            "generation": {"max-examples": MAX_EXAMPLES, "database": "none"},
+            "generation": {
+                "max-examples": MAX_EXAMPLES,
+                "database": "none",
+                # Known PostgreSQL bug: a NUL character anywhere answers 500 (see
+                # test_sdk_orders.py::test_nul_character_is_not_a_server_error).
+                "allow-x00": not live_server.db_url.startswith("postgresql"),
+            },
         }
     )
     return schemathesis.openapi.from_url(f"{live_server.base_url}/openapi.json", config=config)
@@ -74,7 +80,7 @@ OFFICIAL_SCHEMAS: dict[str, tuple[str, str]] = {
 }
 
 
-def matches_official_schema(ctx: CheckContext, response: Response, case: Case) -> bool | None:
+def matches_official_schema(ctx: CheckContext, response: Response, case: Case[Any]) -> bool | None:
     """2xx JSON bodies match the official schema; 4xx bodies are the error object (§2.1)."""
     status = response.status_code
     if status == 204:
@@ -136,7 +142,7 @@ def seeded(live_server: LiveServer) -> dict[str, str]:
     }
 
 
-def _use_seeded_ids(case: Case, seeded: dict[str, str]) -> None:
+def _use_seeded_ids(case: Case[Any], seeded: dict[str, str]) -> None:
     # Deletes keep their random ids, or they would remove what the next operations use.
     if not case.path_parameters or case.method.upper() == "DELETE" or next(_turn) % 2:
         return
@@ -145,25 +151,64 @@ def _use_seeded_ids(case: Case, seeded: dict[str, str]) -> None:
             case.path_parameters[name] = seeded[name]
 
 
-def _drop_empty_source_ids(value: Any) -> None:
-    """Known bug (see test_sdk_orders.py, test_empty_or_null_source_id_is_accepted): a
-    ``source_id`` sent as ``null`` or ``""`` answers 500. Leave such keys out so the fuzzer
-    keeps looking for other problems; remove this once the bug is fixed."""
+INT64 = (-(2**63), 2**63 - 1)
+FREE_FORM = frozenset({"metadata", "attributes"})
+
+
+def _encodable(value: Any) -> Any:
+    """A free-form JSON value without what the server stores but then cannot print (known bug,
+    see test_sdk_orders.py::test_unencodable_json_values_never_break_reads and
+    ::test_large_float_in_metadata_round_trips): integers beyond 64 bits, floats that
+    PostgreSQL's jsonb turns into such integers, lone UTF-16 surrogates."""
     if isinstance(value, dict):
-        for key in [k for k, v in value.items() if k == "source_id" and v in ("", None)]:
-            del value[key]
-        for item in value.values():
-            _drop_empty_source_ids(item)
-    elif isinstance(value, list):
-        for item in value:
-            _drop_empty_source_ids(item)
+        return {_encodable(key): _encodable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_encodable(item) for item in value]
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return min(max(value, INT64[0]), INT64[1])
+    if isinstance(value, float) and abs(value) >= 2**62:
+        return 1e18 if value > 0 else -1e18
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
+def _without_nul(value: Any) -> Any:
+    """Known PostgreSQL bug (test_sdk_orders.py::test_nul_character_is_not_a_server_error):
+    a NUL character anywhere answers 500."""
+    if isinstance(value, dict):
+        return {_without_nul(key): _without_nul(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(item) for item in value]
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    return value
+
+
+def _avoid_known_bugs(value: Any, *, postgresql: bool) -> Any:
+    """The body with the inputs of known bugs made harmless, so the fuzzer keeps looking for
+    new problems. Remove each piece once the test named in its docstring passes."""
+    if postgresql:
+        value = _without_nul(value)
+    if isinstance(value, dict):
+        return {
+            key: _encodable(item) if key in FREE_FORM else _avoid_known_bugs(item, postgresql=False)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_avoid_known_bugs(item, postgresql=False) for item in value]
+    return value
 
 
 @schema.parametrize()
 def test_api_conforms_to_own_schema(
-    case: Case, live_server: LiveServer, seeded: dict[str, str]
+    case: Case[Any], live_server: LiveServer, seeded: dict[str, str]
 ) -> None:
-    _drop_empty_source_ids(case.body)
+    if isinstance(case.body, dict | list):
+        postgresql = live_server.db_url.startswith("postgresql")
+        case.body = _avoid_known_bugs(case.body, postgresql=postgresql)
     _use_seeded_ids(case, seeded)
     response = case.call_and_validate(
         headers=live_server.headers,
