@@ -14,7 +14,7 @@ from tally.customers.endpoints import router as customers_router
 from tally.db.engine import Database
 from tally.orders.endpoints import router as orders_router
 from tally.products.endpoints import router as products_router
-from tally.web import errors
+from tally.web import errors, openapi
 from tally.web.context import Runtime, runtime_of
 from tally.web.middleware import JSONFormatter, RequestMiddleware
 from tally.web.responses import JSON
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes)
     errors.install(app)
+    openapi.install(app)
     app.include_router(orders_router)
     app.include_router(customers_router)
     app.include_router(products_router)

@@ -6,6 +6,8 @@ Services raise ``TallyError``; the app turns it (and every framework error) into
 
 from typing import Any
 
+from pydantic import BaseModel
+
 
 class TallyError(Exception):
     def __init__(
@@ -71,3 +73,15 @@ def duplicate(resource_type: str, details: str, resource_id: str | None = None) 
 
 
 UNAUTHORIZED = TallyError(401, "unauthorized", "Unauthorized")
+
+
+class ErrorOut(BaseModel):
+    """Voucherify's error object, as every 4xx and 5xx response carries it."""
+
+    code: int
+    key: str
+    message: str
+    details: str | None = None
+    request_id: str
+    resource_id: str | None = None
+    resource_type: str | None = None

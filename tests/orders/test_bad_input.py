@@ -8,6 +8,14 @@ import pytest
 from support.db import snapshot
 from support.inprocess import AppClient
 
+
+def _nested(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
 BASE = {"source_id": "base", "items": [{"price": 100, "quantity": 1}]}
 
 BAD_BODIES: list[tuple[str, Any, str]] = [
@@ -33,6 +41,12 @@ BAD_BODIES: list[tuple[str, Any, str]] = [
     ("source id too long", {"source_id": "x" * 256}, ".source_id"),
     ("birthdate not a date", {"customer": {"birthdate": "soon"}}, ".customer.birthdate"),
     ("line over the money limit", {"items": [{"price": 10**13, "quantity": 1000}]}, ".items[0]"),
+    ("metadata int over 64 bits", {"metadata": {"n": 2**64}}, ".metadata.n"),
+    ("metadata NUL", {"metadata": {"t": "a\u0000b"}}, ".metadata.t"),
+    ("metadata key NUL", {"metadata": {"k\u0000": 1}}, ".metadata"),
+    ("source id NUL", {"source_id": "a\u0000b"}, ".source_id"),
+    ("customer name NUL", {"customer": {"name": "\u0000"}}, ".customer.name"),
+    ("item metadata deep", {"items": [{"metadata": {"a": _nested(40)}}]}, ".items[0].metadata"),
     ("body not an object", [1, 2], "."),
 ]
 
@@ -77,8 +91,8 @@ def test_bad_update_body_is_rejected_and_writes_nothing(
 
 @pytest.mark.parametrize(
     "raw",
-    [b"{bad json", b'{"amount": 1,}', b"\xff\xfe", b'{"amount": 1', b"null"],
-    ids=["unquoted", "trailing comma", "not utf-8", "truncated", "null"],
+    [b"{bad json", b'{"amount": 1,}', b"\xff\xfe", b'{"amount": 1', b"[]", b"42"],
+    ids=["unquoted", "trailing comma", "not utf-8", "truncated", "array", "number"],
 )
 def test_malformed_json(seeded: AppClient, raw: bytes) -> None:
     before = snapshot(seeded.db)
@@ -87,10 +101,18 @@ def test_malformed_json(seeded: AppClient, raw: bytes) -> None:
     assert snapshot(seeded.db) == before
 
 
-def test_empty_body_on_create_is_rejected(seeded: AppClient) -> None:
-    response = seeded.post("/v1/orders", headers={"Content-Type": "application/json"})
-    body = assert_error(response, 400, "invalid_payload")
-    assert "body" in body["details"].lower()
+def test_empty_body_means_nothing_to_set(seeded: AppClient) -> None:
+    # SDK calls without arguments send Content-Type: application/json and no body.
+    json_header = {"Content-Type": "application/json"}
+    before = seeded.get("/v1/orders/base").json()
+    unchanged = seeded.put("/v1/orders/base", headers=json_header)
+    assert unchanged.status_code == 200, unchanged.text
+    assert {k: v for k, v in unchanged.json().items() if k != "updated_at"} == {
+        k: v for k, v in before.items() if k != "updated_at"
+    }
+    created = seeded.post("/v1/orders", headers=json_header)
+    assert created.status_code == 200, created.text
+    assert created.json()["amount"] == 0 and created.json()["status"] == "CREATED"
 
 
 def test_wrong_content_type(seeded: AppClient) -> None:

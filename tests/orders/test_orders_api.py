@@ -47,6 +47,9 @@ def test_client_amount_is_kept_even_when_lines_differ(client: AppClient) -> None
     assert order["amount"] == 20050
     assert order["total_amount"] == 20050
     assert order["items"][0]["amount"] == 6000
+    # initial_amount is the value of the lines as sent (BEHAVIOR 5.3).
+    assert order["initial_amount"] == 6000
+    assert create(client, {"amount": 700})["initial_amount"] == 700
 
 
 def test_quantity_as_digit_string_is_accepted(client: AppClient) -> None:

@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, model_validator
 
 from tally.core.money import MAX_MONEY, MAX_QUANTITY, round_half_up
 
@@ -45,3 +45,72 @@ Metadata = dict[str, Any]
 ShortText = Annotated[str, Field(max_length=1000)]
 LongText = Annotated[str, Field(max_length=10_000)]
 ObjectId = Annotated[str, Field(min_length=1, max_length=255)]
+
+
+# Free-form JSON (metadata, attributes) is stored and printed back as sent, so it must be
+# something both engines store and read back unchanged: no NUL characters (PostgreSQL text
+# refuses them), no lone surrogates (not UTF-8), integers within 64 bits (what the JSON
+# encoder prints) and finite floats (JSON has no NaN or Infinity; jsonb refuses them).
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+_MAX_DEPTH = 32
+
+
+def _json_problem(value: Any, path: str, depth: int = 0) -> tuple[str, str] | None:
+    if depth > _MAX_DEPTH:
+        return path, f"cannot be nested deeper than {_MAX_DEPTH} levels"
+    if isinstance(value, str):
+        return _text_problem(value, path)
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        if not _INT_MIN <= value <= _INT_MAX:
+            return path, f"must be an integer between {_INT_MIN} and {_INT_MAX}"
+        return None
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return path, "must be a finite number"
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}"
+            found = _text_problem(str(key), f"{path} key {key!r}") or _json_problem(
+                item, where, depth + 1
+            )
+            if found:
+                return found
+        return None
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _json_problem(item, f"{path}[{index}]", depth + 1)
+            if found:
+                return found
+    return None
+
+
+def _text_problem(text: str, path: str) -> tuple[str, str] | None:
+    if "\x00" in text:
+        return path, "cannot contain the NUL character (\\u0000)"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return path, "must be valid Unicode text (it holds a lone surrogate)"
+    return None
+
+
+class StorableJSONError(ValueError):
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(f"Property {path or '.'} {problem}")
+
+
+class RequestBody(RequestModel):
+    """A whole request body. Before any field is validated, every string and number in it is
+    checked to be storable on both engines, so nothing that would fail later (a database
+    error, a response that cannot be encoded) is ever written."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        found = _json_problem(data, "")
+        if found:
+            raise StorableJSONError(*found)
+        return data

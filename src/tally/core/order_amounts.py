@@ -81,15 +81,17 @@ def order_totals(
     """The order's figures from its lines and stored order-level discount (BEHAVIOR 5.1-5.7).
 
     ``amount`` is the client's amount, kept as given even when it differs from the lines;
-    ``None`` means "the sum of the lines". ``initial_amount`` is the value before effects
-    that add units; ``None`` means "the amount as it is now" (no effect has applied).
+    ``None`` means "the sum of the lines". ``initial_amount`` is the value of the lines as
+    sent, before any discount or effect (BEHAVIOR 5.3); ``None`` derives it: the lines'
+    initial values when any line has one, else the amount.
     """
     if amount is None:
         amount = sum(line.amount or 0 for line in lines)
         if amount > MAX_MONEY:
             raise AmountError(".amount", f"cannot be greater than {MAX_MONEY}")
     if initial_amount is None:
-        initial_amount = amount
+        valued = [line.initial_amount for line in lines if line.initial_amount is not None]
+        initial_amount = sum(valued) if valued else amount
     items_discount = sum(line.discount_amount for line in lines)
     total_discount = discount_amount + items_discount
     return OrderTotals(

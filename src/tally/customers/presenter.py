@@ -1,6 +1,6 @@
 """Customer rows as the API prints them (CustomerWithSummaryLoyaltyReferrals)."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tally.clock import iso
@@ -58,3 +58,15 @@ def customer_json(row: Mapping[Any, Any]) -> dict[str, Any]:
         out["updated_at"] = iso(row["updated_at"])
     out["object"] = "customer"
     return out
+
+
+def customers_page(
+    rows: Sequence[Mapping[Any, Any]], total: int, *, limit: int, page: int
+) -> dict[str, Any]:
+    return {
+        "object": "list",
+        "data_ref": "customers",
+        "customers": [customer_json(row) for row in rows],
+        "total": total,
+        "has_more": (page - 1) * limit + len(rows) < total,
+    }

@@ -5,7 +5,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from tally.common.schemas import Metadata, ObjectId, RequestModel, ShortText, SourceId
+from tally.common.schemas import Metadata, ObjectId, RequestBody, RequestModel, ShortText, SourceId
 
 
 class Address(RequestModel):
@@ -17,7 +17,7 @@ class Address(RequestModel):
     postal_code: ShortText | None = None
 
 
-class CustomerFields(RequestModel):
+class CustomerFields(RequestBody):
     name: ShortText | None = None
     description: ShortText | None = None
     email: ShortText | None = Field(default=None, max_length=320)

@@ -1,6 +1,6 @@
 """Order rows as the API prints them (OrderCalculated, BEHAVIOR 4.4-4.6)."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tally.clock import iso
@@ -63,3 +63,12 @@ def order_json(row: Mapping[Any, Any]) -> dict[str, Any]:
     out["object"] = "order"
     out["redemptions"] = row["redemptions"] or {}
     return out
+
+
+def orders_page(rows: Sequence[Mapping[Any, Any]], total: int) -> dict[str, Any]:
+    return {
+        "object": "list",
+        "data_ref": "orders",
+        "orders": [order_json(row) for row in rows],
+        "total": total,
+    }

@@ -11,6 +11,7 @@ from tally.common.schemas import (
     ObjectId,
     Price,
     Quantity,
+    RequestBody,
     RequestModel,
     ShortText,
     SourceId,
@@ -59,7 +60,7 @@ class OrderItemIn(RequestModel):
     initial_amount: Money | None = None
 
 
-class OrderFields(RequestModel):
+class OrderFields(RequestBody):
     source_id: SourceId = None
     status: OrderStatus | None = None
     amount: Money | None = None

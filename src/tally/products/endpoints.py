@@ -3,7 +3,7 @@ response. Routes carry full paths, as the catalogue lives under two prefixes."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import Response
 
 from tally.clock import utcnow
@@ -19,11 +19,16 @@ from tally.products.schemas import (
     SkusListOut,
     SkuUpdate,
 )
-from tally.web.context import ProjectId, run
+from tally.web.context import ProjectId, respond, run
 from tally.web.params import Limit, Page
-from tally.web.responses import JSON
 
 router = APIRouter(tags=["Products"])
+
+# An SDK call with no arguments sends an empty body: it means "nothing to set".
+ProductCreateBody = Annotated[ProductCreate | None, Body()]
+ProductUpdateBody = Annotated[ProductUpdate | None, Body()]
+SkuCreateBody = Annotated[SkuCreate | None, Body()]
+SkuUpdateBody = Annotated[SkuUpdate | None, Body()]
 
 StartDate = Annotated[
     str | None,
@@ -44,14 +49,18 @@ Force = Annotated[
 
 
 @router.post("/v1/products", responses={200: {"model": ProductOut}}, operation_id="create-product")
-async def create_product(request: Request, project_id: ProjectId, body: ProductCreate) -> JSON:
+async def create_product(
+    request: Request, project_id: ProjectId, body: ProductCreateBody = None
+) -> Response:
     """Create a product, or update the one its `id` or `source_id` names (upsert)."""
-    row, skus = await run(
+    payload = body or ProductCreate()
+    return await respond(
         request,
-        lambda conn: service.upsert_product(conn, project_id=project_id, body=body, now=utcnow()),
+        lambda conn: presenter.product_json(
+            *service.upsert_product(conn, project_id=project_id, body=payload, now=utcnow())
+        ),
         write=True,
     )
-    return JSON(presenter.product_json(row, skus))
 
 
 @router.get(
@@ -65,42 +74,37 @@ async def list_products(
     order: ProductSort = "created_at",
     start_date: StartDate = None,
     end_date: EndDate = None,
-) -> JSON:
+) -> Response:
     """Products of the project with their SKUs, oldest first unless `order` says otherwise."""
-    views, total = await run(
+    return await respond(
         request,
-        lambda conn: service.list_products(
-            conn,
-            project_id=project_id,
-            limit=limit,
-            page=page,
-            order=order,
-            start_date=start_date,
-            end_date=end_date,
+        lambda conn: presenter.products_page(
+            *service.list_products(
+                conn,
+                project_id=project_id,
+                limit=limit,
+                page=page,
+                order=order,
+                start_date=start_date,
+                end_date=end_date,
+            )
         ),
         write=False,
-    )
-    return JSON(
-        {
-            "object": "list",
-            "data_ref": "products",
-            "products": [presenter.product_json(row, skus) for row, skus in views],
-            "total": total,
-        }
     )
 
 
 @router.get(
     "/v1/products/{productId}", responses={200: {"model": ProductOut}}, operation_id="get-product"
 )
-async def get_product(request: Request, project_id: ProjectId, productId: str) -> JSON:
+async def get_product(request: Request, project_id: ProjectId, productId: str) -> Response:
     """A product, with its SKUs, by its Tally id or its source_id."""
-    row, skus = await run(
+    return await respond(
         request,
-        lambda conn: service.product_view(conn, project_id=project_id, ref=productId),
+        lambda conn: presenter.product_json(
+            *service.product_view(conn, project_id=project_id, ref=productId)
+        ),
         write=False,
     )
-    return JSON(presenter.product_json(row, skus))
 
 
 @router.put(
@@ -109,17 +113,19 @@ async def get_product(request: Request, project_id: ProjectId, productId: str) -
     operation_id="update-product",
 )
 async def update_product(
-    request: Request, project_id: ProjectId, productId: str, body: ProductUpdate
-) -> JSON:
+    request: Request, project_id: ProjectId, productId: str, body: ProductUpdateBody = None
+) -> Response:
     """Change the fields sent; absent fields stay as they are."""
-    row, skus = await run(
+    payload = body or ProductUpdate()
+    return await respond(
         request,
-        lambda conn: service.update_product(
-            conn, project_id=project_id, ref=productId, body=body, now=utcnow()
+        lambda conn: presenter.product_json(
+            *service.update_product(
+                conn, project_id=project_id, ref=productId, body=payload, now=utcnow()
+            )
         ),
         write=True,
     )
-    return JSON(presenter.product_json(row, skus))
 
 
 @router.delete("/v1/products/{productId}", status_code=204, operation_id="delete-product")
@@ -141,17 +147,19 @@ async def delete_product(
     operation_id="create-sku",
 )
 async def create_sku(
-    request: Request, project_id: ProjectId, productId: str, body: SkuCreate
-) -> JSON:
+    request: Request, project_id: ProjectId, productId: str, body: SkuCreateBody = None
+) -> Response:
     """Add a SKU to a product, or update the one its `id` or `source_id` names (upsert)."""
-    row = await run(
+    payload = body or SkuCreate()
+    return await respond(
         request,
-        lambda conn: service.upsert_sku(
-            conn, project_id=project_id, product_ref=productId, body=body, now=utcnow()
+        lambda conn: presenter.sku_json(
+            service.upsert_sku(
+                conn, project_id=project_id, product_ref=productId, body=payload, now=utcnow()
+            )
         ),
         write=True,
     )
-    return JSON(presenter.sku_json(row))
 
 
 @router.get(
@@ -168,29 +176,23 @@ async def list_skus(
     order: ProductSort = "created_at",
     start_date: StartDate = None,
     end_date: EndDate = None,
-) -> JSON:
+) -> Response:
     """A product's SKUs, oldest first unless `order` says otherwise."""
-    rows, total = await run(
+    return await respond(
         request,
-        lambda conn: service.list_skus(
-            conn,
-            project_id=project_id,
-            product_ref=productId,
-            limit=limit,
-            page=page,
-            order=order,
-            start_date=start_date,
-            end_date=end_date,
+        lambda conn: presenter.skus_page(
+            *service.list_skus(
+                conn,
+                project_id=project_id,
+                product_ref=productId,
+                limit=limit,
+                page=page,
+                order=order,
+                start_date=start_date,
+                end_date=end_date,
+            )
         ),
         write=False,
-    )
-    return JSON(
-        {
-            "object": "list",
-            "data_ref": "skus",
-            "skus": [presenter.sku_json(row) for row in rows],
-            "total": total,
-        }
     )
 
 
@@ -200,22 +202,24 @@ async def list_skus(
     operation_id="update-sku",
 )
 async def update_sku(
-    request: Request, project_id: ProjectId, productId: str, skuId: str, body: SkuUpdate
-) -> JSON:
+    request: Request, project_id: ProjectId, productId: str, skuId: str, body: SkuUpdateBody = None
+) -> Response:
     """Change the fields sent; absent fields stay as they are."""
-    row = await run(
+    payload = body or SkuUpdate()
+    return await respond(
         request,
-        lambda conn: service.update_sku(
-            conn,
-            project_id=project_id,
-            product_ref=productId,
-            sku_ref=skuId,
-            body=body,
-            now=utcnow(),
+        lambda conn: presenter.sku_json(
+            service.update_sku(
+                conn,
+                project_id=project_id,
+                product_ref=productId,
+                sku_ref=skuId,
+                body=payload,
+                now=utcnow(),
+            )
         ),
         write=True,
     )
-    return JSON(presenter.sku_json(row))
 
 
 @router.delete("/v1/products/{productId}/skus/{skuId}", status_code=204, operation_id="delete-sku")
@@ -234,9 +238,10 @@ async def delete_sku(
 
 
 @router.get("/v1/skus/{skuId}", responses={200: {"model": SkuOut}}, operation_id="get-sku")
-async def get_sku(request: Request, project_id: ProjectId, skuId: str) -> JSON:
+async def get_sku(request: Request, project_id: ProjectId, skuId: str) -> Response:
     """A SKU by its Tally id or its source_id."""
-    row = await run(
-        request, lambda conn: service.get_sku(conn, project_id=project_id, ref=skuId), write=False
+    return await respond(
+        request,
+        lambda conn: presenter.sku_json(service.get_sku(conn, project_id=project_id, ref=skuId)),
+        write=False,
     )
-    return JSON(presenter.sku_json(row))

@@ -44,3 +44,23 @@ def product_json(row: Mapping[Any, Any], skus: Sequence[Mapping[Any, Any]]) -> d
             "total": len(skus),
         },
     }
+
+
+def products_page(
+    views: Sequence[tuple[Mapping[Any, Any], Sequence[Mapping[Any, Any]]]], total: int
+) -> dict[str, Any]:
+    return {
+        "object": "list",
+        "data_ref": "products",
+        "products": [product_json(row, skus) for row, skus in views],
+        "total": total,
+    }
+
+
+def skus_page(rows: Sequence[Mapping[Any, Any]], total: int) -> dict[str, Any]:
+    return {
+        "object": "list",
+        "data_ref": "skus",
+        "skus": [sku_json(row) for row in rows],
+        "total": total,
+    }

@@ -9,7 +9,7 @@ from tally.common.schemas import (
     Metadata,
     Money,
     ObjectId,
-    RequestModel,
+    RequestBody,
     ShortText,
 )
 
@@ -45,7 +45,7 @@ Currency = Annotated[str, Field(max_length=3)]
 ProductAttributes = Annotated[list[ShortText], Field(max_length=MAX_ATTRIBUTES)]
 
 
-class ProductFields(RequestModel):
+class ProductFields(RequestBody):
     """products.json: ProductsUpdateRequestBody; prices are typed `integer` there."""
 
     name: ShortText | None = None
@@ -66,7 +66,7 @@ class ProductUpdate(ProductFields):
     pass
 
 
-class SkuFields(RequestModel):
+class SkuFields(RequestBody):
     """products.json: ProductsSkusUpdateRequestBody."""
 
     sku: ShortText | None = None

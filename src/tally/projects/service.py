@@ -53,6 +53,8 @@ def authenticate(conn: Connection, *, app_id: str | None, app_token: str | None)
     """The project id of a valid key pair; anything else is the spec's 401."""
     if not app_id or not app_token or len(app_id) > 64 or len(app_token) > 256:
         raise UNAUTHORIZED
+    if "\x00" in app_id:
+        raise UNAUTHORIZED
     found = repository.find_credentials(conn, app_id)
     project_id, stored = found if found else ("", _NO_TOKEN_HASH)
     if not hmac.compare_digest(stored, _hash_token(app_token)) or not found:

@@ -7,7 +7,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Annotated, TypeVar
 
+import orjson
 from fastapi import Depends, Request
+from fastapi.responses import Response
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.concurrency import run_in_threadpool
@@ -88,6 +90,22 @@ def _lost_race(exc: DBAPIError) -> bool:
         return "unique" in text or "duplicate key" in text
     code = getattr(exc.orig, "sqlstate", None)
     return code in ("40001", "40P01")
+
+
+async def respond(
+    request: Request,
+    work: Callable[[Connection], object],
+    *,
+    write: bool,
+    status_code: int = 200,
+) -> Response:
+    """Run ``work`` in one transaction and answer with its result as JSON.
+
+    The response body is encoded before the transaction commits: a result that cannot be
+    encoded rolls everything back instead of leaving a write the client was told failed.
+    """
+    body = await run(request, lambda conn: orjson.dumps(work(conn)), write=write)
+    return Response(body, status_code=status_code, media_type="application/json")
 
 
 async def run(request: Request, work: Callable[[Connection], T], *, write: bool) -> T:

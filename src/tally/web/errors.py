@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import compile_path
 
+from tally.common.schemas import StorableJSONError
 from tally.errors import TallyError
 from tally.web.responses import JSON
 
@@ -74,6 +75,10 @@ def validation_details(exc: RequestValidationError) -> tuple[bool, str]:
                 continue
             if len(loc) == 1 and err.get("type") == "missing":
                 parts.append("Request body is required")
+                continue
+            cause = (err.get("ctx") or {}).get("error")
+            if isinstance(cause, StorableJSONError):
+                parts.append(str(cause))
                 continue
             parts.append(f"Property {_path(loc[1:])} {_problem(err)}")
         else:

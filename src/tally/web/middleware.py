@@ -70,6 +70,21 @@ class RequestMiddleware:
             )
 
     def _reject(self, scope: Scope, rid: str) -> tuple[int, bytes] | None:
+        # A NUL can name nothing, and PostgreSQL refuses it in any text: answer before it
+        # gets anywhere near a query.
+        if "\x00" in scope["path"]:
+            return 404, _error(
+                404, "not_found", "Resource not found", "Cannot find a resource with that id", rid
+            )
+        query = scope.get("query_string", b"")
+        if b"\x00" in query or b"%00" in query.lower():
+            return 400, _error(
+                400,
+                "invalid_query_params",
+                "Invalid query params",
+                "Query parameters cannot contain the NUL character",
+                rid,
+            )
         headers = dict(scope["headers"])
         length = headers.get(b"content-length")
         if length is not None:

@@ -1,0 +1,40 @@
+"""The one JSON form of time: ISO 8601, UTC, milliseconds, Z."""
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from tally.clock import iso, parse_datetime
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (datetime(2022, 9, 9, 7, 44, 41, 594321, tzinfo=UTC), "2022-09-09T07:44:41.594Z"),
+        (datetime(944, 2, 6, 7, 18, tzinfo=UTC), "0944-02-06T07:18:00.000Z"),
+        (
+            datetime(2022, 1, 1, 1, 0, tzinfo=timezone(timedelta(hours=2))),
+            "2021-12-31T23:00:00.000Z",
+        ),
+        (datetime(2022, 1, 1), "2022-01-01T00:00:00.000Z"),
+    ],
+)
+def test_iso(value: datetime, text: str) -> None:
+    assert iso(value) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2016-11-16T14:14:31Z", "2016-11-16T14:14:31.000Z"),
+        ("2016-11-16", "2016-11-16T00:00:00.000Z"),
+        ("2016-11-16T14:14:31.123456+01:00", "2016-11-16T13:14:31.123Z"),
+    ],
+)
+def test_parse_datetime(text: str, expected: str) -> None:
+    assert iso(parse_datetime(text)) == expected
+
+
+def test_parse_datetime_rejects_garbage() -> None:
+    with pytest.raises(ValueError):
+        parse_datetime("yesterday")
