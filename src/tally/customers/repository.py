@@ -19,15 +19,15 @@ def get(conn: Connection, project_id: str, ref: str) -> RowMapping | None:
 
 
 def get_by_id(conn: Connection, project_id: str, customer_id: str) -> RowMapping | None:
-    return common.by_ids(conn, customers, project_id, {customer_id}).get(customer_id)
+    return common.one_by(conn, customers, project_id, "id", customer_id)
 
 
 def get_by_source_id(conn: Connection, project_id: str, source_id: str) -> RowMapping | None:
-    return common.by_source_ids(conn, customers, project_id, {source_id}).get(source_id)
+    return common.one_by(conn, customers, project_id, "source_id", source_id)
 
 
 def insert(conn: Connection, values: dict[str, Any]) -> None:
-    conn.execute(customers.insert().values(**values))
+    common.insert_row(conn, customers, values)
 
 
 def update(conn: Connection, project_id: str, customer_id: str, values: dict[str, Any]) -> None:

@@ -13,15 +13,15 @@ def get(conn: Connection, project_id: str, ref: str) -> RowMapping | None:
 
 
 def get_by_id(conn: Connection, project_id: str, order_id: str) -> RowMapping | None:
-    return common.by_ids(conn, orders, project_id, {order_id}).get(order_id)
+    return common.one_by(conn, orders, project_id, "id", order_id)
 
 
 def get_by_source_id(conn: Connection, project_id: str, source_id: str) -> RowMapping | None:
-    return common.by_source_ids(conn, orders, project_id, {source_id}).get(source_id)
+    return common.one_by(conn, orders, project_id, "source_id", source_id)
 
 
 def insert(conn: Connection, values: dict[str, Any]) -> None:
-    conn.execute(orders.insert().values(**values))
+    common.insert_row(conn, orders, values)
 
 
 def update(conn: Connection, project_id: str, order_id: str, values: dict[str, Any]) -> None:

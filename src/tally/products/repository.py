@@ -40,7 +40,7 @@ def skus_by_source_ids(
 
 
 def insert_product(conn: Connection, values: dict[str, Any]) -> None:
-    conn.execute(products.insert().values(**values))
+    common.insert_row(conn, products, values)
 
 
 def update_product(
@@ -50,7 +50,7 @@ def update_product(
 
 
 def insert_sku(conn: Connection, values: dict[str, Any]) -> None:
-    conn.execute(skus.insert().values(**values))
+    common.insert_row(conn, skus, values)
 
 
 def update_sku(conn: Connection, project_id: str, sku_id: str, values: dict[str, Any]) -> None:

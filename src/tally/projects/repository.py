@@ -43,16 +43,27 @@ def list_projects(conn: Connection) -> list[RowMapping]:
     return list(conn.execute(stmt).mappings())
 
 
+_BUMP = (
+    counters.update()
+    .where(
+        counters.c.project_id == sa.bindparam("_project_id"),
+        counters.c.name == sa.bindparam("_name"),
+        counters.c.shard == sa.bindparam("_shard"),
+    )
+    .values(value=counters.c.value + sa.bindparam("_delta"))
+)
+
+
 def bump(conn: Connection, project_id: str, name: str, delta: int) -> None:
     # A random shard: concurrent writers on PostgreSQL rarely meet on one row.
     conn.execute(
-        counters.update()
-        .where(
-            counters.c.project_id == project_id,
-            counters.c.name == name,
-            counters.c.shard == random.randrange(COUNTER_SHARDS),
-        )
-        .values(value=counters.c.value + delta)
+        _BUMP,
+        {
+            "_project_id": project_id,
+            "_name": name,
+            "_shard": random.randrange(COUNTER_SHARDS),
+            "_delta": delta,
+        },
     )
 
 
