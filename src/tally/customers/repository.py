@@ -52,8 +52,7 @@ def page(
     filters: list[sa.ColumnElement[bool]],
 ) -> list[RowMapping]:
     where = [customers.c.project_id == project_id, *filters]
-    ids_ = common.page_ids(conn, customers, where, order=order, limit=limit, page=page)
-    return common.fetch_in_order(conn, customers, project_id, ids_)
+    return common.page_rows(conn, customers, where, order=order, limit=limit, page=page)
 
 
 def count(conn: Connection, project_id: str, filters: list[sa.ColumnElement[bool]]) -> int:

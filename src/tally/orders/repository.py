@@ -31,7 +31,6 @@ def update(conn: Connection, project_id: str, order_id: str, values: dict[str, A
 def page(
     conn: Connection, project_id: str, *, order: str, limit: int, page: int
 ) -> list[RowMapping]:
-    ids_ = common.page_ids(
+    return common.page_rows(
         conn, orders, [orders.c.project_id == project_id], order=order, limit=limit, page=page
     )
-    return common.fetch_in_order(conn, orders, project_id, ids_)

@@ -67,8 +67,7 @@ def page_products(
     filters: list[sa.ColumnElement[bool]],
 ) -> list[RowMapping]:
     where = [products.c.project_id == project_id, *filters]
-    ids_ = common.page_ids(conn, products, where, order=order, limit=limit, page=page)
-    return common.fetch_in_order(conn, products, project_id, ids_)
+    return common.page_rows(conn, products, where, order=order, limit=limit, page=page)
 
 
 def count_products(conn: Connection, project_id: str, filters: list[sa.ColumnElement[bool]]) -> int:
@@ -87,8 +86,7 @@ def page_skus(
     filters: list[sa.ColumnElement[bool]],
 ) -> list[RowMapping]:
     where = [skus.c.project_id == project_id, skus.c.product_id == product_id, *filters]
-    ids_ = common.page_ids(conn, skus, where, order=order, limit=limit, page=page)
-    return common.fetch_in_order(conn, skus, project_id, ids_)
+    return common.page_rows(conn, skus, where, order=order, limit=limit, page=page)
 
 
 def count_skus(
