@@ -6,8 +6,9 @@ handlers, ``JSON`` (orjson) responses, and Tally's own ``ProjectId`` dependency
 (``tally.web.context.current_project``) reading X-App-Id / X-App-Token and finding the pair in
 the runtime's key cache. Routes:
 
-- ``POST /v1/orders`` (B-echo): the body validated into ``OrderCreate``, as Tally's
-  create-order endpoint does, and returned as ``model_dump(mode="json", exclude_unset=True)``.
+- ``POST /v1/orders`` (B-echo): the body validated into ``OrderCreate`` (declared as Tally's
+  create-order endpoint declares it), returned as ``model_dump(mode="json",
+  exclude_unset=True)``.
 - ``GET /v1/orders/{orderId}`` (B-get): a fixed order, serialised per request. It is what
   Tally's presenter prints for a row the real service wrote for the benchmark's create body,
   so it has the size and shape of Tally's get-order response.
@@ -31,9 +32,9 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import Body, FastAPI, Request
 
 from tally.config import get_settings
 from tally.db.base import metadata
@@ -47,6 +48,10 @@ from tally.web import errors
 from tally.web.context import ProjectId, Runtime
 from tally.web.middleware import RequestMiddleware
 from tally.web.responses import JSON
+
+# The body parameter exactly as Tally's create-order endpoint declares it
+# (tally.orders.endpoints.CreateBody: an empty body is allowed and means "nothing to set").
+CreateBody = Annotated[OrderCreate | None, Body()]
 
 APP_ID_ENV = "TALLY_BENCH_APP_ID"
 APP_TOKEN_ENV = "TALLY_BENCH_APP_TOKEN"
@@ -118,9 +123,10 @@ def create_app() -> FastAPI:
     errors.install(app)
 
     @app.post("/v1/orders", responses={200: {"model": dict[str, Any]}})
-    async def echo_order(request: Request, project_id: ProjectId, body: OrderCreate) -> JSON:
+    async def echo_order(request: Request, project_id: ProjectId, body: CreateBody = None) -> JSON:
         """B-echo: validate into the request model, return what was sent."""
-        return JSON(body.model_dump(mode="json", exclude_unset=True))
+        payload = body or OrderCreate()
+        return JSON(payload.model_dump(mode="json", exclude_unset=True))
 
     @app.get("/v1/orders/{orderId}")
     async def fixed_get(request: Request, project_id: ProjectId, orderId: str) -> JSON:

@@ -21,6 +21,15 @@ Scenarios (wrk -t2 -c32, scripts in bench/lua/):
 
 Targets: create >= 50% of B-echo's requests/s; get >= 60% of B-get's; list p99 with the
 large database <= 2x its p99 with the small one.
+
+Useful options: ``--data-dir DIR`` keeps the seeded databases and reuses them (seeding 1M
+orders takes about 2 minutes); ``--only KEY...`` runs some scenarios; ``--report FILE``
+reprints a saved result; ``--analyze`` is a what-if with SQLite planner statistics (Tally
+never runs ANALYZE, so the default measures without them). Servers run with Tally's
+default ``TALLY_LOG_LEVEL=INFO`` (one JSON access-log line a request, to a log file), the
+baselines included; ``--log-level WARNING`` measures without it. Before each scenario the
+runner waits up to ``--quiet-wait`` seconds for the two cores to be idle, and it reports how
+much of the server's core other processes took during each measured run.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ import contextlib
 import json
 import os
 import platform
+import resource
 import secrets
 import shutil
 import signal
@@ -62,7 +72,7 @@ RESULTS = BENCH / "results"
 BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
 # Bump when the seeded data changes shape, so that --data-dir does not reuse stale files.
-SEED_VERSION = 1
+SEED_VERSION = 2
 REFS = 10_000
 
 
@@ -109,6 +119,22 @@ def ensure_dataset(name: str, path: Path, n_orders: int) -> Dataset:
         f"({n_orders / seeded.seconds:,.0f} orders/s), {path.stat().st_size / 1e6:,.0f} MB"
     )
     return Dataset(name, path, seeded)
+
+
+def set_statistics(dataset: Dataset, *, analyze: bool) -> None:
+    """With ``analyze``, give SQLite's planner statistics (ANALYZE), which a database filled
+    through Tally's API does not have (Tally never runs ANALYZE); without it, make sure no
+    statistics are left from an earlier --analyze run on a reused database."""
+    with sqlite3.connect(dataset.path) as conn:
+        has_stats = conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'"
+        ).fetchone()[0]
+        if analyze:
+            started = time.monotonic()
+            conn.execute("ANALYZE")
+            print(f"  {dataset.name}: ANALYZE in {time.monotonic() - started:.1f} s")
+        elif has_stats:
+            conn.execute("DELETE FROM sqlite_stat1")
 
 
 def copy_dataset(source: Dataset, name: str, path: Path) -> Dataset:
@@ -240,11 +266,9 @@ class Measured:
     p50_ms: float
     p99_ms: float
     raw: dict[str, Any]
-    server_cpu_pct: float
-    # Per core, busy % during the measured run; on the server's core the server's own share
-    # is taken out (what is left is other processes: noise), on wrk's core wrk is included.
-    core_busy_pct: dict[str, float]
-    loadavg: tuple[float, float, float]
+    # CPU shares during the measured run: the server's, wrk's, and other processes' on the
+    # two cores (this machine is shared; a high "others" share makes the figure suspect).
+    noise: dict[str, Any]
     check: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -262,6 +286,50 @@ def _cpu_times() -> dict[str, tuple[int, int]]:
             idle = ticks[3] + ticks[4]
             out[name[3:]] = (sum(ticks[:8]) - idle, sum(ticks[:8]))
     return out
+
+
+def _busy(
+    before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]
+) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for core, (busy, total) in after.items():
+        d_total = max(1, total - before[core][1])
+        out[core] = 100.0 * (busy - before[core][0]) / d_total
+    return out
+
+
+def _others(busy: dict[str, float], core: str | None, own_pct: float) -> float | None:
+    if core is None or core not in busy:
+        return None
+    return round(max(0.0, busy[core] - own_pct), 1)
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def wait_for_quiet(options: argparse.Namespace) -> float:
+    """Wait (up to --quiet-wait seconds) until the pinned cores are mostly idle: other
+    sessions share this machine. Returns the seconds waited."""
+    cores = [c for c in (options.server_cpu, options.client_cpu) if c is not None]
+    if options.quiet_wait <= 0 or not cores:
+        return 0.0
+    started = time.monotonic()
+    while True:
+        before = _cpu_times()
+        time.sleep(1.0)
+        busy = _busy(before, _cpu_times())
+        if all(busy.get(c, 0.0) <= options.quiet_threshold for c in cores):
+            break
+        if time.monotonic() - started >= options.quiet_wait:
+            shown = ", ".join(f"core {c} {busy.get(c, 0.0):.0f}%" for c in cores)
+            print(
+                f"    (still busy after {options.quiet_wait:g} s: {shown}; measuring anyway)",
+                flush=True,
+            )
+            break
+    return time.monotonic() - started
 
 
 def _request(
@@ -294,7 +362,7 @@ def run_wrk(
         f"-d{duration:g}s",
         "--latency",
         "--timeout",
-        "10s",
+        f"{options.timeout:g}s",
         "-s",
         str(LUA / script),
         server.base,
@@ -344,6 +412,7 @@ def measure(
         check["list_size"] = len(parsed.get("orders", []))
         check["total"] = parsed.get("total")
 
+    waited = wait_for_quiet(options)
     if options.warmup > 0:
         warm_args = tuple(a.replace("{run}", f"w{run_id}") for a in scenario.args)
         run_wrk(
@@ -356,23 +425,26 @@ def measure(
         )
     args = tuple(a.replace("{run}", f"m{run_id}") for a in scenario.args)
     cpu_before = server.cpu_seconds()
+    wrk_before = _children_cpu()
     cores_before = _cpu_times()
     started = time.monotonic()
     raw, output = run_wrk(
         server, scenario.script, args, creds=creds, duration=options.duration, options=options
     )
     elapsed = time.monotonic() - started
-    cpu_used = server.cpu_seconds() - cpu_before
-    cores_after = _cpu_times()
-    other: dict[str, float] = {}
-    for core, (busy, total) in cores_after.items():
-        d_busy = busy - cores_before[core][0]
-        d_total = max(1, total - cores_before[core][1])
-        busy_pct = 100.0 * d_busy / d_total
-        if options.server_cpu is not None and core == options.server_cpu:
-            # What ran on the server's core besides the server itself.
-            busy_pct -= 100.0 * cpu_used / elapsed
-        other[core] = round(max(0.0, busy_pct), 1)
+    busy = _busy(cores_before, _cpu_times())
+    server_pct = 100.0 * (server.cpu_seconds() - cpu_before) / elapsed
+    wrk_pct = 100.0 * (_children_cpu() - wrk_before) / elapsed
+    noise = {
+        "server_cpu_pct": round(server_pct, 1),
+        "wrk_cpu_pct": round(wrk_pct, 1),
+        # What else ran on the two cores during the measured run: other processes.
+        "others_on_server_core_pct": _others(busy, options.server_cpu, server_pct),
+        "others_on_client_core_pct": _others(busy, options.client_cpu, wrk_pct),
+        "cores_busy_pct": {k: round(v, 1) for k, v in busy.items()},
+        "quiet_wait_s": round(waited, 1),
+        "loadavg": os.getloadavg(),
+    }
     if raw["errors"]["status"] or raw["requests"] == 0:
         print(output, file=sys.stderr)
     return Measured(
@@ -382,9 +454,7 @@ def measure(
         p50_ms=float(raw["latency_ms"]["p50"]),
         p99_ms=float(raw["latency_ms"]["p99"]),
         raw=raw,
-        server_cpu_pct=round(100.0 * cpu_used / elapsed, 1),
-        core_busy_pct=other,
-        loadavg=os.getloadavg(),
+        noise=noise,
         check=check,
     )
 
@@ -522,24 +592,46 @@ def targets(small: int, large: int) -> list[Target]:
                 2.0,
             )
         )
+    # Page 100 of 1,000 orders is empty; this one compares two full pages.
+    out.append(
+        Target(
+            f"list p100 p99: {big} orders <= 2x p1 of {s} (both full pages)",
+            "p99-ratio",
+            "list-p100@large",
+            "list-p1@small",
+            2.0,
+        )
+    )
     return out
 
 
-def evaluate(target: Target, by_key: dict[str, dict[str, float]]) -> dict[str, Any]:
+def evaluate(target: Target, by_key: dict[str, dict[str, Any]]) -> dict[str, Any]:
     num, den = by_key.get(target.numerator), by_key.get(target.denominator)
     if num is None or den is None:
-        return {"target": target.label, "result": "n/a"}
+        return {"target": target.label, "result": "n/a", "shown": "not measured"}
     if target.kind == "rps-ratio":
         ratio = num["rps"] / den["rps"] if den["rps"] else 0.0
         ok = ratio >= target.bound
         shown = f"{num['rps']:,.0f} / {den['rps']:,.0f} = {ratio:.0%} (need >= {target.bound:.0%})"
-    else:
-        ratio = num["p99_ms"] / den["p99_ms"] if den["p99_ms"] else float("inf")
-        ok = ratio <= target.bound
-        shown = (
-            f"{num['p99_ms']:.1f} / {den['p99_ms']:.1f} ms = {ratio:.2f}x "
-            f"(need <= {target.bound:g}x)"
-        )
+        return {
+            "target": target.label,
+            "ratio": ratio,
+            "shown": shown,
+            "result": "PASS" if ok else "MISS",
+        }
+    if num["p99_ms"] is None or den["p99_ms"] is None:
+        # Some round completed no request at all: its latency is beyond the run's length.
+        return {
+            "target": target.label,
+            "ratio": None,
+            "result": "MISS",
+            "shown": "no request completed within a measured run",
+        }
+    ratio = num["p99_ms"] / den["p99_ms"] if den["p99_ms"] else float("inf")
+    ok = ratio <= target.bound
+    shown = (
+        f"{num['p99_ms']:.1f} / {den['p99_ms']:.1f} ms = {ratio:.2f}x (need <= {target.bound:g}x)"
+    )
     return {
         "target": target.label,
         "ratio": ratio,
@@ -548,18 +640,21 @@ def evaluate(target: Target, by_key: dict[str, dict[str, float]]) -> dict[str, A
     }
 
 
-def summarise(results: list[Measured]) -> dict[str, dict[str, float]]:
-    """Per scenario, the median over rounds of req/s, p50 and p99 (and the spread)."""
-    out: dict[str, dict[str, float]] = {}
-    for key in dict.fromkeys(r.scenario for r in results):
-        rows = [r for r in results if r.scenario == key]
-        rps = [r.rps for r in rows]
+def summarise(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per scenario, the median over rounds of req/s, p50 and p99 (and the spread). p50/p99
+    are None when a round completed no request (every request outlasted the run)."""
+    out: dict[str, dict[str, Any]] = {}
+    for key in dict.fromkeys(r["scenario"] for r in results):
+        rows = [r for r in results if r["scenario"] == key]
+        rps = [r["rps"] for r in rows]
+        done = all(r["raw"]["requests"] > 0 for r in rows)
         out[key] = {
             "rps": statistics.median(rps),
-            "p50_ms": statistics.median(r.p50_ms for r in rows),
-            "p99_ms": statistics.median(r.p99_ms for r in rows),
+            "p50_ms": statistics.median(r["p50_ms"] for r in rows) if done else None,
+            "p99_ms": statistics.median(r["p99_ms"] for r in rows) if done else None,
             "rps_min": min(rps),
             "rps_max": max(rps),
+            "requests_min": min(r["raw"]["requests"] for r in rows),
             "rounds": len(rows),
         }
     return out
@@ -581,6 +676,86 @@ def print_table(title: str, rows: list[tuple[str, ...]], header: tuple[str, ...]
                 for i, (c, w) in enumerate(zip(r, widths, strict=True))
             )
         )
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def render(record: dict[str, Any]) -> int:
+    """Print the figures of a run (also ``--report FILE``); add summary and verdicts to the
+    record. Returns the exit status: 1 when any request failed or timed out."""
+    options = record["options"]
+    results: list[dict[str, Any]] = record["results"]
+    labels = {r["scenario"]: r["label"] for r in results}
+    summary = summarise(results)
+    rows: list[tuple[str, ...]] = []
+    for key, figures in summary.items():
+        mine = [r for r in results if r["scenario"] == key]
+        noisiest = max((r["noise"]["others_on_server_core_pct"] or 0.0) for r in mine)
+        cpu = statistics.median(r["noise"]["server_cpu_pct"] for r in mine)
+        rows.append(
+            (
+                labels[key],
+                f"{figures['rps']:,.0f}",
+                _ms(figures["p50_ms"]),
+                _ms(figures["p99_ms"]),
+                " / ".join(f"{r['rps']:,.0f}" for r in mine),
+                " / ".join(
+                    f"{r['p99_ms']:.1f}" if r["raw"]["requests"] else "none done" for r in mine
+                ),
+                f"{cpu:.0f}%",
+                f"{noisiest:.0f}%",
+            )
+        )
+    print_table(
+        f"Tally on SQLite, wrk -t{options['threads']} -c{options['connections']} "
+        f"-d{options['duration']:g}s (medians of {options['repeat']} rounds)"
+        + (", WITH ANALYZE statistics (what-if)" if options.get("analyze") else ""),
+        rows,
+        (
+            "scenario",
+            "req/s",
+            "p50 ms",
+            "p99 ms",
+            "req/s by round",
+            "p99 by round",
+            "server cpu",
+            "others max",
+        ),
+    )
+    print(
+        "server cpu: the server process's CPU over the measured run (100% = its core); "
+        "others max: the largest share\nof the server's core that other processes took "
+        "in a measured run (this machine is shared: high values mean noise).\n"
+        "'-' / 'none done': no request completed within the run (each took longer)."
+    )
+    sizes = {r["check"].get("list_size") for r in results if r["scenario"] == "list-p100@small"}
+    if sizes == {0}:
+        print(f"note: {labels['list-p100@small']} is an empty page (offset 9,900 is past the end).")
+    verdicts = [
+        evaluate(t, summary) for t in targets(options["orders_small"], options["orders_large"])
+    ]
+    print_table(
+        "targets",
+        [(v["target"], v["shown"], v["result"]) for v in verdicts],
+        ("target", "measured (medians)", "result"),
+    )
+    record["summary"] = {labels[k]: v for k, v in summary.items()}
+    record["targets"] = verdicts
+    failures = [r for r in results if sum(r["raw"]["errors"].values()) or not r["raw"]["requests"]]
+    if failures:
+        print(
+            "\nFAILED: non-2xx responses, socket errors, timeouts or no completed request in: "
+            + "; ".join(
+                f"{r['label']} (round {r['round']}): {r['raw']['requests']} done, "
+                f"errors {r['raw']['errors']}"
+                for r in failures
+            ),
+            file=sys.stderr,
+        )
+        return 1
+    return 0
 
 
 # --------------------------------------------------------------------------- main
@@ -647,6 +822,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--orders-small", type=int, default=1_000)
     p.add_argument("--orders-large", type=int, default=1_000_000)
     p.add_argument("--connections", type=int, default=32)
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        help="wrk's per-request timeout in seconds; timed-out requests count as errors",
+    )
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--server-cpu", default="0", help="core for the server ('' = no pinning)")
     p.add_argument("--client-cpu", default="1", help="core for wrk ('' = no pinning)")
@@ -662,10 +843,32 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="status of created orders; 'none' leaves it out (CREATED)",
     )
     p.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=60.0,
+        help="before each scenario, wait up to this many seconds for the pinned cores to be "
+        "idle (0 = don't wait)",
+    )
+    p.add_argument(
+        "--quiet-threshold", type=float, default=20.0, help="busy %% that counts as idle"
+    )
+    p.add_argument(
         "--data-dir",
         type=Path,
         default=None,
         help="keep the seeded databases here and reuse them on the next run",
+    )
+    p.add_argument(
+        "--analyze",
+        action="store_true",
+        help="what-if: run ANALYZE on the seeded databases first (Tally never does, so the "
+        "default measures databases without planner statistics)",
+    )
+    p.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        help="print the tables of a saved bench/results/*.json instead of running",
     )
     p.add_argument(
         "--only",
@@ -681,6 +884,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_args(argv)
+    if options.report is not None:
+        return render(json.loads(options.report.read_text()))
     missing = [tool for tool in ("wrk", "taskset") if shutil.which(tool) is None]
     if "taskset" in missing and options.server_cpu is None and options.client_cpu is None:
         missing.remove("taskset")
@@ -715,6 +920,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         large = ensure_dataset(
             "large", data_dir / f"large-{options.orders_large}.db", options.orders_large
         )
+        for ds in (small, large):
+            set_statistics(ds, analyze=options.analyze)
         refs = {"small": write_refs(small, data_dir), "large": write_refs(large, data_dir)}
         plan = scenarios(options.orders_small, options.orders_large, refs, options.create_status)
         if options.only:
@@ -766,41 +973,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                         print(
                             f"  {scenario.label:<46} {m.rps:>8,.0f} req/s  "
                             f"p50 {m.p50_ms:6.2f} ms  p99 {m.p99_ms:7.2f} ms  "
-                            f"server cpu {m.server_cpu_pct:3.0f}%  "
-                            f"cores busy {m.core_busy_pct}{flag}",
+                            f"cpu: server {m.noise['server_cpu_pct']:3.0f}% "
+                            f"wrk {m.noise['wrk_cpu_pct']:3.0f}% "
+                            f"others {m.noise['others_on_server_core_pct']}%"
+                            f"/{m.noise['others_on_client_core_pct']}%"
+                            f"  (waited {m.noise['quiet_wait_s']:g} s){flag}",
                             flush=True,
                         )
 
         labels = {s.key: s.label for s in plan}
-        summary = summarise(results)
-        rows: list[tuple[str, ...]] = []
-        for key, figures in summary.items():
-            per_round = " / ".join(f"{r.rps:,.0f}" for r in results if r.scenario == key)
-            rows.append(
-                (
-                    labels[key],
-                    f"{figures['rps']:,.0f}",
-                    f"{figures['p50_ms']:.2f}",
-                    f"{figures['p99_ms']:.2f}",
-                    per_round,
-                )
-            )
-        print_table(
-            f"Tally on SQLite, wrk -t{options.threads} -c{options.connections} "
-            f"-d{options.duration:g}s (medians of {options.repeat} rounds)",
-            rows,
-            ("scenario", "req/s", "p50 ms", "p99 ms", "req/s by round"),
-        )
-        verdicts = [
-            evaluate(t, summary) for t in targets(options.orders_small, options.orders_large)
-        ]
-        print_table(
-            "targets",
-            [(v["target"], v.get("shown", ""), v["result"]) for v in verdicts],
-            ("target", "measured (medians)", "result"),
-        )
-        failures = [r for r in results if r.errors]
-        record = {
+        record: dict[str, Any] = {
             "started_at": started_at.isoformat(),
             "options": {k: str(v) if isinstance(v, Path) else v for k, v in vars(options).items()},
             "environment": environment(options),
@@ -813,24 +995,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for d in (small, large)
             },
             "results": [{**asdict(r), "label": labels[r.scenario]} for r in results],
-            "summary": {labels[k]: v for k, v in summary.items()},
-            "targets": verdicts,
         }
+        status = render(record)
         RESULTS.mkdir(exist_ok=True)
         out = RESULTS / f"{stamp}.json"
         out.write_text(json.dumps(record, indent=2))
         kept = "" if tmp is None else " (removed with the temporary data; see --data-dir)"
         print(f"\nresults: {out}\nserver logs: {logs}{kept}")
-        if failures:
-            print(
-                "\nFAILED: non-2xx responses or socket errors in: "
-                + ", ".join(
-                    f"{labels[r.scenario]} (round {r.round}): {r.raw['errors']}" for r in failures
-                ),
-                file=sys.stderr,
-            )
-            return 1
-        return 0
+        return status
     finally:
         if tmp is not None:
             tmp.cleanup()

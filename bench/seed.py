@@ -132,8 +132,14 @@ def _templates(count: int) -> _Templates:
                     body = OrderCreate.model_validate(
                         order_body(f"t{variant}", variant=variant, status="PAID")
                     )
-                    row = orders_service.create(conn, project_id=project_id, body=body, now=now)
-                    rows.append(dict(row))
+                    made = orders_service.create(conn, project_id=project_id, body=body, now=now)
+                    # Read back: the template is what is stored, whatever create returns.
+                    stored = (
+                        conn.execute(sa.select(orders).where(orders.c.id == made["id"]))
+                        .mappings()
+                        .one()
+                    )
+                    rows.append(dict(stored))
                 found = conn.execute(sa.select(customers)).mappings().first()
                 assert found is not None
                 customer = dict(found)
@@ -218,7 +224,7 @@ def seed(
     db = Database(url, pool_size=1)
     if db.engine.dialect.name == "sqlite":
         # A large page cache keeps the randomly keyed indexes (id, customer) in memory,
-        # and no fsyncs.
+        # and no fsyncs. The bulk writes go through this engine (one writer: the seed).
         event.listen(db.engine, "connect", _big_cache)
     try:
         with db.transaction(write=True) as conn:
@@ -255,7 +261,7 @@ def seed(
                         ),
                     }
                 )
-            with db.transaction(write=True) as conn:
+            with db.engine.begin() as conn:
                 conn.execute(customers.insert(), rows)
         del totals, count, first, latest
 
@@ -298,7 +304,7 @@ def seed(
                         "updated_at": None,
                     }
                 )
-            with db.transaction(write=True) as conn:
+            with db.engine.begin() as conn:
                 conn.execute(insert_orders, rows)
             written += len(rows)
             if progress:
@@ -312,7 +318,7 @@ def seed(
         if progress:
             print(file=sys.stderr)
 
-        with db.transaction(write=True) as conn:
+        with db.engine.begin() as conn:
             for name, value in (("orders", n_orders), ("customers", n_customers)):
                 where = (counters.c.project_id == project_id, counters.c.name == name)
                 conn.execute(counters.update().where(*where).values(value=0))

@@ -50,3 +50,18 @@ def test_projects_share_nothing(client: AppClient) -> None:
     # A product stored by one project is not linked by the other.
     line = other.post("/v1/orders", json={"items": [{"source_id": "p"}]}).json()["items"][0]
     assert "product_id" not in line and "price" not in line
+
+
+def test_failed_request_leaves_no_count_behind(client: AppClient) -> None:
+    # The customer is upserted (and counted) before the unknown product fails the request:
+    # its buffered count must die with the rolled-back transaction.
+    for _ in range(3):
+        failed = client.post(
+            "/v1/orders",
+            json={"customer": {"source_id": "ghost"}, "items": [{"product_id": "prod_nope"}]},
+        )
+        assert failed.status_code == 404
+    assert client.post("/v1/orders", json={"customer": {"source_id": "real"}}).status_code == 200
+    assert client.get("/v1/customers").json()["total"] == 1
+    assert client.get("/v1/orders").json()["total"] == 1
+    assert client.get("/v1/customers/ghost").status_code == 404

@@ -1,6 +1,5 @@
 """Statements for customers."""
 
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -75,36 +74,46 @@ def lock(conn: Connection, project_id: str, customer_ids: list[str]) -> None:
     ).all()
 
 
-def order_stats(
-    conn: Connection, project_id: str, customer_ids: list[str]
-) -> dict[str, tuple[int, int, int, datetime | None]]:
-    """customer id -> (total spent, counted orders, last counted order's total, its date)."""
-    counted = (
-        orders.c.project_id == project_id,
-        orders.c.customer_id.in_(customer_ids),
+def _counted_orders(customer: sa.ColumnElement[str]) -> list[sa.ColumnElement[bool]]:
+    return [
+        orders.c.project_id == customers.c.project_id,
+        orders.c.customer_id == customer,
         orders.c.status.in_(COUNTED_STATUSES),
+    ]
+
+
+def _last_counted(column: sa.Column[Any]) -> sa.ScalarSelect[Any]:
+    return (
+        sa.select(column)
+        .where(*_counted_orders(customers.c.id))
+        .order_by(orders.c.created_at.desc(), orders.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
     )
-    sums = conn.execute(
-        sa.select(orders.c.customer_id, sa.func.sum(orders.c.total_amount), sa.func.count())
-        .where(*counted)
-        .group_by(orders.c.customer_id)
-    ).all()
-    out: dict[str, tuple[int, int, int, datetime | None]] = {
-        cid: (0, 0, 0, None) for cid in customer_ids
-    }
-    for cid, total, n in sums:
-        last = conn.execute(
-            sa.select(orders.c.total_amount, orders.c.created_at)
-            .where(
-                orders.c.project_id == project_id,
-                orders.c.customer_id == cid,
-                orders.c.status.in_(COUNTED_STATUSES),
-            )
-            .order_by(orders.c.created_at.desc(), orders.c.id.desc())
-            .limit(1)
-        ).one()
-        out[cid] = (int(total or 0), int(n), int(last[0]), last[1])
-    return out
+
+
+# summary.orders recomputed from the orders themselves, every figure in one statement.
+_REFRESH_SUMMARY = (
+    customers.update()
+    .where(
+        customers.c.project_id == sa.bindparam("_project_id"),
+        customers.c.id.in_(sa.bindparam("_ids", expanding=True)),
+    )
+    .values(
+        orders_total_amount=sa.select(sa.func.coalesce(sa.func.sum(orders.c.total_amount), 0))
+        .where(*_counted_orders(customers.c.id))
+        .scalar_subquery(),
+        orders_total_count=sa.select(sa.func.count())
+        .where(*_counted_orders(customers.c.id))
+        .scalar_subquery(),
+        orders_last_amount=sa.func.coalesce(_last_counted(orders.c.total_amount), 0),
+        orders_last_date=_last_counted(orders.c.created_at),
+    )
+)
+
+
+def refresh_order_summaries(conn: Connection, project_id: str, customer_ids: list[str]) -> None:
+    conn.execute(_REFRESH_SUMMARY, {"_project_id": project_id, "_ids": customer_ids})
 
 
 def has_orders(conn: Connection, project_id: str, customer_id: str) -> bool:

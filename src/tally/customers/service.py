@@ -178,20 +178,7 @@ def refresh_order_summaries(conn: Connection, *, project_id: str, customer_ids: 
         return
     ordered = sorted(customer_ids)
     repository.lock(conn, project_id, ordered)
-    for customer_id, (total, count, last_amount, last_date) in repository.order_stats(
-        conn, project_id, ordered
-    ).items():
-        repository.update(
-            conn,
-            project_id,
-            customer_id,
-            {
-                "orders_total_amount": total,
-                "orders_total_count": count,
-                "orders_last_amount": last_amount,
-                "orders_last_date": last_date,
-            },
-        )
+    repository.refresh_order_summaries(conn, project_id, ordered)
 
 
 def average(total: int, count: int) -> int:

@@ -4,7 +4,7 @@ Tally uses SQLAlchemy Core on a synchronous engine: measured 2.6x faster than th
 engine over aiosqlite on SQLite writes (DESIGN.md section 8).
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -70,6 +70,15 @@ def _configure_sqlite(engine: Engine, begin_mode: str) -> None:
     engine.dialect.do_begin = do_begin  # type: ignore[method-assign,assignment]
 
 
+_BEFORE_COMMIT = "tally.before_commit"
+
+
+def before_commit(conn: Connection, key: str, work: Callable[[Connection], None]) -> None:
+    """Run ``work`` once, just before this transaction commits (the last registration under
+    ``key`` wins). Lets repeated small writes in one request become one statement."""
+    conn.info.setdefault(_BEFORE_COMMIT, {})[key] = work
+
+
 class Database:
     """The process's engines: one for readers and, on SQLite, one whose transactions take
     the write lock when they begin."""
@@ -85,9 +94,17 @@ class Database:
 
     @contextmanager
     def transaction(self, *, write: bool) -> Iterator[Connection]:
-        """One transaction: committed when the block ends, rolled back if it raises."""
+        """One transaction: committed when the block ends, rolled back if it raises.
+
+        Work registered with ``before_commit`` runs last, inside the transaction."""
         with (self._writer if write else self.engine).begin() as conn:
+            # conn.info lives with the pooled DBAPI connection: drop whatever a failed
+            # transaction left there (pending work, buffered counter deltas).
+            for key in [k for k in conn.info if isinstance(k, str) and k.startswith("tally.")]:
+                del conn.info[key]
             yield conn
+            for work in conn.info.pop(_BEFORE_COMMIT, {}).values():
+                work(conn)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -27,8 +27,9 @@ orders = sa.Table(
     sa.UniqueConstraint("project_id", "source_id"),
     # Covering the list sorts: the page is found in the index before any row is read.
     sa.Index(None, "project_id", "created_at", "id"),
-    # Customer summaries and purchase-history rules count a customer's orders by status.
-    sa.Index(None, "project_id", "customer_id", "status", "created_at"),
+    # A customer's orders, newest first: summaries and purchase-history rules read them
+    # here (filtering the few rows by status), never by walking the project's orders.
+    sa.Index(None, "project_id", "customer_id", "created_at", "id"),
     sa.Index(None, "referrer_id"),
 )
 

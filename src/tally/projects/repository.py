@@ -2,10 +2,12 @@
 
 import random
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
+from tally.db.engine import before_commit
 from tally.projects.tables import COUNTER_SHARDS, counters, projects
 
 COUNTED = ("orders", "customers", "products")
@@ -43,28 +45,44 @@ def list_projects(conn: Connection) -> list[RowMapping]:
     return list(conn.execute(stmt).mappings())
 
 
+# Every counter of a project shard in one statement; a name without a delta adds 0.
 _BUMP = (
     counters.update()
     .where(
         counters.c.project_id == sa.bindparam("_project_id"),
-        counters.c.name == sa.bindparam("_name"),
         counters.c.shard == sa.bindparam("_shard"),
     )
-    .values(value=counters.c.value + sa.bindparam("_delta"))
+    .values(
+        value=counters.c.value
+        + sa.case(
+            *((counters.c.name == name, sa.bindparam(f"_{name}")) for name in COUNTED),
+            else_=0,
+        )
+    )
 )
+
+_DELTAS = "tally.counter_deltas"
 
 
 def bump(conn: Connection, project_id: str, name: str, delta: int) -> None:
-    # A random shard: concurrent writers on PostgreSQL rarely meet on one row.
-    conn.execute(
-        _BUMP,
-        {
-            "_project_id": project_id,
-            "_name": name,
-            "_shard": random.randrange(COUNTER_SHARDS),
-            "_delta": delta,
-        },
-    )
+    """Add ``delta`` to a counter when the transaction commits: all of a request's changes
+    to a project's counters go out as one statement."""
+    if name not in COUNTED:
+        raise ValueError(f"unknown counter {name}")
+    deltas: dict[str, dict[str, int]] = conn.info.setdefault(_DELTAS, {})
+    per_project = deltas.setdefault(project_id, dict.fromkeys(COUNTED, 0))
+    per_project[name] += delta
+    before_commit(conn, _DELTAS, _flush)
+
+
+def _flush(conn: Connection) -> None:
+    for project_id, per_project in conn.info.pop(_DELTAS, {}).items():
+        if not any(per_project.values()):
+            continue
+        # A random shard: concurrent writers on PostgreSQL rarely meet on one row.
+        params: dict[str, Any] = {f"_{name}": delta for name, delta in per_project.items()}
+        params.update(_project_id=project_id, _shard=random.randrange(COUNTER_SHARDS))
+        conn.execute(_BUMP, params)
 
 
 def count(conn: Connection, project_id: str, name: str) -> int:

@@ -7,12 +7,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Annotated, TypeVar
 
+import anyio
+import anyio.to_thread
 import orjson
 from fastapi import Depends, Request
 from fastapi.responses import Response
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from starlette.concurrency import run_in_threadpool
 
 from tally.db.engine import Database
 from tally.errors import UNAUTHORIZED
@@ -35,6 +36,13 @@ class Runtime:
             threading.Lock() if db.engine.dialect.name == "sqlite" else None
         )
         self._keys: dict[tuple[str, str], tuple[str, float]] = {}
+        # Threads that may run database work at once. SQLite work is CPU in this process:
+        # more threads only trade the GIL back and forth (measured: get-by-id p99 halved and
+        # throughput +20% with 2 threads instead of anyio's 40 at 32 connections).
+        # PostgreSQL work waits on the network, so it gets a thread per pooled connection.
+        self.limiter = anyio.CapacityLimiter(
+            2 if db.engine.dialect.name == "sqlite" else max(2, db.engine.pool.size())  # type: ignore[attr-defined]
+        )
 
     @contextmanager
     def transaction(self, *, write: bool) -> Iterator[Connection]:
@@ -72,7 +80,9 @@ async def current_project(request: Request) -> str:
     runtime = runtime_of(request)
     project_id = runtime.cached_project(app_id, app_token)
     if project_id is None:
-        project_id = await run_in_threadpool(runtime.authenticate, app_id, app_token)
+        project_id = await anyio.to_thread.run_sync(
+            runtime.authenticate, app_id, app_token, limiter=runtime.limiter
+        )
     return project_id
 
 
@@ -122,4 +132,4 @@ async def run(request: Request, work: Callable[[Connection], T], *, write: bool)
                     raise
         raise AssertionError("unreachable")
 
-    return await run_in_threadpool(call)
+    return await anyio.to_thread.run_sync(call, limiter=runtime.limiter)

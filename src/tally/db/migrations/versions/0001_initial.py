@@ -143,8 +143,8 @@ def upgrade() -> None:
             unique=False,
         )
         batch_op.create_index(
-            batch_op.f("ix_orders_project_id_customer_id_status_created_at"),
-            ["project_id", "customer_id", "status", "created_at"],
+            batch_op.f("ix_orders_project_id_customer_id_created_at_id"),
+            ["project_id", "customer_id", "created_at", "id"],
             unique=False,
         )
         batch_op.create_index(batch_op.f("ix_orders_referrer_id"), ["referrer_id"], unique=False)
@@ -206,7 +206,7 @@ def downgrade() -> None:
     op.drop_table("skus")
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_orders_referrer_id"))
-        batch_op.drop_index(batch_op.f("ix_orders_project_id_customer_id_status_created_at"))
+        batch_op.drop_index(batch_op.f("ix_orders_project_id_customer_id_created_at_id"))
         batch_op.drop_index(batch_op.f("ix_orders_project_id_created_at_id"))
 
     op.drop_table("orders")
