@@ -58,16 +58,17 @@ class RequestMiddleware:
                 return
             await self.app(scope, self._limited(receive, rid), send_with_id)
         finally:
-            access_log.info(
-                "request",
-                extra={
-                    "request_id": rid,
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "status": status_holder[0],
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                },
-            )
+            if access_log.isEnabledFor(logging.INFO):
+                access_log.info(
+                    "request",
+                    extra={
+                        "request_id": rid,
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status_holder[0],
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    },
+                )
 
     def _reject(self, scope: Scope, rid: str) -> tuple[int, bytes] | None:
         # A NUL can name nothing, and PostgreSQL refuses it in any text: answer before it
@@ -151,10 +152,23 @@ def _too_large(limit: int, rid: str) -> bytes:
     )
 
 
+# (second, its formatted text), swapped as one tuple so threads never see half an update.
+_second: list[tuple[int, str]] = [(-1, "")]
+
+
+def _log_time(created: float, msecs: float) -> str:
+    # One access line per request: format the second once, not on every line.
+    whole = int(created)
+    cached = _second[0]
+    if cached[0] != whole:
+        cached = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
+        _second[0] = cached
+    return f"{cached[1]}.{int(msecs):03d}Z"
+
+
 def json_log_record(record: logging.LogRecord) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-        + f".{int(record.msecs):03d}Z",
+        "time": _log_time(record.created, record.msecs),
         "level": record.levelname,
         "logger": record.name,
         "message": record.getMessage(),
