@@ -46,6 +46,7 @@ async def get_customer(request: Request, project_id: ProjectId, customerId: str)
             service.get(conn, project_id=project_id, ref=customerId)
         ),
         write=False,
+        quick=True,
     )
 
 

@@ -40,6 +40,7 @@ async def get_order(request: Request, project_id: ProjectId, orderId: str) -> Re
         request,
         lambda conn: presenter.order_json(service.get(conn, project_id=project_id, ref=orderId)),
         write=False,
+        quick=True,
     )
 
 

@@ -244,4 +244,5 @@ async def get_sku(request: Request, project_id: ProjectId, skuId: str) -> Respon
         request,
         lambda conn: presenter.sku_json(service.get_sku(conn, project_id=project_id, ref=skuId)),
         write=False,
+        quick=True,
     )
