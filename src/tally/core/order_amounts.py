@@ -104,15 +104,6 @@ def order_totals(
     )
 
 
-def reprice_line(line: Line, *, price: int | None) -> Line:
-    """The same line with a price learned later (e.g. from the catalogue)."""
-    if line.price is not None or price is None:
-        return line
-    if line.amount is not None:
-        return replace(line, price=price)
-    return price_line(price=price, quantity=line.quantity, amount=None)
-
-
 LineKey = tuple[str | None, str | None, str | None]
 
 

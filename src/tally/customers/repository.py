@@ -7,10 +7,7 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from tally.common import repository as common
 from tally.customers.tables import customers
-from tally.orders.tables import orders
-
-# Statuses whose orders count as spent money in summary.orders (BEHAVIOR 14.4).
-COUNTED_STATUSES = ("PAID", "FULFILLED")
+from tally.orders.tables import COUNTED_STATUSES, orders
 
 
 def get(conn: Connection, project_id: str, ref: str) -> RowMapping | None:
@@ -114,11 +111,3 @@ _REFRESH_SUMMARY = (
 
 def refresh_order_summaries(conn: Connection, project_id: str, customer_ids: list[str]) -> None:
     conn.execute(_REFRESH_SUMMARY, {"_project_id": project_id, "_ids": customer_ids})
-
-
-def has_orders(conn: Connection, project_id: str, customer_id: str) -> bool:
-    stmt = sa.select(orders.c.id).where(
-        orders.c.project_id == project_id,
-        sa.or_(orders.c.customer_id == customer_id, orders.c.referrer_id == customer_id),
-    )
-    return conn.execute(stmt.limit(1)).first() is not None

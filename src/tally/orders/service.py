@@ -25,9 +25,8 @@ from tally.errors import duplicate, invalid_payload, not_found
 from tally.orders import repository
 from tally.orders.catalogue import Catalogue, ResolvedLine
 from tally.orders.schemas import OrderCreate, OrderFields, OrderItemIn
+from tally.orders.tables import COUNTED_STATUSES
 from tally.projects import repository as counters
-
-COUNTED_STATUSES = frozenset({"PAID", "FULFILLED"})
 
 
 @dataclass(frozen=True)
