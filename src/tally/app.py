@@ -46,7 +46,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = Database(settings.database_url, pool_size=settings.db_pool_size)
+        db = Database(
+            settings.database_url, pool_size=settings.db_pool_size, background_checkpoints=True
+        )
         app.state.runtime = Runtime(db)
         try:
             yield

@@ -1,23 +1,26 @@
 """Voucherify-style identifiers: a type prefix plus characters from a CSPRNG."""
 
-import secrets
+import os
 import string
 
 _ALNUM = string.ascii_letters + string.digits
+# Byte b < 248 maps to _ALNUM[b % 62]: four whole rounds of the alphabet. Bytes 248..255
+# are dropped rather than folded in, so every character stays exactly uniform.
+_KEEP = 4 * len(_ALNUM)
+_TABLE = bytes((_ALNUM * 5)[:256], "ascii")
+_DROP = bytes(range(_KEEP, 256))
 
 
 def alnum(length: int) -> str:
     """``length`` characters from [A-Za-z0-9], uniformly at random from the OS CSPRNG.
 
-    One random integer written in base 62, rather than a CSPRNG call per character (which
-    cost more than a database insert per order): 64 spare bits keep the modulo bias below
-    2**-64."""
-    number = int.from_bytes(secrets.token_bytes((length * 6 + 7) // 8 + 8))
-    out = []
-    for _ in range(length):
-        number, digit = divmod(number, 62)
-        out.append(_ALNUM[digit])
-    return "".join(out)
+    One read of random bytes mapped through a table (C speed), rather than a CSPRNG call or
+    a big-integer division per character: ids are made several times per order."""
+    while True:
+        # 1 byte in 32 is dropped: 8 spare bytes make a second round rare (about 1 in 10^4).
+        picked = os.urandom(length + 8).translate(_TABLE, _DROP)
+        if len(picked) >= length:
+            return picked[:length].decode("ascii")
 
 
 def new_id(prefix: str, length: int = 24) -> str:
@@ -25,9 +28,9 @@ def new_id(prefix: str, length: int = 24) -> str:
 
 
 def new_hex_id(prefix: str, length: int = 18) -> str:
-    return f"{prefix}_{secrets.token_hex((length + 1) // 2)[:length]}"
+    return f"{prefix}_{os.urandom((length + 1) // 2).hex()[:length]}"
 
 
 def request_id() -> str:
     # Voucherify's shape: "v-" + 18 hex characters.
-    return "v-" + secrets.token_hex(9)
+    return "v-" + os.urandom(9).hex()

@@ -1,59 +1,86 @@
 """Statement helpers every domain's repository shares."""
 
-from functools import cache
+from collections.abc import Iterable
+from functools import cache, lru_cache
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.engine import Connection
 
-# Statements are built once per table and reused with bound parameters: SQLAlchemy then
-# skips statement construction and cache-key generation, which otherwise cost more than
-# SQLite's own work on these one-row lookups (measured with cProfile on order create).
+from tally.db.prepared import Prepared, Row
+
+# Statements are built once per table and reused with bound parameters. The one-row
+# statements every request runs are Prepared (compiled once, run on the driver's cursor):
+# SQLAlchemy's per-execute work otherwise costs more than SQLite's own on these lookups.
 
 
 @cache
-def _select_one(table: sa.Table, column: str) -> sa.Select[Any]:
-    return sa.select(table).where(
-        table.c.project_id == sa.bindparam("_project_id"),
-        table.c[column] == sa.bindparam("_value"),
+def _select_one(table: sa.Table, column: str) -> Prepared:
+    return Prepared(
+        sa.select(table).where(
+            table.c.project_id == sa.bindparam("_project_id"),
+            table.c[column] == sa.bindparam("_value"),
+        )
     )
 
 
-@cache
-def _select_many(table: sa.Table, column: str) -> sa.Select[Any]:
-    project: sa.ColumnElement[Any] = table.c.project_id
+# Lookups of up to this many keys are prepared per count (``IN (?, ?, ?)``); more take
+# SQLAlchemy's expanding IN, compiled anew for each count.
+_PREPARED_IN = 16
+
+
+def _scope(table: sa.Table, column: str) -> sa.ColumnElement[Any]:
     if column == "id":
         # Still scoped to the project, but written so no planner reads it through an index:
         # without statistics SQLite otherwise walks every row of the project's
         # (project_id, ...) index instead of looking the ids up by primary key.
-        project = sa.func.coalesce(table.c.project_id, "")
+        return sa.func.coalesce(table.c.project_id, "")
+    return table.c.project_id
+
+
+@cache
+def _select_many(table: sa.Table, column: str) -> sa.Select[Any]:
     return sa.select(table).where(
-        project == sa.bindparam("_project_id"),
+        _scope(table, column) == sa.bindparam("_project_id"),
         table.c[column].in_(sa.bindparam("_values", expanding=True)),
     )
 
 
 @cache
-def _insert(table: sa.Table) -> sa.Insert:
-    return table.insert()
+def _select_few(table: sa.Table, column: str, count: int) -> Prepared:
+    return Prepared(
+        sa.select(table).where(
+            _scope(table, column) == sa.bindparam("_project_id"),
+            table.c[column].in_([sa.bindparam(f"_v{i}") for i in range(count)]),
+        )
+    )
 
 
 @cache
-def _update(table: sa.Table) -> sa.Update:
-    return table.update().where(
-        table.c.project_id == sa.bindparam("_project_id"),
-        table.c.id == sa.bindparam("_row_id"),
+def _insert(table: sa.Table, columns: tuple[str, ...]) -> Prepared:
+    return Prepared(table.insert().values({name: sa.bindparam(name) for name in columns}))
+
+
+# Keyed by the set of columns a caller changes: a few dozen combinations at most.
+@lru_cache(maxsize=256)
+def _update(table: sa.Table, columns: tuple[str, ...]) -> Prepared:
+    return Prepared(
+        table.update()
+        .where(
+            table.c.project_id == sa.bindparam("_project_id"),
+            table.c.id == sa.bindparam("_row_id"),
+        )
+        .values({name: sa.bindparam(name) for name in columns})
     )
 
 
 def one_by(
     conn: Connection, table: sa.Table, project_id: str, column: str, value: str
-) -> RowMapping | None:
-    params = {"_project_id": project_id, "_value": value}
-    return conn.execute(_select_one(table, column), params).mappings().first()
+) -> Row | None:
+    return _select_one(table, column).first(conn, {"_project_id": project_id, "_value": value})
 
 
-def by_ref(conn: Connection, table: sa.Table, project_id: str, ref: str) -> RowMapping | None:
+def by_ref(conn: Connection, table: sa.Table, project_id: str, ref: str) -> Row | None:
     """A row named by its Tally id or, failing that, its source_id (BEHAVIOR 3.4), always
     inside the caller's project."""
     row = one_by(conn, table, project_id, "id", ref)
@@ -64,28 +91,32 @@ def by_ref(conn: Connection, table: sa.Table, project_id: str, ref: str) -> RowM
 
 def _many_by(
     conn: Connection, table: sa.Table, project_id: str, column: str, values: set[str]
-) -> dict[str, RowMapping]:
+) -> dict[str, Row]:
     if not values:
         return {}
-    params = {"_project_id": project_id, "_values": sorted(values)}
-    rows = conn.execute(_select_many(table, column), params).mappings()
+    rows: Iterable[Row]
+    if len(values) <= _PREPARED_IN:
+        params = {f"_v{i}": value for i, value in enumerate(sorted(values))}
+        params["_project_id"] = project_id
+        rows = _select_few(table, column, len(values)).all(conn, params)
+    else:
+        expanding = {"_project_id": project_id, "_values": sorted(values)}
+        rows = conn.execute(_select_many(table, column), expanding).mappings()
     return {row[column]: row for row in rows}
 
 
 def by_source_ids(
     conn: Connection, table: sa.Table, project_id: str, source_ids: set[str]
-) -> dict[str, RowMapping]:
+) -> dict[str, Row]:
     return _many_by(conn, table, project_id, "source_id", source_ids)
 
 
-def by_ids(
-    conn: Connection, table: sa.Table, project_id: str, ids_: set[str]
-) -> dict[str, RowMapping]:
+def by_ids(conn: Connection, table: sa.Table, project_id: str, ids_: set[str]) -> dict[str, Row]:
     return _many_by(conn, table, project_id, "id", ids_)
 
 
 def insert_row(conn: Connection, table: sa.Table, values: dict[str, Any]) -> None:
-    conn.execute(_insert(table), values)
+    _insert(table, tuple(values)).write(conn, values)
 
 
 def update_row(
@@ -93,7 +124,8 @@ def update_row(
 ) -> None:
     if not values:
         return
-    conn.execute(_update(table), {**values, "_project_id": project_id, "_row_id": row_id})
+    params = {**values, "_project_id": project_id, "_row_id": row_id}
+    _update(table, tuple(values)).write(conn, params)
 
 
 SORTS = {
@@ -114,7 +146,7 @@ def page_rows(
     order: str,
     limit: int,
     page: int,
-) -> list[RowMapping]:
+) -> list[Row]:
     """One page in one statement, walking a (project_id, sort key, id) index.
 
     Measured on SQLite with 1,000,000 orders: about 1 ms for page 1 and 3 ms for page 100 of

@@ -34,6 +34,7 @@ async def create_customer(
             service.upsert(conn, project_id=project_id, ref=payload, now=utcnow())
         ),
         write=True,
+        quick=True,
     )
 
 
@@ -64,6 +65,7 @@ async def update_customer(
             service.update(conn, project_id=project_id, ref=customerId, body=payload, now=utcnow())
         ),
         write=True,
+        quick=True,
     )
 
 

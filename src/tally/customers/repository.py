@@ -1,24 +1,26 @@
 """Statements for customers."""
 
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.engine import Connection
 
 from tally.common import repository as common
 from tally.customers.tables import customers
+from tally.db.prepared import Prepared, Row
 from tally.orders.tables import COUNTED_STATUSES, orders
 
 
-def get(conn: Connection, project_id: str, ref: str) -> RowMapping | None:
+def get(conn: Connection, project_id: str, ref: str) -> Row | None:
     return common.by_ref(conn, customers, project_id, ref)
 
 
-def get_by_id(conn: Connection, project_id: str, customer_id: str) -> RowMapping | None:
+def get_by_id(conn: Connection, project_id: str, customer_id: str) -> Row | None:
     return common.one_by(conn, customers, project_id, "id", customer_id)
 
 
-def get_by_source_id(conn: Connection, project_id: str, source_id: str) -> RowMapping | None:
+def get_by_source_id(conn: Connection, project_id: str, source_id: str) -> Row | None:
     return common.one_by(conn, customers, project_id, "source_id", source_id)
 
 
@@ -46,7 +48,7 @@ def page(
     limit: int,
     page: int,
     filters: list[sa.ColumnElement[bool]],
-) -> list[RowMapping]:
+) -> list[Row]:
     where = [customers.c.project_id == project_id, *filters]
     return common.page_rows(conn, customers, where, order=order, limit=limit, page=page)
 
@@ -75,7 +77,8 @@ def _counted_orders(customer: sa.ColumnElement[str]) -> list[sa.ColumnElement[bo
     return [
         orders.c.project_id == customers.c.project_id,
         orders.c.customer_id == customer,
-        orders.c.status.in_(COUNTED_STATUSES),
+        # Constants, written into the SQL: a parameter list would be compiled every time.
+        orders.c.status.in_([sa.literal_column(f"'{status}'") for status in COUNTED_STATUSES]),
     ]
 
 
@@ -89,25 +92,31 @@ def _last_counted(column: sa.Column[Any]) -> sa.ScalarSelect[Any]:
     )
 
 
-# summary.orders recomputed from the orders themselves, every figure in one statement.
-_REFRESH_SUMMARY = (
-    customers.update()
-    .where(
-        customers.c.project_id == sa.bindparam("_project_id"),
-        customers.c.id.in_(sa.bindparam("_ids", expanding=True)),
+# Keyed by how many customers one request touches: one or two, rarely more.
+@lru_cache(maxsize=32)
+def _refresh_summaries(count: int) -> Prepared:
+    """summary.orders recomputed from the orders themselves, every figure in one statement,
+    for ``count`` customers."""
+    return Prepared(
+        customers.update()
+        .where(
+            customers.c.project_id == sa.bindparam("_project_id"),
+            customers.c.id.in_([sa.bindparam(f"_id{i}") for i in range(count)]),
+        )
+        .values(
+            orders_total_amount=sa.select(sa.func.coalesce(sa.func.sum(orders.c.total_amount), 0))
+            .where(*_counted_orders(customers.c.id))
+            .scalar_subquery(),
+            orders_total_count=sa.select(sa.func.count())
+            .where(*_counted_orders(customers.c.id))
+            .scalar_subquery(),
+            orders_last_amount=sa.func.coalesce(_last_counted(orders.c.total_amount), 0),
+            orders_last_date=_last_counted(orders.c.created_at),
+        )
     )
-    .values(
-        orders_total_amount=sa.select(sa.func.coalesce(sa.func.sum(orders.c.total_amount), 0))
-        .where(*_counted_orders(customers.c.id))
-        .scalar_subquery(),
-        orders_total_count=sa.select(sa.func.count())
-        .where(*_counted_orders(customers.c.id))
-        .scalar_subquery(),
-        orders_last_amount=sa.func.coalesce(_last_counted(orders.c.total_amount), 0),
-        orders_last_date=_last_counted(orders.c.created_at),
-    )
-)
 
 
 def refresh_order_summaries(conn: Connection, project_id: str, customer_ids: list[str]) -> None:
-    conn.execute(_REFRESH_SUMMARY, {"_project_id": project_id, "_ids": customer_ids})
+    params = {f"_id{i}": customer_id for i, customer_id in enumerate(customer_ids)}
+    params["_project_id"] = project_id
+    _refresh_summaries(len(customer_ids)).write(conn, params)

@@ -5,13 +5,14 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.engine import Connection
 
 from tally import ids
 from tally.clock import parse_datetime
 from tally.customers import repository
 from tally.customers.schemas import CustomerFields, CustomerRef, CustomerUpdate
 from tally.customers.tables import customers
+from tally.db.prepared import Row
 from tally.errors import duplicate, invalid_query, not_found
 from tally.orders.tables import orders
 from tally.projects import repository as counters
@@ -41,7 +42,7 @@ def upsert(
 ) -> Mapping[Any, Any]:
     """Match by id (an unknown id is 404), else by source_id; create when nothing matches;
     the fields sent overwrite the stored ones (BEHAVIOR 14.1)."""
-    existing: RowMapping | None = None
+    existing: Row | None = None
     if ref.id is not None:
         existing = repository.get_by_id(conn, project_id, ref.id)
         if existing is None:
@@ -85,14 +86,14 @@ def upsert(
     return {**existing, **values}
 
 
-def link_existing(conn: Connection, *, project_id: str, customer_id: str) -> RowMapping:
+def link_existing(conn: Connection, *, project_id: str, customer_id: str) -> Row:
     row = repository.get_by_id(conn, project_id, customer_id)
     if row is None:
         raise not_found("customer", customer_id)
     return row
 
 
-def get(conn: Connection, *, project_id: str, ref: str) -> RowMapping:
+def get(conn: Connection, *, project_id: str, ref: str) -> Row:
     row = repository.get(conn, project_id, ref)
     if row is None:
         raise not_found("customer", ref)
@@ -101,7 +102,7 @@ def get(conn: Connection, *, project_id: str, ref: str) -> RowMapping:
 
 def update(
     conn: Connection, *, project_id: str, ref: str, body: CustomerUpdate, now: datetime
-) -> RowMapping:
+) -> Row:
     row = get(conn, project_id=project_id, ref=ref)
     values = _field_values(body)
     if values:
@@ -147,7 +148,7 @@ def list_page(
     created_after: str | None = None,
     updated_before: str | None = None,
     updated_after: str | None = None,
-) -> tuple[list[RowMapping], int]:
+) -> tuple[list[Row], int]:
     filters: list[Any] = []
     if email is not None:
         filters.append(customers.c.email == email)

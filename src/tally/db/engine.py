@@ -4,6 +4,7 @@ Tally uses SQLAlchemy Core on a synchronous engine: measured 2.6x faster than th
 engine over aiosqlite on SQLite writes (DESIGN.md section 8).
 """
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -12,6 +13,8 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
+
+from tally.db.checkpoints import Checkpointer
 
 
 def is_sqlite(url: str) -> bool:
@@ -22,10 +25,19 @@ def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def create_db_engine(url: str, *, pool_size: int = 10, sqlite_begin: str = "DEFERRED") -> Engine:
+def create_db_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    sqlite_begin: str = "DEFERRED",
+    sqlite_busy_seconds: float = 30,
+    sqlite_autocheckpoint: bool = True,
+) -> Engine:
     """An engine for ``url``. On SQLite, ``sqlite_begin`` is how its transactions begin:
     IMMEDIATE for writers, so they take the write lock up front instead of failing on a lock
-    upgrade half-way through a transaction."""
+    upgrade half-way through a transaction; ``sqlite_busy_seconds`` is how long a statement
+    waits for a lock another connection holds; ``sqlite_autocheckpoint`` off leaves WAL
+    checkpoints to a :class:`Checkpointer`."""
     # orjson both ways: faster than the json module, and its reader turns the over-long
     # integers that jsonb prints for large floats (1e20 -> 100000000000000000000) back into
     # floats, so a value reads back as it was written on both engines.
@@ -33,19 +45,19 @@ def create_db_engine(url: str, *, pool_size: int = 10, sqlite_begin: str = "DEFE
     if is_sqlite(url):
         engine = sa.create_engine(
             url,
-            connect_args={"check_same_thread": False, "timeout": 30},
+            connect_args={"check_same_thread": False, "timeout": sqlite_busy_seconds},
             pool_size=pool_size,
             max_overflow=pool_size * 4,
             **codecs,
         )
-        _configure_sqlite(engine, sqlite_begin)
+        _configure_sqlite(engine, sqlite_begin, sqlite_autocheckpoint)
         return engine
     return sa.create_engine(
         url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True, **codecs
     )
 
 
-def _configure_sqlite(engine: Engine, begin_mode: str) -> None:
+def _configure_sqlite(engine: Engine, begin_mode: str, autocheckpoint: bool) -> None:
     if begin_mode not in ("DEFERRED", "IMMEDIATE"):
         raise ValueError(f"unknown SQLite begin mode {begin_mode}")
 
@@ -57,7 +69,8 @@ def _configure_sqlite(engine: Engine, begin_mode: str) -> None:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        if not autocheckpoint:
+            cur.execute("PRAGMA wal_autocheckpoint=0")
         cur.close()
 
     # The dialect's own begin hook, not a connection "begin" event: any connection event
@@ -79,26 +92,137 @@ def before_commit(conn: Connection, key: str, work: Callable[[Connection], None]
     conn.info.setdefault(_BEFORE_COMMIT, {})[key] = work
 
 
-class Database:
-    """The process's engines: one for readers and, on SQLite, one whose transactions take
-    the write lock when they begin."""
+class WouldWait(Exception):
+    """The write lock is held elsewhere, and the caller asked not to wait for it."""
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+
+def _is_busy(exc: sa.exc.OperationalError) -> bool:
+    return "locked" in str(exc.orig).lower() or "busy" in str(exc.orig).lower()
+
+
+class Database:
+    """The process's engines: one for readers and, on SQLite, writers whose transactions take
+    the write lock when they begin, one writer of this process at a time.
+
+    ``background_checkpoints`` (SQLite, serving processes): WAL checkpoints run on a thread
+    of their own instead of inside commits (see :mod:`tally.db.checkpoints`)."""
+
+    def __init__(
+        self, url: str, *, pool_size: int = 10, background_checkpoints: bool = False
+    ) -> None:
         self.url = url
-        self.engine = create_db_engine(url, pool_size=pool_size)
-        self._writer = (
-            create_db_engine(url, pool_size=pool_size, sqlite_begin="IMMEDIATE")
-            if is_sqlite(url)
-            else self.engine
+        self.is_sqlite = is_sqlite(url)
+        path = sa.engine.make_url(url).database if self.is_sqlite else None
+        checkpoints = background_checkpoints and path not in (None, "", ":memory:")
+        self.engine = create_db_engine(
+            url, pool_size=pool_size, sqlite_autocheckpoint=not checkpoints
         )
+        self._writer = self.engine
+        self._writer_nowait = self.engine
+        # SQLite admits one writer at a time. Queueing this process's writers on a lock
+        # hands the database over at once, where SQLite's busy handler sleeps and polls.
+        self._write_gate: threading.Lock | None = None
+        self._queued = 0
+        self._queue_lock = threading.Lock()
+        # Connections kept by threads for quick_transaction, closed by dispose().
+        self._held = threading.local()
+        self._held_lock = threading.Lock()
+        self._all_held: list[Connection] = []
+        self._checkpointer: Checkpointer | None = None
+        if self.is_sqlite:
+            self._write_gate = threading.Lock()
+            self._writer = create_db_engine(
+                url,
+                pool_size=pool_size,
+                sqlite_begin="IMMEDIATE",
+                sqlite_autocheckpoint=not checkpoints,
+            )
+            self._writer_nowait = create_db_engine(
+                url,
+                pool_size=1,
+                sqlite_begin="IMMEDIATE",
+                sqlite_busy_seconds=0,
+                sqlite_autocheckpoint=not checkpoints,
+            )
+            if checkpoints:
+                assert path is not None
+                self._checkpointer = Checkpointer(path, self._gate)
+                self._checkpointer.start()
+
+    @contextmanager
+    def _gate(self, *, wait: bool = True) -> Iterator[None]:
+        gate = self._write_gate
+        if gate is None:
+            yield
+            return
+        if wait:
+            # Counted while queued: a writer that will not wait must not overtake writers
+            # that do, or under load they would starve (seen: p99 0.65 s).
+            with self._queue_lock:
+                self._queued += 1
+            try:
+                gate.acquire()
+            finally:
+                with self._queue_lock:
+                    self._queued -= 1
+        elif self._queued or not gate.acquire(blocking=False):
+            raise WouldWait
+        try:
+            yield
+        finally:
+            gate.release()
+
+    @property
+    def checkpointer(self) -> Checkpointer | None:
+        return self._checkpointer
 
     @contextmanager
     def transaction(self, *, write: bool) -> Iterator[Connection]:
         """One transaction: committed when the block ends, rolled back if it raises.
 
         Work registered with ``before_commit`` runs last, inside the transaction."""
-        with (self._writer if write else self.engine).begin() as conn:
-            # conn.info lives with the pooled DBAPI connection: drop whatever a failed
+        if not write:
+            with self.engine.connect() as conn, self._work(conn):
+                yield conn
+            return
+        with self._gate(), self._writer.connect() as conn, self._work(conn):
+            yield conn
+
+    @contextmanager
+    def quick_transaction(self, *, write: bool) -> Iterator[Connection]:
+        """A transaction for short work that must not wait: a write raises
+        :class:`WouldWait` (nothing done) when another writer holds the lock.
+
+        Runs on a connection the calling thread keeps, not one from the pool: for the
+        event loop, where a checkout and return cost as much as the lookup itself."""
+        if not write:
+            with self._work(self._held_connection(self.engine)) as conn:
+                yield conn
+            return
+        with self._gate(wait=False):
+            try:
+                with self._work(self._held_connection(self._writer_nowait)) as conn:
+                    yield conn
+            except sa.exc.OperationalError as exc:
+                # Raised by BEGIN IMMEDIATE (another process writes), or rarely by a later
+                # statement; either way the transaction was rolled back.
+                if _is_busy(exc):
+                    raise WouldWait from exc
+                raise
+
+    def _held_connection(self, engine: Engine) -> Connection:
+        held: dict[Engine, Connection] = self._held.__dict__.setdefault("conns", {})
+        conn = held.get(engine)
+        if conn is None or conn.closed or conn.invalidated:
+            conn = held[engine] = engine.connect()
+            with self._held_lock:
+                self._all_held.append(conn)
+        return conn
+
+    @contextmanager
+    def _work(self, conn: Connection) -> Iterator[Connection]:
+        with conn.begin():
+            # conn.info lives with the DBAPI connection: drop whatever a failed
             # transaction left there (pending work, buffered counter deltas).
             for key in [k for k in conn.info if isinstance(k, str) and k.startswith("tally.")]:
                 del conn.info[key]
@@ -107,5 +231,12 @@ class Database:
                 work(conn)
 
     def dispose(self) -> None:
-        self.engine.dispose()
-        self._writer.dispose()
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
+        with self._held_lock:
+            held, self._all_held = self._all_held, []
+        for conn in held:
+            conn.close()
+        for engine in {self.engine, self._writer, self._writer_nowait}:
+            engine.dispose()

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.engine import Connection
 
 from tally import ids
+from tally.db.prepared import Row
 from tally.errors import invalid_payload, not_found
 from tally.orders.schemas import ItemProduct, ItemSku, OrderItemIn
 from tally.products import repository as catalogue
@@ -21,8 +22,8 @@ from tally.projects import repository as counters
 
 @dataclass
 class ResolvedLine:
-    product: RowMapping | None
-    sku: RowMapping | None
+    product: Row | None
+    sku: Row | None
 
 
 def _product_ref(item: OrderItemIn) -> tuple[str | None, str | None]:
@@ -82,14 +83,14 @@ class Catalogue:
             catalogue.products_by_ids(conn, project_id, parents - set(self.products))
         )
 
-    def _reload_product(self, product_id: str) -> RowMapping:
+    def _reload_product(self, product_id: str) -> Row:
         row = catalogue.products_by_ids(self.conn, self.project_id, {product_id})[product_id]
         self.products[product_id] = row
         if row["source_id"] is not None:
             self.products_by_source[row["source_id"]] = row
         return row
 
-    def _reload_sku(self, sku_id: str) -> RowMapping:
+    def _reload_sku(self, sku_id: str) -> Row:
         row = catalogue.skus_by_ids(self.conn, self.project_id, {sku_id})[sku_id]
         self.skus[sku_id] = row
         if row["source_id"] is not None:
@@ -107,7 +108,7 @@ class Catalogue:
             sku = self._override_sku(item, item.sku, sku, product, index, now)
         return ResolvedLine(product=product, sku=sku)
 
-    def _find_product(self, item: OrderItemIn, index: int) -> RowMapping | None:
+    def _find_product(self, item: OrderItemIn, index: int) -> Row | None:
         pid, source = _product_ref(item)
         if pid is not None:
             row = self.products.get(pid)
@@ -116,7 +117,7 @@ class Catalogue:
             return row
         return self.products_by_source.get(source) if source else None
 
-    def _find_sku(self, item: OrderItemIn, index: int) -> RowMapping | None:
+    def _find_sku(self, item: OrderItemIn, index: int) -> Row | None:
         sid, source = _sku_ref(item)
         if sid is not None:
             row = self.skus.get(sid)
@@ -129,10 +130,10 @@ class Catalogue:
         self,
         item: OrderItemIn,
         data: ItemProduct,
-        current: RowMapping | None,
+        current: Row | None,
         index: int,
         now: datetime,
-    ) -> RowMapping:
+    ) -> Row:
         values: dict[str, Any] = {}
         for name in ("name", "price", "metadata"):
             if name in data.model_fields_set:
@@ -170,11 +171,11 @@ class Catalogue:
         self,
         item: OrderItemIn,
         data: ItemSku,
-        current: RowMapping | None,
-        parent: RowMapping | None,
+        current: Row | None,
+        parent: Row | None,
         index: int,
         now: datetime,
-    ) -> RowMapping:
+    ) -> Row:
         values: dict[str, Any] = {}
         for name in ("sku", "price", "metadata"):
             if name in data.model_fields_set:

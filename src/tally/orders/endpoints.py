@@ -30,6 +30,7 @@ async def create_order(
             service.create(conn, project_id=project_id, body=payload, now=utcnow())
         ),
         write=True,
+        quick=True,
     )
 
 
@@ -56,6 +57,7 @@ async def update_order(
             service.update(conn, project_id=project_id, ref=orderId, body=payload, now=utcnow())
         ),
         write=True,
+        quick=True,
     )
 
 

@@ -2,21 +2,22 @@
 
 from typing import Any
 
-from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.engine import Connection
 
 from tally.common import repository as common
+from tally.db.prepared import Row
 from tally.orders.tables import orders
 
 
-def get(conn: Connection, project_id: str, ref: str) -> RowMapping | None:
+def get(conn: Connection, project_id: str, ref: str) -> Row | None:
     return common.by_ref(conn, orders, project_id, ref)
 
 
-def get_by_id(conn: Connection, project_id: str, order_id: str) -> RowMapping | None:
+def get_by_id(conn: Connection, project_id: str, order_id: str) -> Row | None:
     return common.one_by(conn, orders, project_id, "id", order_id)
 
 
-def get_by_source_id(conn: Connection, project_id: str, source_id: str) -> RowMapping | None:
+def get_by_source_id(conn: Connection, project_id: str, source_id: str) -> Row | None:
     return common.one_by(conn, orders, project_id, "source_id", source_id)
 
 
@@ -28,9 +29,7 @@ def update(conn: Connection, project_id: str, order_id: str, values: dict[str, A
     common.update_row(conn, orders, project_id, order_id, values)
 
 
-def page(
-    conn: Connection, project_id: str, *, order: str, limit: int, page: int
-) -> list[RowMapping]:
+def page(conn: Connection, project_id: str, *, order: str, limit: int, page: int) -> list[Row]:
     return common.page_rows(
         conn, orders, [orders.c.project_id == project_id], order=order, limit=limit, page=page
     )

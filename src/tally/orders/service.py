@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.engine import Connection
 
 from tally import ids
 from tally.core.order_amounts import (
@@ -21,6 +21,7 @@ from tally.core.order_amounts import (
     price_line,
 )
 from tally.customers import service as customers
+from tally.db.prepared import Row
 from tally.errors import duplicate, invalid_payload, not_found
 from tally.orders import repository
 from tally.orders.catalogue import Catalogue, ResolvedLine
@@ -35,7 +36,7 @@ class Lines:
     math: list[Line]
 
 
-def get(conn: Connection, *, project_id: str, ref: str) -> RowMapping:
+def get(conn: Connection, *, project_id: str, ref: str) -> Row:
     row = repository.get(conn, project_id, ref)
     if row is None:
         raise not_found("order", ref)
@@ -44,7 +45,7 @@ def get(conn: Connection, *, project_id: str, ref: str) -> RowMapping:
 
 def list_page(
     conn: Connection, *, project_id: str, limit: int, page: int, order: str
-) -> tuple[list[RowMapping], int]:
+) -> tuple[list[Row], int]:
     rows = repository.page(conn, project_id, order=order, limit=limit, page=page)
     return rows, counters.count(conn, project_id, "orders")
 
@@ -255,7 +256,7 @@ def _fallback_price(item: OrderItemIn, resolved: ResolvedLine) -> int | None:
     return next((p for p in candidates if p is not None), None)
 
 
-def _snapshot(row: RowMapping | None, inline: Any, name_field: str) -> dict[str, Any] | None:
+def _snapshot(row: Row | None, inline: Any, name_field: str) -> dict[str, Any] | None:
     """What the line shows of its product/SKU: the catalogue's data when linked, else the
     inline data as sent."""
     if row is not None:

@@ -60,6 +60,7 @@ async def create_product(
             *service.upsert_product(conn, project_id=project_id, body=payload, now=utcnow())
         ),
         write=True,
+        quick=True,
     )
 
 
@@ -125,6 +126,7 @@ async def update_product(
             )
         ),
         write=True,
+        quick=True,
     )
 
 
@@ -159,6 +161,7 @@ async def create_sku(
             )
         ),
         write=True,
+        quick=True,
     )
 
 
@@ -219,6 +222,7 @@ async def update_sku(
             )
         ),
         write=True,
+        quick=True,
     )
 
 

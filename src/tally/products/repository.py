@@ -3,39 +3,38 @@
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.engine import Connection
 
 from tally.common import repository as common
+from tally.db.prepared import Row
 from tally.products.tables import products, skus
 
 
-def get_product(conn: Connection, project_id: str, ref: str) -> RowMapping | None:
+def get_product(conn: Connection, project_id: str, ref: str) -> Row | None:
     """By Tally id, else by source_id."""
     return common.by_ref(conn, products, project_id, ref)
 
 
-def get_sku(conn: Connection, project_id: str, ref: str) -> RowMapping | None:
+def get_sku(conn: Connection, project_id: str, ref: str) -> Row | None:
     """By Tally id, else by source_id."""
     return common.by_ref(conn, skus, project_id, ref)
 
 
-def products_by_ids(conn: Connection, project_id: str, ids_: set[str]) -> dict[str, RowMapping]:
+def products_by_ids(conn: Connection, project_id: str, ids_: set[str]) -> dict[str, Row]:
     return common.by_ids(conn, products, project_id, ids_)
 
 
 def products_by_source_ids(
     conn: Connection, project_id: str, source_ids: set[str]
-) -> dict[str, RowMapping]:
+) -> dict[str, Row]:
     return common.by_source_ids(conn, products, project_id, source_ids)
 
 
-def skus_by_ids(conn: Connection, project_id: str, ids_: set[str]) -> dict[str, RowMapping]:
+def skus_by_ids(conn: Connection, project_id: str, ids_: set[str]) -> dict[str, Row]:
     return common.by_ids(conn, skus, project_id, ids_)
 
 
-def skus_by_source_ids(
-    conn: Connection, project_id: str, source_ids: set[str]
-) -> dict[str, RowMapping]:
+def skus_by_source_ids(conn: Connection, project_id: str, source_ids: set[str]) -> dict[str, Row]:
     return common.by_source_ids(conn, skus, project_id, source_ids)
 
 
@@ -65,7 +64,7 @@ def page_products(
     limit: int,
     page: int,
     filters: list[sa.ColumnElement[bool]],
-) -> list[RowMapping]:
+) -> list[Row]:
     where = [products.c.project_id == project_id, *filters]
     return common.page_rows(conn, products, where, order=order, limit=limit, page=page)
 
@@ -84,7 +83,7 @@ def page_skus(
     limit: int,
     page: int,
     filters: list[sa.ColumnElement[bool]],
-) -> list[RowMapping]:
+) -> list[Row]:
     where = [skus.c.project_id == project_id, skus.c.product_id == product_id, *filters]
     return common.page_rows(conn, skus, where, order=order, limit=limit, page=page)
 
@@ -100,10 +99,10 @@ def count_skus(
 
 def skus_of_products(
     conn: Connection, project_id: str, product_ids: list[str]
-) -> dict[str, list[RowMapping]]:
+) -> dict[str, list[Row]]:
     """Every SKU of these products, oldest first, grouped by product (one statement for a
     whole list page rather than one per product)."""
-    out: dict[str, list[RowMapping]] = {pid: [] for pid in product_ids}
+    out: dict[str, list[Row]] = {pid: [] for pid in product_ids}
     if not product_ids:
         return out
     rows = conn.execute(

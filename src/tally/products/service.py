@@ -1,15 +1,16 @@
 """The product catalogue: products and their SKUs, upserted by id or source_id (BEHAVIOR 15.5)."""
 
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.engine import Connection
 
 from tally import ids
 from tally.clock import parse_datetime
+from tally.db.prepared import Row
 from tally.errors import duplicate, invalid_query, not_found
 from tally.products import repository
 from tally.products.schemas import (
@@ -22,7 +23,6 @@ from tally.products.tables import products, skus
 from tally.projects import repository as counters
 
 # A product (as stored, or as just written) with the SKUs it lists under `skus`.
-Row = Mapping[Any, Any]
 ProductView = tuple[Row, Sequence[Row]]
 
 _PRODUCT_FIELDS = ("name", "price", "attributes", "metadata", "image_url")
@@ -84,7 +84,7 @@ def _created_filters(
 # -- products ---------------------------------------------------------------------------------
 
 
-def get_product(conn: Connection, *, project_id: str, ref: str) -> RowMapping:
+def get_product(conn: Connection, *, project_id: str, ref: str) -> Row:
     """A product by its Tally id or, failing that, its source_id; else 404."""
     row = repository.get_product(conn, project_id, ref)
     if row is None:
@@ -98,7 +98,7 @@ def product_view(conn: Connection, *, project_id: str, ref: str) -> ProductView:
 
 
 def _source_id_change(
-    conn: Connection, project_id: str, current: RowMapping, source_id: str | None
+    conn: Connection, project_id: str, current: Row, source_id: str | None
 ) -> dict[str, Any]:
     """{"source_id": new} when an upsert by id renames the product; 409 if it is taken."""
     if source_id is None or source_id == current["source_id"]:
@@ -118,7 +118,7 @@ def upsert_product(
     """POST /v1/products: match by id (an unknown id is 404; a source_id sent with it
     renames the product), else by source_id; create when nothing matches. The fields sent
     overwrite the stored ones."""
-    existing: RowMapping | None = None
+    existing: Row | None = None
     values = _field_values(body, _PRODUCT_FIELDS)
     if body.id is not None:
         existing = repository.products_by_ids(conn, project_id, {body.id}).get(body.id)
@@ -153,7 +153,7 @@ def upsert_product(
 
 
 def _write_product(
-    conn: Connection, project_id: str, current: RowMapping, values: dict[str, Any], now: datetime
+    conn: Connection, project_id: str, current: Row, values: dict[str, Any], now: datetime
 ) -> ProductView:
     if values:
         values["updated_at"] = now
@@ -209,7 +209,7 @@ def list_products(
 # -- SKUs -------------------------------------------------------------------------------------
 
 
-def get_sku(conn: Connection, *, project_id: str, ref: str) -> RowMapping:
+def get_sku(conn: Connection, *, project_id: str, ref: str) -> Row:
     """A SKU by its Tally id or, failing that, its source_id; else 404."""
     row = repository.get_sku(conn, project_id, ref)
     if row is None:
@@ -217,7 +217,7 @@ def get_sku(conn: Connection, *, project_id: str, ref: str) -> RowMapping:
     return row
 
 
-def _sku_of(conn: Connection, project_id: str, product: RowMapping, ref: str) -> RowMapping:
+def _sku_of(conn: Connection, project_id: str, product: Row, ref: str) -> Row:
     """A SKU of this product; a SKU of another product is not found here."""
     row = repository.get_sku(conn, project_id, ref)
     if row is None or row["product_id"] != product["id"]:
@@ -225,9 +225,7 @@ def _sku_of(conn: Connection, project_id: str, product: RowMapping, ref: str) ->
     return row
 
 
-def _sku_by_source(
-    conn: Connection, project_id: str, product: RowMapping, source_id: str
-) -> RowMapping | None:
+def _sku_by_source(conn: Connection, project_id: str, product: Row, source_id: str) -> Row | None:
     """The SKU with this source_id, if it belongs to this product; 409 if another product
     has it (source ids are unique among a project's SKUs)."""
     row = repository.skus_by_source_ids(conn, project_id, {source_id}).get(source_id)
@@ -245,7 +243,7 @@ def upsert_sku(
 ) -> Row:
     """POST /v1/products/{productId}/skus: like upsert_product, within the product."""
     product = get_product(conn, project_id=project_id, ref=product_ref)
-    existing: RowMapping | None = None
+    existing: Row | None = None
     values = _field_values(body, _SKU_FIELDS)
     if body.id is not None:
         existing = repository.skus_by_ids(conn, project_id, {body.id}).get(body.id)
@@ -285,7 +283,7 @@ def upsert_sku(
 
 
 def _write_sku(
-    conn: Connection, project_id: str, current: RowMapping, values: dict[str, Any], now: datetime
+    conn: Connection, project_id: str, current: Row, values: dict[str, Any], now: datetime
 ) -> Row:
     if not values:
         return current
@@ -325,7 +323,7 @@ def list_skus(
     order: str,
     start_date: str | None = None,
     end_date: str | None = None,
-) -> tuple[list[RowMapping], int]:
+) -> tuple[list[Row], int]:
     """One page of a product's SKUs and how many match."""
     product = get_product(conn, project_id=project_id, ref=product_ref)
     filters = _created_filters(skus.c.created_at, start_date, end_date)

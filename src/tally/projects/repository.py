@@ -5,9 +5,10 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.engine import Connection
 
 from tally.db.engine import before_commit
+from tally.db.prepared import Prepared, Row
 from tally.projects.tables import COUNTER_SHARDS, counters, projects
 
 COUNTED = ("orders", "customers", "products")
@@ -38,7 +39,7 @@ def find_credentials(conn: Connection, app_id: str) -> tuple[str, str] | None:
     return (row[0], row[1]) if row else None
 
 
-def list_projects(conn: Connection) -> list[RowMapping]:
+def list_projects(conn: Connection) -> list[Row]:
     stmt = sa.select(
         projects.c.id, projects.c.name, projects.c.app_id, projects.c.created_at
     ).order_by(projects.c.created_at)
@@ -46,7 +47,7 @@ def list_projects(conn: Connection) -> list[RowMapping]:
 
 
 # Every counter of a project shard in one statement; a name without a delta adds 0.
-_BUMP = (
+_BUMP = Prepared(
     counters.update()
     .where(
         counters.c.project_id == sa.bindparam("_project_id"),
@@ -82,7 +83,7 @@ def _flush(conn: Connection) -> None:
         # A random shard: concurrent writers on PostgreSQL rarely meet on one row.
         params: dict[str, Any] = {f"_{name}": delta for name, delta in per_project.items()}
         params.update(_project_id=project_id, _shard=random.randrange(COUNTER_SHARDS))
-        conn.execute(_BUMP, params)
+        _BUMP.write(conn, params)
 
 
 def count(conn: Connection, project_id: str, name: str) -> int:

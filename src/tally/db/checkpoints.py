@@ -1,0 +1,80 @@
+"""WAL checkpoints of a serving process, on a thread of their own.
+
+SQLite's automatic checkpoint runs inside the commit that crosses its threshold: every
+70th order or so paid for copying the WAL into the database file and the fsyncs around it
+(measured: 0.3 ms of each create's 1.3 ms). Serving processes switch it off and run this
+thread instead; the fsyncs then wait outside the GIL while requests go on.
+"""
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+
+logger = logging.getLogger("tally.db")
+
+
+class Checkpointer:
+    """Copies committed WAL frames into the database file every ``interval`` seconds.
+
+    A PASSIVE checkpoint never blocks writers, but under steady writes it never catches up
+    either, and a WAL that is never wholly copied never starts over: it would grow without
+    end. When the WAL holds more than ``max_frames`` frames after a passive round, a second
+    round holds ``write_gate`` (no writer of this process runs): it copies the few frames
+    written meanwhile, and the next writer starts the WAL from the beginning."""
+
+    def __init__(
+        self,
+        path: str,
+        write_gate: Callable[[], AbstractContextManager[object]],
+        *,
+        interval: float = 0.25,
+        max_frames: int = 4000,
+    ) -> None:
+        self._path = path
+        self._write_gate = write_gate
+        self._interval = interval
+        self._max_frames = max_frames
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tally-checkpoints", daemon=True)
+        self.rounds = 0
+        # (busy, frames in the WAL, frames copied) of the last round, as SQLite reports them.
+        self.last: tuple[int, int, int] = (0, 0, 0)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread, then copy what is left and empty the WAL file."""
+        if self._thread.is_alive():
+            self._stop.set()
+            self._thread.join()
+        try:
+            with self._write_gate(), self._connect() as conn:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.Error as exc:
+            logger.warning("final WAL checkpoint failed: %s", exc)
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self._path, timeout=30, isolation_level=None)
+
+    def _run(self) -> None:
+        conn = self._connect()
+        try:
+            while not self._stop.wait(self._interval):
+                try:
+                    _busy, frames, _copied = self._checkpoint(conn)
+                    if frames > self._max_frames:
+                        with self._write_gate():
+                            self._checkpoint(conn)
+                except sqlite3.Error as exc:
+                    logger.warning("WAL checkpoint failed: %s", exc)
+        finally:
+            conn.close()
+
+    def _checkpoint(self, conn: sqlite3.Connection) -> tuple[int, int, int]:
+        row = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        self.last = (int(row[0]), int(row[1]), int(row[2]))
+        self.rounds += 1
+        return self.last

@@ -1,0 +1,28 @@
+"""Identifiers: Voucherify's shapes, every character drawn uniformly from [A-Za-z0-9]."""
+
+import re
+import string
+from collections import Counter
+
+from tally import ids
+
+
+def test_shapes() -> None:
+    assert re.fullmatch(r"ord_[A-Za-z0-9]{24}", ids.new_id("ord"))
+    assert re.fullmatch(r"cust_[A-Za-z0-9]{10}", ids.new_id("cust", 10))
+    assert re.fullmatch(r"v-[0-9a-f]{18}", ids.request_id())
+    assert re.fullmatch(r"x_[0-9a-f]{7}", ids.new_hex_id("x", 7))
+
+
+def test_every_character_appears_about_equally_often() -> None:
+    counts = Counter("".join(ids.alnum(24) for _ in range(10_000)))
+    assert set(counts) == set(string.ascii_letters + string.digits)
+    expected = 240_000 / 62
+    # Binomial spread is about 61 here; 6 of those is far beyond chance, and far below
+    # the 25% surplus a folded (biased) byte mapping would give 8 of the 62 characters.
+    assert all(abs(n - expected) < 6 * 61 for n in counts.values()), counts
+
+
+def test_no_repeats() -> None:
+    made = [ids.new_id("ord") for _ in range(50_000)]
+    assert len(set(made)) == len(made)
