@@ -101,6 +101,27 @@ def test_summary_counts_only_paid_and_fulfilled_orders(client: AppClient) -> Non
     assert s["last_order_date"] == client.get("/v1/orders/o3").json()["created_at"]
 
 
+def test_a_new_customer_starts_with_its_first_counted_order(client: AppClient) -> None:
+    # The customer is created by the order itself, with a date from the past.
+    first = {"source_id": "h1", "customer": {"source_id": "hist"}, "status": "PAID"}
+    order(client, {**first, "amount": 700, "created_at": "2020-01-02T03:04:05.678Z"})
+    assert summary(client, "hist") == {
+        "total_amount": 700,
+        "total_count": 1,
+        "average_amount": 700,
+        "last_order_amount": 700,
+        "last_order_date": "2020-01-02T03:04:05.678Z",
+    }
+    # An even older order does not become the last one.
+    older = {"source_id": "h0", "customer": {"source_id": "hist"}, "status": "PAID"}
+    order(client, {**older, "amount": 300, "created_at": "2019-05-05T00:00:00.000Z"})
+    s = summary(client, "hist")
+    assert (s["total_amount"], s["total_count"], s["last_order_amount"]) == (1000, 2, 700)
+    # A new customer whose first order does not count starts with nothing.
+    order(client, {"source_id": "h2", "customer": {"source_id": "fresh"}, "amount": 5})
+    assert summary(client, "fresh")["total_count"] == 0
+
+
 def test_summary_follows_status_changes_and_customer_moves(client: AppClient) -> None:
     order(client, {"source_id": "a", "customer": {"source_id": "ann"}, "amount": 1000})
     assert summary(client, "ann")["total_count"] == 0

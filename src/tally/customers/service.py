@@ -42,6 +42,21 @@ def upsert(
 ) -> Mapping[Any, Any]:
     """Match by id (an unknown id is 404), else by source_id; create when nothing matches;
     the fields sent overwrite the stored ones (BEHAVIOR 14.1)."""
+    return upsert_for_order(conn, project_id=project_id, ref=ref, now=now)[0]
+
+
+def upsert_for_order(
+    conn: Connection,
+    *,
+    project_id: str,
+    ref: CustomerRef,
+    now: datetime,
+    counted_order: tuple[int, datetime] | None = None,
+) -> tuple[Mapping[Any, Any], bool]:
+    """:func:`upsert`, and whether the customer was created. ``counted_order`` (total
+    amount, created_at): an order that counts towards summary.orders and names this
+    customer; a customer created here starts with it in its summary, so the caller need not
+    recompute one from the orders table."""
     existing: Row | None = None
     if ref.id is not None:
         existing = repository.get_by_id(conn, project_id, ref.id)
@@ -66,10 +81,18 @@ def upsert(
             "updated_at": None,
             **values,
         }
+        if counted_order is not None:
+            amount, ordered_at = counted_order
+            row.update(
+                orders_total_amount=amount,
+                orders_total_count=1,
+                orders_last_amount=amount,
+                orders_last_date=ordered_at,
+            )
         repository.insert(conn, row)
         counters.bump(conn, project_id, "customers", 1)
         # What was inserted is what a read would return: no second round trip.
-        return row
+        return row, True
     customer_id = existing["id"]
     if ref.id is not None and ref.source_id is not None and ref.source_id != existing["source_id"]:
         if repository.get_by_source_id(conn, project_id, ref.source_id) is not None:
@@ -80,10 +103,10 @@ def upsert(
             )
         values["source_id"] = ref.source_id
     if not values:
-        return existing
+        return existing, False
     values["updated_at"] = now
     repository.update(conn, project_id, customer_id, values)
-    return {**existing, **values}
+    return {**existing, **values}, False
 
 
 def link_existing(conn: Connection, *, project_id: str, customer_id: str) -> Row:

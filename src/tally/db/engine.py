@@ -4,6 +4,7 @@ Tally uses SQLAlchemy Core on a synchronous engine: measured 2.6x faster than th
 engine over aiosqlite on SQLite writes (DESIGN.md section 8).
 """
 
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -78,7 +79,10 @@ def _configure_sqlite(engine: Engine, begin_mode: str, autocheckpoint: bool) -> 
     statement = f"BEGIN {begin_mode}"
 
     def do_begin(dbapi_conn: Any) -> None:
-        dbapi_conn.execute(statement)
+        # Already inside a transaction Tally began on the driver (Database.quick_transaction):
+        # SQLAlchemy joins it instead of beginning a second one.
+        if not dbapi_conn.in_transaction:
+            dbapi_conn.execute(statement)
 
     engine.dialect.do_begin = do_begin  # type: ignore[method-assign,assignment]
 
@@ -92,12 +96,21 @@ def before_commit(conn: Connection, key: str, work: Callable[[Connection], None]
     conn.info.setdefault(_BEFORE_COMMIT, {})[key] = work
 
 
+def _forget_work(conn: Connection) -> None:
+    """conn.info lives with the DBAPI connection: drop whatever a failed transaction left
+    there (pending work, buffered counter deltas)."""
+    if conn.info:
+        for key in [k for k in conn.info if isinstance(k, str) and k.startswith("tally.")]:
+            del conn.info[key]
+
+
 class WouldWait(Exception):
     """The write lock is held elsewhere, and the caller asked not to wait for it."""
 
 
-def _is_busy(exc: sa.exc.OperationalError) -> bool:
-    return "locked" in str(exc.orig).lower() or "busy" in str(exc.orig).lower()
+def _is_busy(exc: Exception) -> bool:
+    text = str(exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc).lower()
+    return "locked" in text or "busy" in text
 
 
 class Database:
@@ -190,25 +203,47 @@ class Database:
 
     @contextmanager
     def quick_transaction(self, *, write: bool) -> Iterator[Connection]:
-        """A transaction for short work that must not wait: a write raises
+        """A transaction for short work on SQLite that must not wait: a write raises
         :class:`WouldWait` (nothing done) when another writer holds the lock.
 
-        Runs on a connection the calling thread keeps, not one from the pool: for the
-        event loop, where a checkout and return cost as much as the lookup itself."""
+        Runs on a connection the calling thread keeps, begun and ended on the driver: for
+        the event loop, where a pool checkout and SQLAlchemy's transaction bookkeeping
+        cost as much as the lookup itself. Statements run through SQLAlchemy join it."""
         if not write:
-            with self._work(self._held_connection(self.engine)) as conn:
+            with self._driver_transaction(self._held_connection(self.engine), "BEGIN") as conn:
                 yield conn
             return
         with self._gate(wait=False):
+            conn = self._held_connection(self._writer_nowait)
             try:
-                with self._work(self._held_connection(self._writer_nowait)) as conn:
+                with self._driver_transaction(conn, "BEGIN IMMEDIATE"):
                     yield conn
-            except sa.exc.OperationalError as exc:
+            except (sa.exc.OperationalError, sqlite3.OperationalError) as exc:
                 # Raised by BEGIN IMMEDIATE (another process writes), or rarely by a later
                 # statement; either way the transaction was rolled back.
                 if _is_busy(exc):
                     raise WouldWait from exc
                 raise
+
+    @contextmanager
+    def _driver_transaction(self, conn: Connection, begin: str) -> Iterator[Connection]:
+        driver: Any = conn.connection.driver_connection
+        _forget_work(conn)
+        driver.execute(begin)
+        try:
+            yield conn
+            for work in conn.info.pop(_BEFORE_COMMIT, {}).values():
+                work(conn)
+        except BaseException:
+            if conn.in_transaction():
+                conn.rollback()
+            elif driver.in_transaction:
+                driver.rollback()
+            raise
+        if conn.in_transaction():
+            conn.commit()
+        else:
+            driver.commit()
 
     def _held_connection(self, engine: Engine) -> Connection:
         held: dict[Engine, Connection] = self._held.__dict__.setdefault("conns", {})
@@ -222,10 +257,7 @@ class Database:
     @contextmanager
     def _work(self, conn: Connection) -> Iterator[Connection]:
         with conn.begin():
-            # conn.info lives with the DBAPI connection: drop whatever a failed
-            # transaction left there (pending work, buffered counter deltas).
-            for key in [k for k in conn.info if isinstance(k, str) and k.startswith("tally.")]:
-                del conn.info[key]
+            _forget_work(conn)
             yield conn
             for work in conn.info.pop(_BEFORE_COMMIT, {}).values():
                 work(conn)

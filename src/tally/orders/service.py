@@ -96,8 +96,17 @@ def _insert(
         totals = order_totals(amount=body.amount, lines=lines.math)
     except AmountError as exc:
         raise invalid_payload(str(exc)) from None
-    customer_id, referrer_id = _people(conn, project_id, body, now, current=None)
     status = body.status or "CREATED"
+    created_at = body.created_at or now
+    counted = status in COUNTED_STATUSES
+    customer_id, referrer_id, summarised = _people(
+        conn,
+        project_id,
+        body,
+        now,
+        current=None,
+        counted_order=(totals.total_amount, created_at) if counted else None,
+    )
     row: dict[str, Any] = {
         "id": ids.new_id("ord"),
         "project_id": project_id,
@@ -114,12 +123,12 @@ def _insert(
         "customer_id": customer_id,
         "referrer_id": referrer_id,
         # Historical orders keep their own date (BEHAVIOR 7.1).
-        "created_at": body.created_at or now,
+        "created_at": created_at,
         "updated_at": None,
     }
     repository.insert(conn, row)
     counters.bump(conn, project_id, "orders", 1)
-    if status in COUNTED_STATUSES and customer_id is not None:
+    if counted and customer_id is not None and not summarised:
         customers.refresh_order_summaries(conn, project_id=project_id, customer_ids={customer_id})
     # What was inserted is what a read would return: no second round trip.
     return row
@@ -178,7 +187,7 @@ def _apply(
                 "total_amount": totals.total_amount,
             }
         )
-    customer_id, referrer_id = _people(conn, project_id, body, now, current=current)
+    customer_id, referrer_id, _ = _people(conn, project_id, body, now, current=current)
     if customer_id != current["customer_id"]:
         values["customer_id"] = customer_id
     if referrer_id != current["referrer_id"]:
@@ -203,14 +212,18 @@ def _people(
     now: datetime,
     *,
     current: Mapping[Any, Any] | None,
-) -> tuple[str | None, str | None]:
-    """The order's customer and referrer links after this request (BEHAVIOR 14.1)."""
+    counted_order: tuple[int, datetime] | None = None,
+) -> tuple[str | None, str | None, bool]:
+    """The order's customer and referrer links after this request (BEHAVIOR 14.1), and
+    whether the customer was created here with ``counted_order`` already in its summary."""
     customer_id = current["customer_id"] if current else None
     referrer_id = current["referrer_id"] if current else None
+    summarised = False
     if body.customer is not None:
-        customer_id = customers.upsert(conn, project_id=project_id, ref=body.customer, now=now)[
-            "id"
-        ]
+        customer, summarised = customers.upsert_for_order(
+            conn, project_id=project_id, ref=body.customer, now=now, counted_order=counted_order
+        )
+        customer_id = customer["id"]
     if body.referrer is not None:
         referrer_id = customers.upsert(conn, project_id=project_id, ref=body.referrer, now=now)[
             "id"
@@ -219,7 +232,7 @@ def _people(
         referrer_id = customers.link_existing(
             conn, project_id=project_id, customer_id=body.referrer_id
         )["id"]
-    return customer_id, referrer_id
+    return customer_id, referrer_id, summarised
 
 
 def _build_lines(
