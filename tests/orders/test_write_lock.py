@@ -5,8 +5,8 @@ import sqlite3
 import threading
 
 import pytest
-from tests.support.inprocess import AppClient
 
+from support.inprocess import AppClient
 from tally.clock import iso, utcnow
 
 pytestmark = pytest.mark.parametrize("migrated_db_url", ["sqlite"], indirect=True)

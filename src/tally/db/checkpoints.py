@@ -66,6 +66,11 @@ class Checkpointer:
                 try:
                     _busy, frames, _copied = self._checkpoint(conn)
                     if frames > self._max_frames:
+                        # PASSIVE again, not FULL: FULL would also wait for readers of
+                        # older snapshots (a long list or export) while writers wait here.
+                        # Writers of other processes (--workers N) may still add frames;
+                        # the WAL then starts over at their next pause, as with SQLite's
+                        # own checkpoints.
                         with self._write_gate():
                             self._checkpoint(conn)
                 except sqlite3.Error as exc:
