@@ -72,6 +72,19 @@ def test_get_by_id_and_by_source_id(client: AppClient) -> None:
     assert_matches(by_id.json(), file="orders", schema="OrdersGetResponseBody")
 
 
+def test_source_ids_shaped_like_ids_still_find_their_order(client: AppClient) -> None:
+    # A ref is tried as a Tally id only when it has the id prefix; either way a source_id
+    # that merely looks like an id is found.
+    first = create(client, {"source_id": "ord_not-a-tally-id"})
+    second = create(client, {"source_id": "cust_123"})
+    assert client.get("/v1/orders/ord_not-a-tally-id").json()["id"] == first["id"]
+    assert client.get("/v1/orders/cust_123").json()["id"] == second["id"]
+    # The id of one order used as another's source_id: the id wins, as before.
+    third = create(client, {"source_id": first["id"]})
+    assert client.get(f"/v1/orders/{first['id']}").json()["id"] == first["id"]
+    assert client.get(f"/v1/orders/{third['id']}").json()["source_id"] == first["id"]
+
+
 def test_unknown_order_is_404_with_the_spec_body(client: AppClient) -> None:
     response = client.get("/v1/orders/ord_doesnotexist")
     assert response.status_code == 404

@@ -80,10 +80,17 @@ def one_by(
     return _select_one(table, column).first(conn, {"_project_id": project_id, "_value": value})
 
 
-def by_ref(conn: Connection, table: sa.Table, project_id: str, ref: str) -> Row | None:
+def by_ref(
+    conn: Connection, table: sa.Table, project_id: str, ref: str, *, id_prefix: str
+) -> Row | None:
     """A row named by its Tally id or, failing that, its source_id (BEHAVIOR 3.4), always
-    inside the caller's project."""
-    row = one_by(conn, table, project_id, "id", ref)
+    inside the caller's project.
+
+    Tally makes every id itself, as ``id_prefix`` + "_" + random characters: a ref
+    without that prefix can only be a source_id, and is looked up once, not twice."""
+    row = None
+    if ref.startswith(id_prefix) and ref[len(id_prefix) : len(id_prefix) + 1] == "_":
+        row = one_by(conn, table, project_id, "id", ref)
     if row is None:
         row = one_by(conn, table, project_id, "source_id", ref)
     return row

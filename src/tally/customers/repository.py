@@ -7,13 +7,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tally.common import repository as common
-from tally.customers.tables import customers
+from tally.customers.tables import CUSTOMER_ID_PREFIX, customers
 from tally.db.prepared import Prepared, Row
 from tally.orders.tables import COUNTED_STATUSES, orders
 
 
 def get(conn: Connection, project_id: str, ref: str) -> Row | None:
-    return common.by_ref(conn, customers, project_id, ref)
+    return common.by_ref(conn, customers, project_id, ref, id_prefix=CUSTOMER_ID_PREFIX)
 
 
 def get_by_id(conn: Connection, project_id: str, customer_id: str) -> Row | None:

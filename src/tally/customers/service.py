@@ -11,7 +11,7 @@ from tally import ids
 from tally.clock import parse_datetime
 from tally.customers import repository
 from tally.customers.schemas import CustomerFields, CustomerRef, CustomerUpdate
-from tally.customers.tables import customers
+from tally.customers.tables import CUSTOMER_ID_PREFIX, customers
 from tally.db.prepared import Row
 from tally.errors import duplicate, invalid_query, not_found
 from tally.orders.tables import orders
@@ -66,7 +66,7 @@ def upsert_for_order(
         existing = repository.get_by_source_id(conn, project_id, ref.source_id)
     values = _field_values(ref)
     if existing is None:
-        customer_id = ids.new_id("cust")
+        customer_id = ids.new_id(CUSTOMER_ID_PREFIX)
         row: dict[str, Any] = {
             "id": customer_id,
             "project_id": project_id,

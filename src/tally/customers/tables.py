@@ -2,6 +2,9 @@ import sqlalchemy as sa
 
 from tally.db.base import JSONType, UTCDateTime, metadata
 
+# Every id Tally makes starts with its prefix and "_" (tally.ids.new_id).
+CUSTOMER_ID_PREFIX = "cust"
+
 customers = sa.Table(
     "customers",
     metadata,

@@ -6,11 +6,11 @@ from sqlalchemy.engine import Connection
 
 from tally.common import repository as common
 from tally.db.prepared import Row
-from tally.orders.tables import orders
+from tally.orders.tables import ORDER_ID_PREFIX, orders
 
 
 def get(conn: Connection, project_id: str, ref: str) -> Row | None:
-    return common.by_ref(conn, orders, project_id, ref)
+    return common.by_ref(conn, orders, project_id, ref, id_prefix=ORDER_ID_PREFIX)
 
 
 def get_by_id(conn: Connection, project_id: str, order_id: str) -> Row | None:

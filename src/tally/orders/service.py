@@ -26,7 +26,7 @@ from tally.errors import duplicate, invalid_payload, not_found
 from tally.orders import repository
 from tally.orders.catalogue import Catalogue, ResolvedLine
 from tally.orders.schemas import OrderCreate, OrderFields, OrderItemIn
-from tally.orders.tables import COUNTED_STATUSES
+from tally.orders.tables import COUNTED_STATUSES, ORDER_ID_PREFIX
 from tally.projects import repository as counters
 
 
@@ -108,7 +108,7 @@ def _insert(
         counted_order=(totals.total_amount, created_at) if counted else None,
     )
     row: dict[str, Any] = {
-        "id": ids.new_id("ord"),
+        "id": ids.new_id(ORDER_ID_PREFIX),
         "project_id": project_id,
         "source_id": body.source_id,
         "status": status,

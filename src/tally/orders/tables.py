@@ -2,6 +2,9 @@ import sqlalchemy as sa
 
 from tally.db.base import JSONType, UTCDateTime, metadata
 
+# Every id Tally makes starts with its prefix and "_" (tally.ids.new_id).
+ORDER_ID_PREFIX = "ord"
+
 # Statuses whose orders count as money spent in a customer's summary.orders (BEHAVIOR 14.4).
 COUNTED_STATUSES = ("PAID", "FULFILLED")
 

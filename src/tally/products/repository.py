@@ -7,17 +7,17 @@ from sqlalchemy.engine import Connection
 
 from tally.common import repository as common
 from tally.db.prepared import Row
-from tally.products.tables import products, skus
+from tally.products.tables import PRODUCT_ID_PREFIX, SKU_ID_PREFIX, products, skus
 
 
 def get_product(conn: Connection, project_id: str, ref: str) -> Row | None:
     """By Tally id, else by source_id."""
-    return common.by_ref(conn, products, project_id, ref)
+    return common.by_ref(conn, products, project_id, ref, id_prefix=PRODUCT_ID_PREFIX)
 
 
 def get_sku(conn: Connection, project_id: str, ref: str) -> Row | None:
     """By Tally id, else by source_id."""
-    return common.by_ref(conn, skus, project_id, ref)
+    return common.by_ref(conn, skus, project_id, ref, id_prefix=SKU_ID_PREFIX)
 
 
 def products_by_ids(conn: Connection, project_id: str, ids_: set[str]) -> dict[str, Row]:

@@ -19,7 +19,7 @@ from tally.products.schemas import (
     SkuCreate,
     SkuFields,
 )
-from tally.products.tables import products, skus
+from tally.products.tables import PRODUCT_ID_PREFIX, SKU_ID_PREFIX, products, skus
 from tally.projects import repository as counters
 
 # A product (as stored, or as just written) with the SKUs it lists under `skus`.
@@ -130,7 +130,7 @@ def upsert_product(
             body.source_id
         )
     if existing is None:
-        product_id = ids.new_hex_id("prod")
+        product_id = ids.new_hex_id(PRODUCT_ID_PREFIX)
         row = {
             "id": product_id,
             "project_id": project_id,
@@ -260,7 +260,7 @@ def upsert_sku(
     elif body.source_id is not None:
         existing = _sku_by_source(conn, project_id, product, body.source_id)
     if existing is None:
-        sku_id = ids.new_hex_id("sku")
+        sku_id = ids.new_hex_id(SKU_ID_PREFIX)
         row = {
             "id": sku_id,
             "project_id": project_id,

@@ -2,6 +2,10 @@ import sqlalchemy as sa
 
 from tally.db.base import JSONType, UTCDateTime, metadata
 
+# Every id Tally makes starts with its prefix and "_" (tally.ids.new_id).
+PRODUCT_ID_PREFIX = "prod"
+SKU_ID_PREFIX = "sku"
+
 products = sa.Table(
     "products",
     metadata,
