@@ -234,16 +234,17 @@ class Database:
             yield conn
             for work in conn.info.pop(_BEFORE_COMMIT, {}).values():
                 work(conn)
-        except BaseException:
             if conn.in_transaction():
-                conn.rollback()
-            elif driver.in_transaction:
+                conn.commit()
+            else:
+                driver.commit()
+        except BaseException:
+            # Whatever failed, a commit included, the kept connection must leave here with
+            # no transaction open, or the next request could not begin one.
+            conn.rollback()  # also clears SQLAlchemy's state after a failed commit
+            if driver.in_transaction:
                 driver.rollback()
             raise
-        if conn.in_transaction():
-            conn.commit()
-        else:
-            driver.commit()
 
     def _held_connection(self, engine: Engine) -> Connection:
         held: dict[Engine, Connection] = self._held.__dict__.setdefault("conns", {})
