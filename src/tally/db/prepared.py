@@ -51,10 +51,8 @@ class Prepared:
     def run(self, conn: Connection, params: Mapping[str, Any]) -> Any:
         """Execute; returns the DBAPI cursor (its ``rowcount`` and rows)."""
         compiled = self._compiled(conn.dialect)
-        if compiled.defaults:
-            params = {**compiled.defaults, **params}
-        if compiled.binds:
-            params = dict(params)
+        if compiled.defaults or compiled.binds:
+            params = {**compiled.defaults, **params}  # the caller's mapping stays as it was
             for name, process in compiled.binds:
                 params[name] = process(params[name])
         driver = conn.connection.driver_connection

@@ -124,10 +124,9 @@ async def respond(
 async def run(
     request: Request, work: Callable[[Connection], T], *, write: bool, quick: bool = False
 ) -> T:
-    """Run ``work`` in one transaction on a worker thread and return its result.
-
-    ``quick``: work on one object by key (a few statements), cheap enough to run without
-    the thread hop when it need not wait for a lock."""
+    """Run ``work`` in one transaction and return its result: on a worker thread, or with
+    ``quick`` (work on one object by key, a few statements) on the event loop itself when
+    the database is SQLite."""
     runtime = runtime_of(request)
 
     def call(inline: bool = False) -> T:
