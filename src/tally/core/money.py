@@ -41,3 +41,33 @@ def allocate(total: int, weights: list[int]) -> list[int]:
     for index in sorted(range(len(weights)), key=lambda i: (-remainders[i], i))[:short]:
         parts[index] += 1
     return parts
+
+
+def allocate_capped(total: int, weights: list[int], caps: list[int]) -> list[int]:
+    """Split ``total`` over ``weights`` like :func:`allocate`, no part above its cap.
+
+    A part that would pass its cap gets the cap, and what it could not take is split
+    again over the others, until everything is placed. Parts with zero weight get
+    nothing, so ``total`` must not exceed the caps of the weighted parts."""
+    if len(weights) != len(caps):
+        raise ValueError("one cap for every weight")
+    if any(c < 0 for c in caps):
+        raise ValueError("caps must not be negative")
+    open_ = [i for i, w in enumerate(weights) if w > 0 and caps[i] > 0]
+    if total > sum(caps[i] for i in open_):
+        raise ValueError("total is more than the weighted parts can take")
+    parts = [0] * len(weights)
+    left = total
+    while left:
+        shares = allocate(left, [weights[i] for i in open_])
+        full = [i for i, share in zip(open_, shares, strict=True) if share >= caps[i] - parts[i]]
+        if not full:
+            for i, share in zip(open_, shares, strict=True):
+                parts[i] += share
+            break
+        # Fill the parts that reach their cap, then split the rest again over the others.
+        for i in full:
+            left -= caps[i] - parts[i]
+            parts[i] = caps[i]
+        open_ = [i for i in open_ if i not in full]
+    return parts

@@ -1,0 +1,214 @@
+"""What one discount takes off an order, and a stack of them one after another (BEHAVIOR.md
+sections 5.10-5.15 and 11). Pure: no I/O.
+
+Every discount is computed on the *running* order: what is left to pay after the discounts
+applied before it, in this request and in earlier ones (5.10). The results keep these
+invariants, whatever the cart and the stack (property-tested):
+
+- no amount is negative; a line's discount never exceeds its value, and the discounts on an
+  order never exceed its amount (``total_amount`` never goes below 0);
+- what a discount puts on the lines sums exactly to what it reports as its item discount:
+  a sum split over lines is split with the largest-remainder method, ties to the earlier line;
+- percentages are exact fractions, rounded half up to a cent once per (discount, line).
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from fractions import Fraction
+from typing import Literal
+
+from tally.core.money import allocate, allocate_capped
+from tally.core.order_amounts import Line
+
+DiscountType = Literal["AMOUNT", "PERCENT", "FIXED"]
+Effect = Literal[
+    "APPLY_TO_ORDER",
+    "APPLY_TO_ITEMS",
+    "APPLY_TO_ITEMS_PROPORTIONALLY",
+    "APPLY_TO_ITEMS_PROPORTIONALLY_BY_QUANTITY",
+    "APPLY_TO_ITEMS_BY_QUANTITY",
+]
+
+# Which effects each discount type has (BEHAVIOR 11.1).
+EFFECTS: dict[str, tuple[str, ...]] = {
+    "AMOUNT": (
+        "APPLY_TO_ORDER",
+        "APPLY_TO_ITEMS",
+        "APPLY_TO_ITEMS_PROPORTIONALLY",
+        "APPLY_TO_ITEMS_PROPORTIONALLY_BY_QUANTITY",
+        "APPLY_TO_ITEMS_BY_QUANTITY",
+    ),
+    "PERCENT": ("APPLY_TO_ORDER", "APPLY_TO_ITEMS"),
+    "FIXED": ("APPLY_TO_ORDER", "APPLY_TO_ITEMS"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Discount:
+    """A discount definition: ``amount_off`` and ``fixed_amount`` in cents, ``percent_off``
+    in percent (an exact fraction: 12.5 % is Fraction(25, 2)); limits in cents."""
+
+    type: DiscountType
+    effect: Effect
+    amount_off: int | None = None
+    percent_off: Fraction | None = None
+    fixed_amount: int | None = None
+    amount_limit: int | None = None
+    aggregated_amount_limit: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.effect not in EFFECTS[self.type]:
+            raise ValueError(f"{self.type} discounts have no effect {self.effect}")
+        value = {"AMOUNT": self.amount_off, "PERCENT": self.percent_off}.get(
+            self.type, self.fixed_amount
+        )
+        if value is None or value < 0:
+            raise ValueError(f"{self.type} discount needs a value that is not negative")
+        for limit in (self.amount_limit, self.aggregated_amount_limit):
+            if limit is not None and limit < 0:
+                raise ValueError("discount limits must not be negative")
+
+
+@dataclass(frozen=True, slots=True)
+class Cart:
+    """The order as discounts see it: its amount, the order-level discount so far, and its
+    lines with their item discounts so far."""
+
+    amount: int
+    discount_amount: int
+    lines: tuple[Line, ...]
+
+    @property
+    def items_discount_amount(self) -> int:
+        return sum(line.discount_amount for line in self.lines)
+
+    @property
+    def total_amount(self) -> int:
+        """What is left to pay: the base of the next order-level discount."""
+        return max(0, self.amount - self.discount_amount - self.items_discount_amount)
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """One discount's contribution and the cart it leaves."""
+
+    cart: Cart
+    discount_amount: int  # order-level, added by this discount
+    line_discounts: tuple[int, ...]  # item-level, added by this discount, one per line
+
+    @property
+    def items_discount_amount(self) -> int:
+        return sum(self.line_discounts)
+
+    @property
+    def total_discount_amount(self) -> int:
+        return self.discount_amount + self.items_discount_amount
+
+
+def apply(cart: Cart, discount: Discount, targets: Iterable[int] | None = None) -> Applied:
+    """Apply ``discount`` to ``cart``. ``targets``: indices of the lines an item effect may
+    discount (resolved from the discount's ``applicable_to``); ``None`` means every line
+    (BEHAVIOR 11.5). Order-level effects ignore it."""
+    if discount.effect == "APPLY_TO_ORDER":
+        off = min(_order_discount(discount, cart.total_amount), cart.total_amount)
+        return Applied(
+            cart=replace(cart, discount_amount=cart.discount_amount + off),
+            discount_amount=off,
+            line_discounts=(0,) * len(cart.lines),
+        )
+    chosen = set(range(len(cart.lines))) if targets is None else set(targets)
+    bases = [_line_base(line) if i in chosen else 0 for i, line in enumerate(cart.lines)]
+    parts = _item_discounts(discount, cart.lines, bases)
+    # Caps, smallest result wins: the discount's own limit for the whole order, then what
+    # is left to pay on the order (its amount may be below the sum of its lines).
+    for cap in (discount.aggregated_amount_limit, cart.total_amount):
+        if cap is not None and sum(parts) > cap:
+            parts = allocate(cap, parts)
+    lines = tuple(
+        replace(line, discount_amount=line.discount_amount + part) if part else line
+        for line, part in zip(cart.lines, parts, strict=True)
+    )
+    return Applied(cart=replace(cart, lines=lines), discount_amount=0, line_discounts=tuple(parts))
+
+
+def apply_all(cart: Cart, stack: Sequence[tuple[Discount, Iterable[int] | None]]) -> list[Applied]:
+    """Apply discounts in order, each on the cart the ones before it left (BEHAVIOR 5.10)."""
+    out: list[Applied] = []
+    for discount, targets in stack:
+        applied = apply(cart, discount, targets)
+        out.append(applied)
+        cart = applied.cart
+    return out
+
+
+def _half_up(value: Fraction) -> int:
+    """Round a non-negative exact value to a whole cent, halves up (BEHAVIOR 5.15)."""
+    return int(value + Fraction(1, 2))
+
+
+def _percent_of(base: int, percent: Fraction) -> int:
+    return _half_up(base * percent / 100)
+
+
+def _capped(value: int, limit: int | None) -> int:
+    return value if limit is None else min(value, limit)
+
+
+def _order_discount(discount: Discount, base: int) -> int:
+    if discount.type == "AMOUNT":
+        assert discount.amount_off is not None
+        off = discount.amount_off
+    elif discount.type == "PERCENT":
+        assert discount.percent_off is not None
+        off = _percent_of(base, discount.percent_off)
+    else:
+        # FIXED: the order costs ``fixed_amount`` from now on (a new price, not an amount off).
+        assert discount.fixed_amount is not None
+        off = max(0, base - discount.fixed_amount)
+    off = _capped(off, discount.amount_limit)
+    return _capped(off, discount.aggregated_amount_limit)
+
+
+def _line_base(line: Line) -> int:
+    """What is left to discount on a line: its value less its item discounts so far."""
+    return max(0, (line.amount or 0) - line.discount_amount)
+
+
+def _units(line: Line) -> int:
+    """Units on a line; a line sent with only an amount counts as one unit (PROPOSED)."""
+    if line.quantity is not None:
+        return line.quantity
+    return 1 if line.amount else 0
+
+
+def _item_discounts(discount: Discount, lines: Sequence[Line], bases: list[int]) -> list[int]:
+    effect = discount.effect
+    if discount.type == "PERCENT":
+        assert discount.percent_off is not None
+        percent = discount.percent_off
+        return [_capped(_percent_of(b, percent), discount.amount_limit) for b in bases]
+    if discount.type == "FIXED":
+        # Every unit on a targeted line is priced at fixed_amount from now on.
+        assert discount.fixed_amount is not None
+        fixed = discount.fixed_amount
+        return [
+            _capped(max(0, b - fixed * _units(line)), discount.amount_limit) if b else 0
+            for line, b in zip(lines, bases, strict=True)
+        ]
+    assert discount.amount_off is not None
+    off = discount.amount_off
+    if effect == "APPLY_TO_ITEMS":
+        return [_capped(min(off, b), discount.amount_limit) for b in bases]
+    if effect == "APPLY_TO_ITEMS_BY_QUANTITY":
+        return [
+            _capped(min(off * _units(line), b), discount.amount_limit)
+            for line, b in zip(lines, bases, strict=True)
+        ]
+    if effect == "APPLY_TO_ITEMS_PROPORTIONALLY":
+        # In proportion to what is left on each line; a share never exceeds its line.
+        return allocate(min(off, sum(bases)), bases)
+    # APPLY_TO_ITEMS_PROPORTIONALLY_BY_QUANTITY: in proportion to units, each line capped at
+    # what is left on it; a capped line's excess goes to the others.
+    weights = [_units(line) if b else 0 for line, b in zip(lines, bases, strict=True)]
+    reachable = sum(b for b, w in zip(bases, weights, strict=True) if w)
+    return allocate_capped(min(off, reachable), weights, bases)

@@ -1,0 +1,306 @@
+"""The discount core (BEHAVIOR.md 5.10-5.15, 11): worked examples of the specification with
+their exact numbers, and properties over random carts and stacks."""
+
+from dataclasses import replace
+from fractions import Fraction
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tally.core.discounts import EFFECTS, Applied, Cart, Discount, apply, apply_all
+from tally.core.money import allocate_capped
+from tally.core.order_amounts import price_line
+
+
+def cart(*line_values: int, amount: int | None = None, discount: int = 0) -> Cart:
+    lines = tuple(price_line(price=v, quantity=1, amount=None) for v in line_values)
+    return Cart(
+        amount=sum(line_values) if amount is None else amount,
+        discount_amount=discount,
+        lines=lines,
+    )
+
+
+def priced(*lines: tuple[int, int]) -> Cart:
+    """Lines of (price, quantity)."""
+    made = tuple(price_line(price=p, quantity=q, amount=None) for p, q in lines)
+    return Cart(amount=sum(p * q for p, q in lines), discount_amount=0, lines=made)
+
+
+def amount_off(value: int, effect: str = "APPLY_TO_ORDER", **limits: int) -> Discount:
+    return Discount("AMOUNT", effect, amount_off=value, **limits)  # type: ignore[arg-type]
+
+
+def percent_off(value: str, effect: str = "APPLY_TO_ORDER", **limits: int) -> Discount:
+    return Discount("PERCENT", effect, percent_off=Fraction(value), **limits)  # type: ignore[arg-type]
+
+
+# --- worked examples -------------------------------------------------------------------
+
+
+def test_example_a_five_redeemables_in_request_order() -> None:
+    """BEHAVIOR 5.12 (validations.json "True - 5 Redeemables"); the gift card's 100 credits
+    and the loyalty card (no effect) are stood in for by what they do to the amounts."""
+    steps = apply_all(
+        cart(2000, 700),
+        [
+            (amount_off(1000, "APPLY_TO_ITEMS"), None),
+            (amount_off(100), None),  # gift card: 100 credits, order-level
+            (percent_off("40"), None),
+            (amount_off(30), None),
+        ],
+    )
+    assert steps[0].line_discounts == (1000, 700)
+    assert steps[0].cart.total_amount == 1000
+    assert [s.discount_amount for s in steps[1:]] == [100, 360, 30]
+    final = steps[-1].cart
+    assert final.discount_amount == 490
+    assert final.items_discount_amount == 1700
+    assert final.total_amount == 510
+    assert [line.subtotal_amount for line in final.lines] == [1000, 0]
+    assert sum(s.total_discount_amount for s in steps) == 2190
+
+
+def test_example_b_running_total() -> None:
+    """BEHAVIOR 5.13 (manage-stackable-discounts): 100, then 20 % of 199,900, then 8,000."""
+    steps = apply_all(
+        Cart(amount=200000, discount_amount=0, lines=()),
+        [(amount_off(100), None), (percent_off("20"), None), (amount_off(8000), None)],
+    )
+    assert [s.cart.discount_amount for s in steps] == [100, 40080, 48080]
+    assert steps[-1].cart.total_amount == 151920
+
+
+def test_example_c_a_later_discount_is_capped_by_what_is_left() -> None:
+    """BEHAVIOR 5.14 / 5.7: 9,200 of 10,000 already discounted; 1,000 off applies 800."""
+    step = apply(Cart(amount=10000, discount_amount=9200, lines=()), amount_off(1000))
+    assert step.discount_amount == 800
+    assert (step.cart.discount_amount, step.cart.total_amount) == (10000, 0)
+
+
+def test_proportional_split_by_value() -> None:
+    """BEHAVIOR 11.5: lines of 2,000 and 8,000 share 1,000 as 200 and 800."""
+    step = apply(cart(2000, 8000), amount_off(1000, "APPLY_TO_ITEMS_PROPORTIONALLY"))
+    assert step.line_discounts == (200, 800)
+
+
+def test_proportional_split_by_quantity() -> None:
+    """BEHAVIOR 11.5: 2, 3 and 3 units share $10 as 2.50, 3.75, 3.75."""
+    step = apply(
+        priced((1000, 2), (1000, 3), (1000, 3)),
+        amount_off(1000, "APPLY_TO_ITEMS_PROPORTIONALLY_BY_QUANTITY"),
+    )
+    assert step.line_discounts == (250, 375, 375)
+
+
+def test_split_remainders_go_to_the_largest_remainder_then_the_earlier_line() -> None:
+    step = apply(cart(100, 100, 100), amount_off(100, "APPLY_TO_ITEMS_PROPORTIONALLY"))
+    assert step.line_discounts == (34, 33, 33)
+
+
+def test_a_line_too_small_for_its_quantity_share_passes_the_rest_on() -> None:
+    # 1 unit worth 50 and 1 unit worth 1,000 share 600 by quantity: 300 each, but the first
+    # line has only 50; the other 250 go to the second line.
+    step = apply(
+        priced((50, 1), (1000, 1)), amount_off(600, "APPLY_TO_ITEMS_PROPORTIONALLY_BY_QUANTITY")
+    )
+    assert step.line_discounts == (50, 550)
+
+
+def test_amount_per_unit_is_capped_at_the_line() -> None:
+    step = apply(priced((300, 2), (100, 3)), amount_off(150, "APPLY_TO_ITEMS_BY_QUANTITY"))
+    assert step.line_discounts == (300, 300)
+
+
+def test_percent_on_items_rounds_half_up_per_line_and_respects_limits() -> None:
+    step = apply(cart(1005, 1015, 5000), percent_off("10", "APPLY_TO_ITEMS", amount_limit=400))
+    # 100.5 -> 101, 101.5 -> 102, 500 -> capped at 400.
+    assert step.line_discounts == (101, 102, 400)
+    limited = apply(
+        cart(1000, 3000), percent_off("50", "APPLY_TO_ITEMS", aggregated_amount_limit=1000)
+    )
+    # 500 + 1,500 over the 1,000 limit: split 250 / 750 in proportion.
+    assert limited.line_discounts == (250, 750)
+
+
+def test_fractional_percent_is_exact() -> None:
+    # 12.5 % of 1,004 = 125.5 -> 126 (a float would give 125.49999...).
+    assert apply(cart(1004), percent_off("12.5")).discount_amount == 126
+
+
+def test_percent_on_order_is_capped_by_amount_limit() -> None:
+    assert apply(cart(10000), percent_off("30", amount_limit=2000)).discount_amount == 2000
+
+
+def test_fixed_price_on_order_and_on_items() -> None:
+    assert (
+        apply(cart(5000), Discount("FIXED", "APPLY_TO_ORDER", fixed_amount=3000)).discount_amount
+        == 2000
+    )
+    assert (
+        apply(cart(2000), Discount("FIXED", "APPLY_TO_ORDER", fixed_amount=3000)).discount_amount
+        == 0
+    )
+    # Every unit of a targeted line costs 500 now: 2 x (800 - 500); the other line is untouched.
+    step = apply(
+        priced((800, 2), (900, 1)), Discount("FIXED", "APPLY_TO_ITEMS", fixed_amount=500), [0]
+    )
+    assert step.line_discounts == (600, 0)
+
+
+def test_item_effects_only_touch_their_targets() -> None:
+    step = apply(cart(2000, 700, 300), amount_off(500, "APPLY_TO_ITEMS"), targets=[1, 2])
+    assert step.line_discounts == (0, 500, 300)
+
+
+def test_item_discounts_stop_at_what_is_left_to_pay() -> None:
+    # The client's amount (1,000) is below its lines (3,000): item discounts cannot take
+    # the order below zero either.
+    step = apply(cart(1000, 2000, amount=1000), amount_off(2000, "APPLY_TO_ITEMS"))
+    assert sum(step.line_discounts) == 1000
+    assert step.line_discounts == (333, 667)
+    assert step.cart.total_amount == 0
+
+
+def test_effects_a_type_does_not_have_are_refused() -> None:
+    with pytest.raises(ValueError, match="no effect"):
+        Discount("PERCENT", "APPLY_TO_ITEMS_PROPORTIONALLY", percent_off=Fraction(10))
+    with pytest.raises(ValueError, match="value"):
+        Discount("AMOUNT", "APPLY_TO_ORDER")
+    with pytest.raises(ValueError, match="negative"):
+        Discount("AMOUNT", "APPLY_TO_ORDER", amount_off=-1)
+
+
+def test_capped_allocation_refuses_what_cannot_be_placed() -> None:
+    with pytest.raises(ValueError, match="more than"):
+        allocate_capped(10, [1, 0], [5, 100])
+
+
+# --- properties --------------------------------------------------------------------------
+
+money = st.integers(min_value=0, max_value=10**7)
+
+
+@st.composite
+def carts(draw: st.DrawFn) -> Cart:
+    made = []
+    for _ in range(draw(st.integers(min_value=0, max_value=6))):
+        price = draw(st.integers(min_value=0, max_value=10**6))
+        quantity = draw(st.none() | st.integers(min_value=1, max_value=20))
+        made.append(price_line(price=price, quantity=quantity, amount=None))
+    amount = draw(st.just(sum(line.amount or 0 for line in made)) | money)
+    # Discounts from earlier requests, within what the order allows.
+    left = amount
+    discounted = []
+    for line in made:
+        taken = draw(st.integers(min_value=0, max_value=min(line.amount or 0, left)))
+        left -= taken
+        discounted.append(replace(line, discount_amount=taken))
+    order_discount = draw(st.integers(min_value=0, max_value=left))
+    return Cart(amount=amount, discount_amount=order_discount, lines=tuple(discounted))
+
+
+@st.composite
+def discounts(draw: st.DrawFn) -> Discount:
+    kind = draw(st.sampled_from(["AMOUNT", "PERCENT", "FIXED"]))
+    effect = draw(st.sampled_from(EFFECTS[kind]))
+    limits = {
+        "amount_limit": draw(st.none() | money),
+        "aggregated_amount_limit": draw(st.none() | money),
+    }
+    if kind == "AMOUNT":
+        return Discount("AMOUNT", effect, amount_off=draw(money), **limits)  # type: ignore[arg-type]
+    if kind == "PERCENT":
+        percent = draw(st.fractions(min_value=0, max_value=100, max_denominator=1000))
+        return Discount("PERCENT", effect, percent_off=percent, **limits)  # type: ignore[arg-type]
+    return Discount("FIXED", effect, fixed_amount=draw(money), **limits)  # type: ignore[arg-type]
+
+
+@st.composite
+def stacks(draw: st.DrawFn, size: int) -> list[tuple[Discount, list[int] | None]]:
+    out: list[tuple[Discount, list[int] | None]] = []
+    for _ in range(draw(st.integers(min_value=1, max_value=5))):
+        targets = draw(st.none() | st.lists(st.integers(min_value=0, max_value=max(size - 1, 0))))
+        out.append((draw(discounts()), targets if size else None))
+    return out
+
+
+def check_invariants(before: Cart, step: Applied) -> None:
+    after = step.cart
+    assert step.discount_amount >= 0 and all(p >= 0 for p in step.line_discounts)
+    # What the step reports is exactly what moved on the cart.
+    assert after.discount_amount == before.discount_amount + step.discount_amount
+    for old, new, part in zip(before.lines, after.lines, step.line_discounts, strict=True):
+        assert new.discount_amount == old.discount_amount + part
+        assert new.discount_amount <= (new.amount or 0)  # never more than the line
+    assert after.items_discount_amount == before.items_discount_amount + step.items_discount_amount
+    # The order never goes below zero, and its figures reconcile.
+    assert after.discount_amount + after.items_discount_amount <= after.amount
+    assert after.total_amount == max(
+        0, after.amount - after.discount_amount - after.items_discount_amount
+    )
+    assert step.total_discount_amount <= before.total_amount
+
+
+@given(carts().flatmap(lambda c: st.tuples(st.just(c), stacks(len(c.lines)))))
+def test_every_stack_keeps_the_invariants(
+    case: tuple[Cart, list[tuple[Discount, list[int] | None]]],
+) -> None:
+    start, stack = case
+    before = start
+    for step in apply_all(start, stack):
+        check_invariants(before, step)
+        before = step.cart
+
+
+@given(carts(), discounts())
+def test_a_discount_never_exceeds_its_own_limits(start: Cart, discount: Discount) -> None:
+    step = apply(start, discount)
+    if discount.aggregated_amount_limit is not None:
+        assert step.total_discount_amount <= discount.aggregated_amount_limit
+    if discount.amount_limit is not None:
+        if discount.effect == "APPLY_TO_ORDER":
+            assert step.discount_amount <= discount.amount_limit
+        elif discount.effect == "APPLY_TO_ITEMS":
+            assert all(p <= discount.amount_limit for p in step.line_discounts)
+    if discount.type == "AMOUNT":
+        assert discount.amount_off is not None
+        if discount.effect in (
+            "APPLY_TO_ORDER",
+            "APPLY_TO_ITEMS_PROPORTIONALLY",
+            "APPLY_TO_ITEMS_PROPORTIONALLY_BY_QUANTITY",
+        ):
+            assert step.total_discount_amount <= discount.amount_off
+
+
+@given(carts(), discounts())
+def test_a_split_amount_is_placed_whole_when_the_lines_can_take_it(
+    start: Cart, discount: Discount
+) -> None:
+    if discount.type != "AMOUNT" or "PROPORTIONALLY" not in discount.effect:
+        return
+    assert discount.amount_off is not None
+    bases = [max(0, (line.amount or 0) - line.discount_amount) for line in start.lines]
+    room = min(sum(bases), start.total_amount)
+    if discount.aggregated_amount_limit is not None:
+        room = min(room, discount.aggregated_amount_limit)
+    step = apply(start, discount)
+    assert step.items_discount_amount == min(discount.amount_off, room)
+
+
+@given(
+    st.integers(min_value=0, max_value=10**6),
+    st.lists(st.tuples(st.integers(0, 50), st.integers(0, 10**5)), min_size=1, max_size=8),
+)
+def test_capped_allocation_places_everything_within_caps(
+    total: int, pairs: list[tuple[int, int]]
+) -> None:
+    weights = [w for w, _ in pairs]
+    caps = [c for _, c in pairs]
+    room = sum(c for w, c in pairs if w > 0)
+    total = min(total, room)
+    parts = allocate_capped(total, weights, caps)
+    assert sum(parts) == total
+    assert all(0 <= p <= c for p, c in zip(parts, caps, strict=True))
+    assert all(p == 0 for p, w in zip(parts, weights, strict=True) if w == 0)
