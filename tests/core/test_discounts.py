@@ -68,7 +68,9 @@ def test_example_b_running_total() -> None:
         Cart(amount=200000, discount_amount=0, lines=()),
         [(amount_off(100), None), (percent_off("20"), None), (amount_off(8000), None)],
     )
+    assert [s.discount_amount for s in steps] == [100, 39980, 8000]
     assert [s.cart.discount_amount for s in steps] == [100, 40080, 48080]
+    assert [s.cart.total_amount for s in steps] == [199900, 159920, 151920]
     assert steps[-1].cart.total_amount == 151920
 
 
@@ -92,6 +94,47 @@ def test_proportional_split_by_quantity() -> None:
         amount_off(1000, "APPLY_TO_ITEMS_PROPORTIONALLY_BY_QUANTITY"),
     )
     assert step.line_discounts == (250, 375, 375)
+
+
+# discount-types-and-effects.mdx, "Product discount effects": mug 10 x 2, poster 15 x 3,
+# t-shirt 20 x 3, bottle 25 x 2 (dollars); the discount targets the first three lines.
+SAMPLE = priced((1000, 2), (1500, 3), (2000, 3), (2500, 2))
+BRANDED = [0, 1, 2]
+
+
+@pytest.mark.parametrize(
+    ("discount", "lines", "total"),
+    [
+        (amount_off(1000, "APPLY_TO_ITEMS"), (1000, 1000, 1000, 0), 14500),
+        (amount_off(1000, "APPLY_TO_ITEMS_BY_QUANTITY"), (2000, 3000, 3000, 0), 9500),
+        (amount_off(1000, "APPLY_TO_ITEMS_PROPORTIONALLY"), (160, 360, 480, 0), 16500),
+        (amount_off(1000, "APPLY_TO_ITEMS_PROPORTIONALLY_BY_QUANTITY"), (250, 375, 375, 0), 16500),
+        (percent_off("10", "APPLY_TO_ITEMS"), (200, 450, 600, 0), 16250),
+        (Discount("FIXED", "APPLY_TO_ITEMS", fixed_amount=1000), (0, 1500, 3000, 0), 13000),
+    ],
+    ids=["per-line", "per-unit", "by-value", "by-quantity", "percent", "new-price"],
+)
+def test_product_discount_effects_sample_order(
+    discount: Discount, lines: tuple[int, ...], total: int
+) -> None:
+    step = apply(SAMPLE, discount, BRANDED)
+    assert step.line_discounts == lines
+    assert step.cart.total_amount == total
+
+
+def test_discount_effects_page_examples() -> None:
+    """extra/discount-effects.mdx: 10 % off a client amount of 20,050 (lines worth less);
+    1,000 split over the mug (2,000) and pen (8,000) of a 195,000 order."""
+    odd = Cart(amount=20050, discount_amount=0, lines=cart(3000, 2000, 1000).lines)
+    step = apply(odd, percent_off("10"))
+    assert (step.discount_amount, step.cart.total_amount) == (2005, 18045)
+    order = cart(2000, 8000, 5000, 180000)
+    split = apply(order, amount_off(1000, "APPLY_TO_ITEMS_PROPORTIONALLY"), [0, 1])
+    assert split.line_discounts == (200, 800, 0, 0)
+    assert split.cart.total_amount == 194000
+    each = apply(order, amount_off(1000, "APPLY_TO_ITEMS"), [0, 1])
+    assert each.line_discounts == (1000, 1000, 0, 0)
+    assert each.cart.total_amount == 193000
 
 
 def test_split_remainders_go_to_the_largest_remainder_then_the_earlier_line() -> None:
