@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, Field
 
 from tally.common.schemas import (
     LongText,
@@ -11,6 +11,7 @@ from tally.common.schemas import (
     ObjectId,
     RequestBody,
     ShortText,
+    SourceId,
 )
 
 # products.json: ParameterOrder. Only the creation and update dates are product fields; the
@@ -31,14 +32,6 @@ ProductSort = Literal[
 ]
 
 MAX_ATTRIBUTES = 100
-
-# common.schemas.SourceId puts max_length on `str | None`, which pydantic then applies to
-# the None an empty string becomes (a 500) and reports as "items". Until it is fixed there,
-# the limit sits on the string alone; an empty source_id still means none (BEHAVIOR 3.3).
-SourceId = Annotated[
-    Annotated[str, Field(max_length=255)] | None,
-    BeforeValidator(lambda value: None if value == "" else value),
-]
 
 # The column is three characters wide (ISO 4217 codes).
 Currency = Annotated[str, Field(max_length=3)]
