@@ -85,6 +85,10 @@ def test_list_customers(client: AppClient) -> None:
     assert by_email["total"] == 1
     bad = client.get("/v1/customers", params={"created_at[before]": "yesterday"})
     assert bad.status_code == 400 and bad.json()["key"] == "invalid_query_params"
+    # A time zone that pushes the last day of the calendar past it: refused, not a 500.
+    edge = client.get("/v1/customers", params={"updated_at[after]": "9999-12-31T23:59:59-14:00"})
+    assert edge.status_code == 400 and edge.json()["key"] == "invalid_query_params"
+    assert ".updated_at[after]" in edge.json()["details"]
 
 
 def test_summary_counts_only_paid_and_fulfilled_orders(client: AppClient) -> None:

@@ -8,12 +8,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tally import ids
-from tally.clock import parse_datetime
+from tally.common.filters import query_datetime
 from tally.customers import repository
 from tally.customers.schemas import CustomerFields, CustomerRef, CustomerUpdate
 from tally.customers.tables import CUSTOMER_ID_PREFIX, customers
 from tally.db.prepared import Row
-from tally.errors import duplicate, invalid_query, not_found
+from tally.errors import duplicate, not_found
 from tally.orders.tables import orders
 from tally.projects import repository as counters
 
@@ -148,12 +148,7 @@ def delete(conn: Connection, *, project_id: str, ref: str) -> None:
 
 
 def _date_filter(column: sa.ColumnElement[Any], text: str, name: str, before: bool) -> Any:
-    try:
-        when = parse_datetime(text)
-    except ValueError:
-        raise invalid_query(
-            f"Property .{name} cannot be recognized as a ISO-8601 compliant date"
-        ) from None
+    when = query_datetime(text, name)
     return column < when if before else column > when
 
 

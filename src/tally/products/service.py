@@ -9,9 +9,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tally import ids
-from tally.clock import parse_datetime
+from tally.common.filters import query_datetime
 from tally.db.prepared import Row
-from tally.errors import duplicate, invalid_query, not_found
+from tally.errors import duplicate, not_found
 from tally.products import repository
 from tally.products.schemas import (
     ProductCreate,
@@ -64,12 +64,7 @@ def _created_filters(
     for name, text in (("start_date", start_date), ("end_date", end_date)):
         if text is None:
             continue
-        try:
-            when = parse_datetime(text)
-        except (ValueError, OverflowError):
-            raise invalid_query(
-                f"Property .{name} cannot be recognized as a ISO-8601 compliant date"
-            ) from None
+        when = query_datetime(text, name)
         if name == "start_date":
             filters.append(column >= when)
         elif len(text.strip()) == 10:
