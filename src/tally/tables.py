@@ -4,5 +4,6 @@ from tally.customers.tables import customers
 from tally.orders.tables import orders
 from tally.products.tables import products, skus
 from tally.projects.tables import counters, projects
+from tally.vouchers.tables import vouchers
 
-__all__ = ["counters", "customers", "orders", "products", "projects", "skus"]
+__all__ = ["counters", "customers", "orders", "products", "projects", "skus", "vouchers"]

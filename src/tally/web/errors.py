@@ -28,8 +28,12 @@ def error_response(request: Request, error: TallyError) -> Response:
 def _path(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
+        if isinstance(part, str) and part.isupper():
+            # A tagged union's tag (discount type AMOUNT, PERCENT...): pydantic puts it in
+            # the path, the client never wrote it. API field names are all lower case.
+            continue
         out += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return out or "."
+    return out
 
 
 def _problem(err: dict[str, Any]) -> str:
@@ -57,6 +61,10 @@ def _problem(err: dict[str, Any]) -> str:
         return f"should not be longer than {ctx.get('max_length')} characters"
     if kind == "enum" or kind == "literal_error":
         return f"should be one of {ctx.get('expected')}"
+    if kind == "union_tag_invalid":
+        return f"type should be one of {ctx.get('expected_tags')}"
+    if kind == "value_error" and ctx.get("error") is not None:
+        return str(ctx["error"])
     message = str(err.get("msg", "is invalid"))
     return message[0].lower() + message[1:] if message else "is invalid"
 
@@ -80,7 +88,12 @@ def validation_details(exc: RequestValidationError) -> tuple[bool, str]:
             if isinstance(cause, StorableJSONError):
                 parts.append(str(cause))
                 continue
-            parts.append(f"Property {_path(loc[1:])} {_problem(err)}")
+            path = _path(loc[1:])
+            if err.get("type") == "value_error" and not path:
+                # A rule over the whole body: its message names the properties itself.
+                parts.append(_problem(err))
+                continue
+            parts.append(f"Property {path or '.'} {_problem(err)}")
         else:
             name = ".".join(str(p) for p in loc[1:]) or str(where)
             parts.append(f"Property .{name} {_problem(err)}")

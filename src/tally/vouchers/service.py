@@ -1,0 +1,103 @@
+"""Vouchers: create with a given or a generated code, get by code.
+
+Keyword-only functions over one connection; the caller owns the transaction.
+"""
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from tally import ids
+from tally.db.prepared import Row
+from tally.errors import TallyError, duplicate, invalid_payload, not_found
+from tally.vouchers import repository
+from tally.vouchers.codes import CodeConfigError, make_code
+from tally.vouchers.schemas import VoucherCreate, VoucherGenerate
+from tally.vouchers.tables import VOUCHER_ID_LENGTH, VOUCHER_ID_PREFIX
+
+# Generated codes that collide with existing ones are drawn again, a few times: a config
+# with room for only a handful of codes then fails clearly instead of looping.
+_CODE_ATTEMPTS = 10
+
+
+def get(conn: Connection, *, project_id: str, code: str) -> Row:
+    row = repository.get_by_code(conn, project_id, code)
+    if row is None:
+        raise not_found("voucher", code)
+    return row
+
+
+def create(
+    conn: Connection, *, project_id: str, code: str, body: VoucherCreate, now: datetime
+) -> dict[str, Any]:
+    """POST /v1/vouchers/{code}: a voucher with this exact code; a taken code is 409."""
+    if repository.get_by_code(conn, project_id, code) is not None:
+        raise _taken(code)
+    return _insert(conn, project_id=project_id, code=code, body=body, now=now)
+
+
+def generate(
+    conn: Connection, *, project_id: str, body: VoucherGenerate, now: datetime
+) -> dict[str, Any]:
+    """POST /v1/vouchers: the code given in the body, else one made from code_config."""
+    if body.code is not None:
+        return create(conn, project_id=project_id, code=body.code, body=body, now=now)
+    config = body.code_config.model_dump() if body.code_config else {}
+    for _ in range(_CODE_ATTEMPTS):
+        try:
+            code = make_code(**config)
+        except CodeConfigError as exc:
+            raise invalid_payload(str(exc)) from None
+        if repository.get_by_code(conn, project_id, code) is None:
+            return _insert(conn, project_id=project_id, code=code, body=body, now=now)
+    raise invalid_payload(
+        "Property .code_config leaves too few codes: every code drawn is already taken"
+    )
+
+
+def _taken(code: str) -> TallyError:
+    return duplicate("voucher", f"A voucher with code {code} already exists", resource_id=code)
+
+
+def _insert(
+    conn: Connection, *, project_id: str, code: str, body: VoucherCreate, now: datetime
+) -> dict[str, Any]:
+    assert body.discount is not None  # VoucherCreate requires it for discount vouchers
+    row: dict[str, Any] = {
+        "id": ids.new_id(VOUCHER_ID_PREFIX, VOUCHER_ID_LENGTH),
+        "project_id": project_id,
+        "code": code,
+        "type": body.type,
+        "discount": _stored_discount(body.discount.model_dump(exclude_none=True)),
+        "start_date": body.start_date,
+        "expiration_date": body.expiration_date,
+        "validity_timeframe": _dump(body.validity_timeframe),
+        "validity_day_of_week": body.validity_day_of_week,
+        "validity_hours": _dump(body.validity_hours),
+        "active": True if body.active is None else body.active,
+        "additional_info": body.additional_info,
+        "metadata": body.metadata or {},
+        "redemption_quantity": body.redemption.quantity if body.redemption else None,
+        "redeemed_quantity": 0,
+        "created_at": now,
+        "updated_at": None,
+    }
+    repository.insert(conn, row)
+    return row
+
+
+def _dump(model: Any) -> Any:
+    return None if model is None else model.model_dump()
+
+
+def _stored_discount(discount: dict[str, Any]) -> dict[str, Any]:
+    # percent_off is read as an exact decimal; it is stored and printed as a JSON number.
+    percent = discount.get("percent_off")
+    if isinstance(percent, Decimal):
+        discount["percent_off"] = (
+            int(percent) if percent == percent.to_integral() else float(percent)
+        )
+    discount["is_dynamic"] = False  # formulas are not built (BEHAVIOR 11.1)
+    return discount
