@@ -1,6 +1,7 @@
 """Property-based run of schemathesis against the server's own ``/openapi.json``.
 
-Every operation under /v1/orders, /v1/customers, /v1/products and /v1/skus is fuzzed on both
+Every operation under /v1/orders, /v1/customers, /v1/products, /v1/skus and /v1/vouchers is
+fuzzed on both
 engines (one real ``tally serve`` per engine). A case fails when the server answers 5xx, when
 a documented response does not match the schema the server itself publishes, or (extra check)
 when a success body does not match the official Voucherify schema of that operation or an
@@ -37,7 +38,7 @@ from support.spec import assert_matches
 
 MAX_EXAMPLES = int(os.environ.get("TALLY_FUZZ_EXAMPLES", "30"))
 SEED = int(os.environ.get("TALLY_FUZZ_SEED", "20260101"))
-PATHS = r"^/v1/(orders|customers|products|skus)(/|$)"
+PATHS = r"^/v1/(orders|customers|products|skus|vouchers)(/|$)"
 
 
 @pytest.fixture
@@ -76,6 +77,9 @@ OFFICIAL_SCHEMAS: dict[str, tuple[str, str]] = {
     "get-sku": ("products", "SkusGetResponseBody"),
     "update-sku": ("products", "ProductsSkusUpdateResponseBody"),
     "list-skus-in-product": ("products", "ProductsSkusListResponseBody"),
+    "create-voucher": ("vouchers", "VouchersCreateResponseBody"),
+    "generate-random-code": ("vouchers", "VouchersCreateResponseBody"),
+    "get-voucher": ("vouchers", "VouchersGetResponseBody"),
 }
 
 
@@ -106,7 +110,7 @@ _turn = itertools.count()
 
 @pytest.fixture
 def seeded(live_server: LiveServer) -> dict[str, str]:
-    """One customer, order, product and SKU; their ids by path parameter name."""
+    """One customer, order, product, SKU and voucher; their ids by path parameter name."""
     tag = uuid.uuid4().hex[:12]
     with live_server.client() as http:
         customer = http.post(
@@ -131,13 +135,18 @@ def seeded(live_server: LiveServer) -> dict[str, str]:
                 ],
             },
         )
-        for response in (customer, sku, order):
+        voucher = http.post(
+            f"/v1/vouchers/fuzz-{tag}",
+            json={"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 500}},
+        )
+        for response in (customer, sku, order, voucher):
             assert response.status_code == 200, response.text
     return {
         "orderId": order.json()["id"],
         "customerId": customer.json()["id"],
         "productId": product.json()["id"],
         "skuId": sku.json()["id"],
+        "code": voucher.json()["code"],
     }
 
 
