@@ -1,11 +1,11 @@
 """Property-based run of schemathesis against the server's own ``/openapi.json``.
 
-Every operation under /v1/orders, /v1/customers, /v1/products, /v1/skus and /v1/vouchers is
-fuzzed on both
-engines (one real ``tally serve`` per engine). A case fails when the server answers 5xx, when
-a documented response does not match the schema the server itself publishes, or (extra check)
-when a success body does not match the official Voucherify schema of that operation or an
-error body is not the spec's error object. Invalid input answered with a 4xx error is fine.
+Every operation under /v1/orders, /v1/customers, /v1/products, /v1/skus, /v1/vouchers and
+/v1/validations is fuzzed on both engines (one real ``tally serve`` per engine). A case fails
+when the server answers 5xx, when a documented response does not match the schema the server
+itself publishes, or (extra check) when a success body does not match the official Voucherify
+schema of that operation or an error body is not the spec's error object. Invalid input
+answered with a 4xx error is fine.
 
 Status codes must be ones the server's document lists for the operation.
 
@@ -38,7 +38,7 @@ from support.spec import assert_matches
 
 MAX_EXAMPLES = int(os.environ.get("TALLY_FUZZ_EXAMPLES", "30"))
 SEED = int(os.environ.get("TALLY_FUZZ_SEED", "20260101"))
-PATHS = r"^/v1/(orders|customers|products|skus|vouchers)(/|$)"
+PATHS = r"^/v1/(orders|customers|products|skus|vouchers|validations)(/|$)"
 
 
 @pytest.fixture
@@ -80,6 +80,7 @@ OFFICIAL_SCHEMAS: dict[str, tuple[str, str]] = {
     "create-voucher": ("vouchers", "VouchersCreateResponseBody"),
     "generate-random-code": ("vouchers", "VouchersCreateResponseBody"),
     "get-voucher": ("vouchers", "VouchersGetResponseBody"),
+    "validate-stacked-discounts": ("validations", "ValidationsValidateResponseBody"),
 }
 
 

@@ -8,6 +8,12 @@ keywords; the one that changes validation is ``nullable: true``. Each file is tr
 once (on a deep copy): every schema with ``nullable: true`` becomes
 ``{"anyOf": [{"type": "null"}, <schema>]}``, which also covers nullable ``allOf``/``enum``
 schemas that have no ``type``. ``date-time`` and ``date`` formats are checked (RFC 3339).
+
+One more translation works around a defect of the official files: a ``oneOf`` whose every
+branch is an object that requires nothing (validations.json's redeemable ``result``: voucher,
+gift card, loyalty card, promotion tier, stack) matches every such value more than once, so
+no value could ever pass it. Such a ``oneOf`` is checked as ``anyOf``; a ``oneOf`` with any
+branch that requires a property stays as it is.
 """
 
 from __future__ import annotations
@@ -113,7 +119,34 @@ def load_document(file: str) -> dict[str, Any]:
     with path.open(encoding="utf-8") as handle:
         raw = json.load(handle)
     converted: dict[str, Any] = openapi_to_jsonschema(raw)
+    _loosen_ambiguous_one_of(converted, converted.get("components", {}).get("schemas", {}))
     return converted
+
+
+def _requires_nothing(branch: Any, schemas: dict[str, Any]) -> bool:
+    ref = branch.get("$ref") if isinstance(branch, dict) else None
+    if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+        branch = schemas.get(ref.rsplit("/", 1)[1])
+    if not isinstance(branch, dict):
+        return False
+    composed = any(key in branch for key in ("allOf", "oneOf", "anyOf", "$ref"))
+    return branch.get("type") == "object" and "required" not in branch and not composed
+
+
+def _loosen_ambiguous_one_of(node: Any, schemas: dict[str, Any]) -> None:
+    """See the module doc: ``oneOf`` over objects that require nothing becomes ``anyOf``."""
+    if isinstance(node, list):
+        for item in node:
+            _loosen_ambiguous_one_of(item, schemas)
+        return
+    if not isinstance(node, dict):
+        return
+    for key, value in node.items():
+        if key not in _LITERAL_KEYWORDS:
+            _loosen_ambiguous_one_of(value, schemas)
+    branches = node.get("oneOf")
+    if isinstance(branches, list) and all(_requires_nothing(b, schemas) for b in branches):
+        node["anyOf"] = node.pop("oneOf")
 
 
 @functools.cache

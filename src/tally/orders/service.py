@@ -143,6 +143,37 @@ def _apply(
     now: datetime,
 ) -> Mapping[Any, Any]:
     """Set the fields present in ``body``; absent fields stay (BEHAVIOR 7.4)."""
+    values = _changes(conn, project_id=project_id, current=current, body=body, now=now)
+    customer_id, referrer_id, _ = _people(conn, project_id, body, now, current=current)
+    if customer_id != current["customer_id"]:
+        values["customer_id"] = customer_id
+    if referrer_id != current["referrer_id"]:
+        values["referrer_id"] = referrer_id
+    # The upsert always marks the order as touched, as Voucherify does for a re-sent order.
+    values["updated_at"] = now
+    repository.update(conn, project_id, current["id"], values)
+    row = {**current, **values}
+    affected: set[str] = set()
+    if current["status"] in COUNTED_STATUSES and current["customer_id"]:
+        affected.add(current["customer_id"])
+    if row["status"] in COUNTED_STATUSES and row["customer_id"]:
+        affected.add(row["customer_id"])
+    customers.refresh_order_summaries(conn, project_id=project_id, customer_ids=affected)
+    return row
+
+
+def _changes(
+    conn: Connection,
+    *,
+    project_id: str,
+    current: Mapping[Any, Any],
+    body: OrderFields,
+    now: datetime,
+    write: bool = True,
+) -> dict[str, Any]:
+    """The stored fields ``body`` changes on ``current`` (BEHAVIOR 7.4, 8.4): discounts
+    already granted stay on the lines that remain. ``write=False``: the catalogue is only
+    read, never changed by ``override`` lines."""
     sent = body.model_fields_set
     values: dict[str, Any] = {}
     if "source_id" in sent and body.source_id is not None:
@@ -157,7 +188,7 @@ def _apply(
     if items_sent or amount_sent:
         old_stored: list[dict[str, Any]] = current["items"]
         if items_sent:
-            built = _build_lines(conn, project_id, body.items or [], now)
+            built = _build_lines(conn, project_id, body.items or [], now, write=write)
             math = carry_discounts(
                 [(_key(s), _math_of(s)) for s in old_stored],
                 [(_key(s), m) for s, m in zip(built.stored, built.math, strict=True)],
@@ -187,22 +218,52 @@ def _apply(
                 "total_amount": totals.total_amount,
             }
         )
-    customer_id, referrer_id, _ = _people(conn, project_id, body, now, current=current)
-    if customer_id != current["customer_id"]:
-        values["customer_id"] = customer_id
-    if referrer_id != current["referrer_id"]:
-        values["referrer_id"] = referrer_id
-    # The upsert always marks the order as touched, as Voucherify does for a re-sent order.
-    values["updated_at"] = now
-    repository.update(conn, project_id, current["id"], values)
-    row = {**current, **values}
-    affected: set[str] = set()
-    if current["status"] in COUNTED_STATUSES and current["customer_id"]:
-        affected.add(current["customer_id"])
-    if row["status"] in COUNTED_STATUSES and row["customer_id"]:
-        affected.add(row["customer_id"])
-    customers.refresh_order_summaries(conn, project_id=project_id, customer_ids=affected)
-    return row
+    return values
+
+
+def preview(
+    conn: Connection, *, project_id: str, body: OrderCreate | None, now: datetime
+) -> tuple[dict[str, Any], list[Line]]:
+    """The order a validation computes on, and its lines: the stored order named by ``id``
+    or ``source_id`` with the payload's fields over it, else a new order that has no id.
+    Nothing is written (BEHAVIOR 8.3, 8.6)."""
+    body = body or OrderCreate()
+    current: Mapping[Any, Any] | None = None
+    if body.id is not None:
+        current = repository.get_by_id(conn, project_id, body.id)
+        if current is None:
+            raise not_found("order", body.id)
+    elif body.source_id is not None:
+        current = repository.get_by_source_id(conn, project_id, body.source_id)
+    if current is not None:
+        changes = _changes(
+            conn, project_id=project_id, current=current, body=body, now=now, write=False
+        )
+        row = {**current, **changes}
+        return row, [_math_of(line) for line in row["items"]]
+    lines = _build_lines(conn, project_id, body.items or [], now, write=False)
+    try:
+        totals = order_totals(amount=body.amount, lines=lines.math)
+    except AmountError as exc:
+        raise invalid_payload(str(exc)) from None
+    row = {
+        "id": None,
+        "source_id": body.source_id,
+        "status": body.status or "CREATED",
+        "amount": totals.amount,
+        "initial_amount": totals.initial_amount,
+        "discount_amount": 0,
+        "items_discount_amount": 0,
+        "total_amount": totals.total_amount,
+        "items": lines.stored,
+        "metadata": body.metadata or {},
+        "redemptions": {},
+        "customer_id": None,
+        "referrer_id": None,
+        "created_at": None,
+        "updated_at": None,
+    }
+    return row, lines.math
 
 
 def _people(
@@ -236,7 +297,12 @@ def _people(
 
 
 def _build_lines(
-    conn: Connection, project_id: str, items: list[OrderItemIn], now: datetime
+    conn: Connection,
+    project_id: str,
+    items: list[OrderItemIn],
+    now: datetime,
+    *,
+    write: bool = True,
 ) -> Lines:
     if not items:
         return Lines(stored=[], math=[])
@@ -244,7 +310,7 @@ def _build_lines(
     stored: list[dict[str, Any]] = []
     math: list[Line] = []
     for index, item in enumerate(items):
-        resolved = catalogue.resolve(item, index, write=True, now=now)
+        resolved = catalogue.resolve(item, index, write=write, now=now)
         price = item.price
         if price is None:
             price = _fallback_price(item, resolved)

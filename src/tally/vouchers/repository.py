@@ -15,3 +15,7 @@ def get_by_code(conn: Connection, project_id: str, code: str) -> Row | None:
 
 def insert(conn: Connection, values: dict[str, Any]) -> None:
     common.insert_row(conn, vouchers, values)
+
+
+def get_by_id(conn: Connection, project_id: str, voucher_id: str) -> Row | None:
+    return common.one_by(conn, vouchers, project_id, "id", voucher_id)

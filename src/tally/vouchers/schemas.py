@@ -2,7 +2,7 @@
 response shape documented in /openapi.json."""
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from tally.common.schemas import LongText, Metadata, Money, Price, RequestBody, RequestModel
 from tally.vouchers.codes import MAX_CODE_LENGTH
+from tally.vouchers.eligibility import fixed_duration
 
 AmountEffect = Literal[
     "APPLY_TO_ORDER",
@@ -24,8 +25,6 @@ Code = Annotated[str, Field(min_length=1, max_length=MAX_CODE_LENGTH)]
 Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=12, decimal_places=6)]
 DayOfWeek = Annotated[int, Field(ge=0, le=6)]
 
-# ISO 8601 durations as validity_timeframe uses them: P1D, PT1H, P1W, P1DT12H...
-_DURATION = re.compile(r"P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?")
 _TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 
 
@@ -83,8 +82,12 @@ class ValidityTimeframe(RequestModel):
     @field_validator("interval", "duration")
     @classmethod
     def _iso_duration(cls, value: str) -> str:
-        if not _DURATION.fullmatch(value):
-            raise ValueError("must be an ISO 8601 duration such as P1D or PT1H")
+        length = fixed_duration(value)
+        if length is None or length <= timedelta(0):
+            raise ValueError(
+                "must be an ISO 8601 duration of weeks, days, hours, minutes or seconds, "
+                "such as P1D or PT1H (months and years are not supported yet)"
+            )
         return value
 
 

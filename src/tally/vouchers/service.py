@@ -3,13 +3,16 @@
 Keyword-only functions over one connection; the caller owns the transaction.
 """
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
 from tally import ids
+from tally.core.discounts import Discount
 from tally.db.prepared import Row
 from tally.errors import TallyError, duplicate, invalid_payload, not_found
 from tally.vouchers import repository
@@ -27,6 +30,29 @@ def get(conn: Connection, *, project_id: str, code: str) -> Row:
     if row is None:
         raise not_found("voucher", code)
     return row
+
+
+def find(conn: Connection, *, project_id: str, ref: str) -> Row | None:
+    """A voucher named inside redeemables: by code, else by its v_ id (BEHAVIOR 3.5)."""
+    row = repository.get_by_code(conn, project_id, ref)
+    if row is None and ref.startswith(f"{VOUCHER_ID_PREFIX}_"):
+        row = repository.get_by_id(conn, project_id, ref)
+    return row
+
+
+def core_discount(voucher: Mapping[str, Any]) -> Discount:
+    """The stored discount as the calculation core takes it."""
+    stored = voucher["discount"]
+    percent = stored.get("percent_off")
+    return Discount(
+        type=stored["type"],
+        effect=stored["effect"],
+        amount_off=stored.get("amount_off"),
+        percent_off=None if percent is None else Fraction(str(percent)),
+        fixed_amount=stored.get("fixed_amount"),
+        amount_limit=stored.get("amount_limit"),
+        aggregated_amount_limit=stored.get("aggregated_amount_limit"),
+    )
 
 
 def create(

@@ -1,0 +1,77 @@
+"""Validation results as the API prints them (validations.json)."""
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from tally import ids
+from tally.core.discounts import Applied, Cart
+from tally.orders import presenter as orders
+from tally.validations import stacking
+from tally.validations.service import Outcome, Validation
+
+_EMPTY_LIST = {"data": [], "total": 0, "data_ref": "data", "object": "list"}
+
+
+def validation_json(result: Validation, tracking_id: str | None) -> dict[str, Any]:
+    applied = result.applied
+    final = applied[-1].cart if applied else result.start
+    out: dict[str, Any] = {
+        "id": ids.new_hex_id("valid", 18),
+        "valid": result.valid,
+        "redeemables": [_redeemable(result.order, o) for o in result.outcomes],
+        "order": order_json(result.order, final, applied),
+    }
+    if tracking_id is not None:
+        out["tracking_id"] = tracking_id
+    out["stacking_rules"] = stacking.rules_json()
+    return out
+
+
+def order_json(order: Mapping[str, Any], cart: Cart, applied: Sequence[Applied]) -> dict[str, Any]:
+    """``order`` with the figures of ``cart``; the applied_* fields sum ``applied`` only
+    (BEHAVIOR 5.8, 5.11)."""
+    items = [
+        {**stored, "discount_amount": line.discount_amount}
+        for stored, line in zip(order["items"], cart.lines, strict=True)
+    ]
+    row = {
+        **order,
+        "items": items,
+        "discount_amount": cart.discount_amount,
+        "items_discount_amount": cart.items_discount_amount,
+        "total_amount": cart.total_amount,
+    }
+    out = orders.order_json(row)
+    for index, item in enumerate(out["items"]):
+        item["applied_discount_amount"] = sum(step.line_discounts[index] for step in applied)
+    order_applied = sum(step.discount_amount for step in applied)
+    items_applied = sum(step.items_discount_amount for step in applied)
+    out["applied_discount_amount"] = order_applied
+    out["items_applied_discount_amount"] = items_applied
+    out["total_applied_discount_amount"] = order_applied + items_applied
+    # An order the validation did not find is not saved: it has no id or dates (BEHAVIOR 8.6).
+    for key in ("id", "created_at"):
+        if out[key] is None:
+            del out[key]
+    return out
+
+
+def _redeemable(order: Mapping[str, Any], outcome: Outcome) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": outcome.redeemable.id, "object": outcome.redeemable.object}
+    if outcome.step is not None:
+        assert outcome.voucher is not None
+        return {
+            "status": "APPLICABLE",
+            **out,
+            "order": order_json(order, outcome.step.cart, [outcome.step]),
+            "applicable_to": _EMPTY_LIST,
+            "inapplicable_to": _EMPTY_LIST,
+            "result": {"discount": outcome.voucher["discount"]},
+        }
+    if outcome.error is not None:
+        error = outcome.error
+        details = {"message": error["message"], "key": error["key"]}
+        return {"status": "INAPPLICABLE", **out, "result": {"error": error, "details": details}}
+    assert outcome.skipped is not None
+    key, message = outcome.skipped
+    return {"status": "SKIPPED", **out, "result": {"details": {"key": key, "message": message}}}

@@ -1,0 +1,63 @@
+"""POST /v1/validations request body (validations.json: ValidationsValidateRequestBody)."""
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from tally.common.schemas import Metadata, ObjectId, RequestBody, RequestModel, ShortText
+from tally.customers.schemas import CustomerRef
+from tally.orders.schemas import OrderCreate
+
+# BEHAVIOR 10.1: 1 to 30 redeemables a request.
+MAX_REDEEMABLES = 30
+
+
+class RedeemableIn(RequestModel):
+    object: Literal["voucher", "promotion_tier", "promotion_stack"]
+    id: ObjectId
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_cards(cls, data: Any) -> Any:
+        # Gift credits and loyalty rewards are not built (BEHAVIOR 10.2: LATER).
+        if isinstance(data, dict):
+            for key in ("gift", "reward"):
+                if data.get(key) is not None:
+                    raise ValueError(
+                        f"{key}: gift and loyalty cards are not supported by Tally yet"
+                    )
+        return data
+
+
+class ExpandOptions(RequestModel):
+    expand: list[Literal["order", "redemption", "redeemable", "category"]] | None = None
+
+
+class ValidationRequest(RequestBody):
+    redeemables: Annotated[list[RedeemableIn], Field(min_length=1, max_length=MAX_REDEEMABLES)]
+    order: OrderCreate | None = None
+    customer: CustomerRef | None = None
+    tracking_id: ShortText | None = None
+    metadata: Metadata | None = None
+    options: ExpandOptions | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_session(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("session") is not None:
+            raise ValueError(
+                "Property .session: validation sessions are not supported by Tally yet"
+            )
+        return data
+
+
+class ValidationOut(BaseModel):
+    """Documentation shape (validations.json: ValidationsValidateResponseBody); responses
+    are built as dicts (see presenter)."""
+
+    id: str
+    valid: bool
+    redeemables: list[dict[str, Any]]
+    order: dict[str, Any]
+    tracking_id: str | None = None
+    stacking_rules: dict[str, Any]

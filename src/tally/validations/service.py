@@ -1,0 +1,185 @@
+"""POST /v1/validations: what the redeemables would do to the order, in request order, each
+on the order the ones before it left (BEHAVIOR 8.6, 10). Nothing is written.
+
+Only vouchers are built as redeemables so far; promotion tiers and stacks are refused by
+name. Stacking rules are the defaults (ALL mode, at most 5 applicable redeemables).
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from tally.core.discounts import Applied, Cart, apply
+from tally.errors import TallyError, invalid_payload
+from tally.orders import service as orders
+from tally.validations import stacking
+from tally.validations.schemas import RedeemableIn, ValidationRequest
+from tally.vouchers import eligibility
+from tally.vouchers import service as vouchers
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One redeemable's result: applied (``step``), refused (``error``) or skipped."""
+
+    redeemable: RedeemableIn
+    voucher: Mapping[str, Any] | None = None
+    step: Applied | None = None
+    error: dict[str, Any] | None = None
+    skipped: tuple[str, str] | None = None  # (key, message)
+
+
+@dataclass(frozen=True)
+class Validation:
+    order: dict[str, Any]  # the order before this request's discounts
+    start: Cart
+    outcomes: list[Outcome]
+
+    @property
+    def valid(self) -> bool:
+        return all(o.error is None for o in self.outcomes)
+
+    @property
+    def applied(self) -> list[Applied]:
+        """What takes effect: nothing unless every redeemable is applicable (ALL mode)."""
+        if not self.valid:
+            return []
+        return [o.step for o in self.outcomes if o.step is not None]
+
+
+DUPLICATED = TallyError(
+    400,
+    "duplicated_redeemables",
+    "Duplicated redeemables",
+    "Duplicated redeemables detected in one redemption",
+)
+
+
+def validate(
+    conn: Connection,
+    *,
+    project_id: str,
+    body: ValidationRequest,
+    now: datetime,
+    request_id: str,
+) -> Validation:
+    _check_request(body)
+    order, lines = orders.preview(conn, project_id=project_id, body=body.order, now=now)
+    start = Cart(
+        amount=order["amount"], discount_amount=order["discount_amount"], lines=tuple(lines)
+    )
+    cart = start
+    outcomes: list[Outcome] = []
+    applicable = 0
+    for redeemable in body.redeemables:
+        if any(o.error is not None for o in outcomes):
+            outcomes.append(
+                Outcome(
+                    redeemable,
+                    skipped=(
+                        "preceding_validation_failed",
+                        "Redeemable cannot be applied due to preceding validation failure",
+                    ),
+                )
+            )
+            continue
+        voucher = vouchers.find(conn, project_id=project_id, ref=redeemable.id)
+        error = _refusal(redeemable, voucher, cart, now, request_id)
+        if error is not None:
+            outcomes.append(Outcome(redeemable, voucher=voucher, error=error))
+            continue
+        assert voucher is not None
+        if applicable >= stacking.APPLICABLE_REDEEMABLES_LIMIT:
+            outcomes.append(
+                Outcome(
+                    redeemable,
+                    voucher=voucher,
+                    skipped=(
+                        "applicable_redeemables_limit_exceeded",
+                        "Applicable redeemables limit exceeded",
+                    ),
+                )
+            )
+            continue
+        step = apply(cart, vouchers.core_discount(voucher))
+        outcomes.append(Outcome(redeemable, voucher=voucher, step=step))
+        cart = step.cart
+        applicable += 1
+    return Validation(order=order, start=start, outcomes=outcomes)
+
+
+def _check_request(body: ValidationRequest) -> None:
+    """Request-level checks (BEHAVIOR 10.3): all 400, nothing evaluated."""
+    seen: set[tuple[str, str]] = set()
+    for index, redeemable in enumerate(body.redeemables):
+        if redeemable.object != "voucher":
+            raise invalid_payload(
+                f"Property .redeemables[{index}].object: {redeemable.object} redeemables are "
+                "not supported by Tally yet"
+            )
+        key = (redeemable.object, redeemable.id)
+        if key in seen:
+            raise DUPLICATED
+        seen.add(key)
+
+
+def _refusal(
+    redeemable: RedeemableIn,
+    voucher: Mapping[str, Any] | None,
+    cart: Cart,
+    now: datetime,
+    request_id: str,
+) -> dict[str, Any] | None:
+    """The error object of an INAPPLICABLE redeemable (BEHAVIOR 10.6, 10.14), or None."""
+    if voucher is None:
+        return {
+            "code": 404,
+            "key": "not_found",
+            "message": "Resource not found",
+            "details": f"Cannot find voucher with id {redeemable.id}",
+            "request_id": request_id,
+            "resource_id": redeemable.id,
+            "resource_type": "voucher",
+        }
+    code = voucher["code"]
+    why = eligibility.refusal(voucher, now)
+    if why is not None:
+        return _error(why.key, why.message, f"Voucher {code}: {why.message}", request_id)
+    effect = voucher["discount"]["effect"]
+    valued = any((line.amount or 0) > 0 for line in cart.lines)
+    if effect == "APPLY_TO_ORDER":
+        if cart.amount <= 0 and not valued:
+            return _error(
+                "missing_amount",
+                "Missing amount",
+                f"Voucher {code} needs an order amount",
+                request_id,
+            )
+    elif not cart.lines:
+        return _error(
+            "missing_order_items",
+            "Missing order items",
+            f"Voucher {code} discounts order items; the order has none",
+            request_id,
+        )
+    elif not valued:
+        return _error(
+            "missing_order_items_amount",
+            "Missing order items amount",
+            f"Voucher {code} discounts order items; none has an amount or price",
+            request_id,
+        )
+    return None
+
+
+def _error(key: str, message: str, details: str, request_id: str) -> dict[str, Any]:
+    return {
+        "code": 400,
+        "key": key,
+        "message": message,
+        "details": details,
+        "request_id": request_id,
+    }
