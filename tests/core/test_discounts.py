@@ -347,3 +347,14 @@ def test_capped_allocation_places_everything_within_caps(
     assert sum(parts) == total
     assert all(0 <= p <= c for p, c in zip(parts, caps, strict=True))
     assert all(p == 0 for p, w in zip(parts, weights, strict=True) if w == 0)
+
+
+@given(
+    st.integers(min_value=0, max_value=10**13),
+    st.fractions(min_value=0, max_value=100, max_denominator=10**6),
+)
+def test_percentages_round_half_up_exactly(base: int, percent: Fraction) -> None:
+    from tally.core.discounts import _percent_of
+
+    exact = Fraction(base) * percent / 100
+    assert _percent_of(base, percent) == int(exact + Fraction(1, 2))
