@@ -211,6 +211,11 @@ def test_a_voucher_can_be_named_by_its_id(client: AppClient) -> None:
         ({"redeemables": [{"object": "coupon", "id": "A"}]}, "invalid_payload", "object"),
         ({"redeemables": redeem("A"), "session": {"type": "LOCK"}}, "invalid_payload", "session"),
         ({"redeemables": redeem("A"), "order": {"amount": -1}}, "invalid_payload", "amount"),
+        (
+            {"redeemables": redeem("A"), "order": {"metadata": {"note": "a\u0000b"}}},
+            "invalid_payload",
+            ".order.metadata.note",
+        ),
     ],
 )
 def test_request_errors(client: AppClient, body: dict[str, Any], key: str, needle: str) -> None:

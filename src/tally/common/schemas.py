@@ -1,8 +1,17 @@
 """Request field types shared by every domain's schemas."""
 
-from typing import Annotated, Any
+from contextvars import ContextVar
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    StrictInt,
+    model_validator,
+)
 
 from tally.core.money import MAX_MONEY, MAX_QUANTITY, round_half_up
 
@@ -102,15 +111,26 @@ class StorableJSONError(ValueError):
         super().__init__(f"Property {path or '.'} {problem}")
 
 
+# Set while a request body's fields are validated: a body model nested in another (an order
+# inside a validation request) was checked with the whole and is not walked again.
+_CHECKED = ContextVar("tally_body_checked", default=False)
+
+
 class RequestBody(RequestModel):
     """A whole request body. Before any field is validated, every string and number in it is
     checked to be storable on both engines, so nothing that would fail later (a database
     error, a response that cannot be encoded) is ever written."""
 
-    @model_validator(mode="before")
+    @model_validator(mode="wrap")
     @classmethod
-    def _storable(cls, data: Any) -> Any:
+    def _storable(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        if _CHECKED.get():
+            return handler(data)
         found = _json_problem(data, "")
         if found:
             raise StorableJSONError(*found)
-        return data
+        token = _CHECKED.set(True)
+        try:
+            return handler(data)
+        finally:
+            _CHECKED.reset(token)
