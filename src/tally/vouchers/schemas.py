@@ -34,8 +34,8 @@ class _DiscountIn(RequestModel):
     def _no_formulas(cls, data: Any) -> Any:
         # Formulas are not built (BEHAVIOR 11.1): refuse them rather than ignore them.
         if isinstance(data, dict):
-            for key in data:
-                if isinstance(key, str) and key.endswith("_formula"):
+            for key, value in data.items():
+                if isinstance(key, str) and key.endswith("_formula") and value is not None:
                     raise ValueError(f"{key} is not supported by Tally yet")
         return data
 
@@ -44,7 +44,8 @@ class AmountDiscountIn(_DiscountIn):
     type: Literal["AMOUNT"]
     amount_off: Price
     aggregated_amount_limit: Money | None = None
-    effect: AmountEffect = "APPLY_TO_ORDER"
+    # No effect (or null, as the SDKs send it): APPLY_TO_ORDER (BEHAVIOR 11.2).
+    effect: AmountEffect | None = None
 
 
 class PercentDiscountIn(_DiscountIn):
@@ -52,13 +53,13 @@ class PercentDiscountIn(_DiscountIn):
     percent_off: Percent
     amount_limit: Price | None = None
     aggregated_amount_limit: Money | None = None
-    effect: OrderOrItems = "APPLY_TO_ORDER"
+    effect: OrderOrItems | None = None
 
 
 class FixedDiscountIn(_DiscountIn):
     type: Literal["FIXED"]
     fixed_amount: Price
-    effect: OrderOrItems = "APPLY_TO_ORDER"
+    effect: OrderOrItems | None = None
 
 
 class UnitDiscountIn(_DiscountIn):

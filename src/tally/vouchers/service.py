@@ -125,5 +125,7 @@ def _stored_discount(discount: dict[str, Any]) -> dict[str, Any]:
         discount["percent_off"] = (
             int(percent) if percent == percent.to_integral() else float(percent)
         )
+    # Without validation rules there are no products to target: APPLY_TO_ORDER (BEHAVIOR 11.2).
+    discount.setdefault("effect", "APPLY_TO_ORDER")
     discount["is_dynamic"] = False  # formulas are not built (BEHAVIOR 11.1)
     return discount
