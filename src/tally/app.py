@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI, Request
 
 from tally import __version__
+from tally.campaigns.endpoints import router as campaigns_router
 from tally.config import Settings, get_settings
 from tally.customers.endpoints import router as customers_router
 from tally.db.engine import Database
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(customers_router)
     app.include_router(products_router)
     app.include_router(vouchers_router)
+    app.include_router(campaigns_router)
     app.include_router(validations_router)
 
     @app.get("/health", tags=["Operations"], operation_id="health")

@@ -1,9 +1,19 @@
 """Every table, imported once so the metadata is complete (migrations, tests)."""
 
+from tally.campaigns.tables import campaigns
 from tally.customers.tables import customers
 from tally.orders.tables import orders
 from tally.products.tables import products, skus
 from tally.projects.tables import counters, projects
 from tally.vouchers.tables import vouchers
 
-__all__ = ["counters", "customers", "orders", "products", "projects", "skus", "vouchers"]
+__all__ = [
+    "campaigns",
+    "counters",
+    "customers",
+    "orders",
+    "products",
+    "projects",
+    "skus",
+    "vouchers",
+]

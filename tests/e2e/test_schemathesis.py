@@ -1,11 +1,11 @@
 """Property-based run of schemathesis against the server's own ``/openapi.json``.
 
-Every operation under /v1/orders, /v1/customers, /v1/products, /v1/skus, /v1/vouchers and
-/v1/validations is fuzzed on both engines (one real ``tally serve`` per engine). A case fails
-when the server answers 5xx, when a documented response does not match the schema the server
-itself publishes, or (extra check) when a success body does not match the official Voucherify
-schema of that operation or an error body is not the spec's error object. Invalid input
-answered with a 4xx error is fine.
+Every operation under /v1/orders, /v1/customers, /v1/products, /v1/skus, /v1/vouchers,
+/v1/campaigns and /v1/validations is fuzzed on both engines (one real ``tally serve`` per
+engine). A case fails when the server answers 5xx, when a documented response does not match
+the schema the server itself publishes, or (extra check) when a success body does not match
+the official Voucherify schema of that operation or an error body is not the spec's error
+object. Invalid input answered with a 4xx error is fine.
 
 Status codes must be ones the server's document lists for the operation.
 
@@ -38,7 +38,7 @@ from support.spec import assert_matches
 
 MAX_EXAMPLES = int(os.environ.get("TALLY_FUZZ_EXAMPLES", "30"))
 SEED = int(os.environ.get("TALLY_FUZZ_SEED", "20260101"))
-PATHS = r"^/v1/(orders|customers|products|skus|vouchers|validations)(/|$)"
+PATHS = r"^/v1/(orders|customers|products|skus|vouchers|campaigns|validations)(/|$)"
 
 
 @pytest.fixture
@@ -81,6 +81,12 @@ OFFICIAL_SCHEMAS: dict[str, tuple[str, str]] = {
     "generate-random-code": ("vouchers", "VouchersCreateResponseBody"),
     "get-voucher": ("vouchers", "VouchersGetResponseBody"),
     "validate-stacked-discounts": ("validations", "ValidationsValidateResponseBody"),
+    "create-campaign": ("campaigns", "CampaignsCreateResponseBody"),
+    "get-campaign": ("campaigns", "CampaignsGetResponseBody"),
+    "add-voucher-with-specific-code-to-campaign": (
+        "campaigns",
+        "CampaignsVouchersCreateResponseBody",
+    ),
 }
 
 
@@ -111,7 +117,8 @@ _turn = itertools.count()
 
 @pytest.fixture
 def seeded(live_server: LiveServer) -> dict[str, str]:
-    """One customer, order, product, SKU and voucher; their ids by path parameter name."""
+    """One customer, order, product, SKU, voucher and campaign; their ids by path parameter
+    name."""
     tag = uuid.uuid4().hex[:12]
     with live_server.client() as http:
         customer = http.post(
@@ -140,7 +147,18 @@ def seeded(live_server: LiveServer) -> dict[str, str]:
             f"/v1/vouchers/fuzz-{tag}",
             json={"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 500}},
         )
-        for response in (customer, sku, order, voucher):
+        campaign = http.post(
+            "/v1/campaigns",
+            json={
+                "name": f"fuzz-{tag}",
+                "campaign_type": "DISCOUNT_COUPONS",
+                "voucher": {
+                    "type": "DISCOUNT_VOUCHER",
+                    "discount": {"type": "AMOUNT", "amount_off": 5},
+                },
+            },
+        )
+        for response in (customer, sku, order, voucher, campaign):
             assert response.status_code == 200, response.text
     return {
         "orderId": order.json()["id"],
@@ -148,6 +166,7 @@ def seeded(live_server: LiveServer) -> dict[str, str]:
         "productId": product.json()["id"],
         "skuId": sku.json()["id"],
         "code": voucher.json()["code"],
+        "campaignId": campaign.json()["id"],
     }
 
 

@@ -8,6 +8,8 @@ from tally.clock import iso
 
 # vouchers.json types these as strings or objects without null: absent when unset.
 _OMITTED_WHEN_NONE = (
+    "campaign",
+    "campaign_id",
     "start_date",
     "expiration_date",
     "validity_timeframe",
@@ -23,6 +25,8 @@ def voucher_json(row: Mapping[Any, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": row["id"],
         "code": code,
+        "campaign": row.get("campaign_name"),
+        "campaign_id": row["campaign_id"],
         "categories": [],
         "type": row["type"],
         "discount": row["discount"],

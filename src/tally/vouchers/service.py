@@ -59,9 +59,7 @@ def create(
     conn: Connection, *, project_id: str, code: str, body: VoucherCreate, now: datetime
 ) -> dict[str, Any]:
     """POST /v1/vouchers/{code}: a voucher with this exact code; a taken code is 409."""
-    if repository.get_by_code(conn, project_id, code) is not None:
-        raise _taken(code)
-    return _insert(conn, project_id=project_id, code=code, body=body, now=now)
+    return insert(conn, project_id=project_id, code=code, fields=fields_of(body), now=now)
 
 
 def generate(
@@ -71,13 +69,19 @@ def generate(
     if body.code is not None:
         return create(conn, project_id=project_id, code=body.code, body=body, now=now)
     config = body.code_config.model_dump() if body.code_config else {}
+    code = new_code(conn, project_id=project_id, config=config)
+    return insert(conn, project_id=project_id, code=code, fields=fields_of(body), now=now)
+
+
+def new_code(conn: Connection, *, project_id: str, config: Mapping[str, Any]) -> str:
+    """A code made from ``config`` (CodeConfig) that no voucher of the project has yet."""
     for _ in range(_CODE_ATTEMPTS):
         try:
             code = make_code(**config)
         except CodeConfigError as exc:
             raise invalid_payload(str(exc)) from None
         if repository.get_by_code(conn, project_id, code) is None:
-            return _insert(conn, project_id=project_id, code=code, body=body, now=now)
+            return code
     raise invalid_payload(
         "Property .code_config leaves too few codes: every code drawn is already taken"
     )
@@ -87,16 +91,12 @@ def _taken(code: str) -> TallyError:
     return duplicate("voucher", f"A voucher with code {code} already exists", resource_id=code)
 
 
-def _insert(
-    conn: Connection, *, project_id: str, code: str, body: VoucherCreate, now: datetime
-) -> dict[str, Any]:
+def fields_of(body: VoucherCreate) -> dict[str, Any]:
+    """The stored fields of a voucher created from ``body``, code and ids aside."""
     assert body.discount is not None  # VoucherCreate requires it for discount vouchers
-    row: dict[str, Any] = {
-        "id": ids.new_id(VOUCHER_ID_PREFIX, VOUCHER_ID_LENGTH),
-        "project_id": project_id,
-        "code": code,
+    return {
         "type": body.type,
-        "discount": _stored_discount(body.discount.model_dump(exclude_none=True)),
+        "discount": stored_discount(body.discount.model_dump(exclude_none=True)),
         "start_date": body.start_date,
         "expiration_date": body.expiration_date,
         "validity_timeframe": _dump(body.validity_timeframe),
@@ -106,6 +106,27 @@ def _insert(
         "additional_info": body.additional_info,
         "metadata": body.metadata or {},
         "redemption_quantity": body.redemption.quantity if body.redemption else None,
+    }
+
+
+def insert(
+    conn: Connection,
+    *,
+    project_id: str,
+    code: str,
+    fields: Mapping[str, Any],
+    now: datetime,
+    campaign_id: str | None = None,
+) -> dict[str, Any]:
+    """A new voucher with this code (a taken code is 409) and these fields."""
+    if repository.get_by_code(conn, project_id, code) is not None:
+        raise _taken(code)
+    row: dict[str, Any] = {
+        "id": ids.new_id(VOUCHER_ID_PREFIX, VOUCHER_ID_LENGTH),
+        "project_id": project_id,
+        "code": code,
+        "campaign_id": campaign_id,
+        **fields,
         "redeemed_quantity": 0,
         "created_at": now,
         "updated_at": None,
@@ -118,7 +139,7 @@ def _dump(model: Any) -> Any:
     return None if model is None else model.model_dump()
 
 
-def _stored_discount(discount: dict[str, Any]) -> dict[str, Any]:
+def stored_discount(discount: dict[str, Any]) -> dict[str, Any]:
     # percent_off is read as an exact decimal; it is stored and printed as a JSON number.
     percent = discount.get("percent_off")
     if isinstance(percent, Decimal):

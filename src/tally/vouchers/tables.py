@@ -12,6 +12,7 @@ vouchers = sa.Table(
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("project_id", sa.String(40), sa.ForeignKey("projects.id"), nullable=False),
     sa.Column("code", sa.String(255), nullable=False),
+    sa.Column("campaign_id", sa.String(40), sa.ForeignKey("campaigns.id"), nullable=True),
     sa.Column("type", sa.String(24), nullable=False),
     # The discount as the API prints it (vouchers.json: Discount), effect filled in.
     sa.Column("discount", JSONType, nullable=False),
@@ -30,4 +31,5 @@ vouchers = sa.Table(
     sa.Column("updated_at", UTCDateTime(), nullable=True),
     sa.UniqueConstraint("project_id", "code"),
     sa.Index(None, "project_id", "created_at", "id"),
+    sa.Index(None, "campaign_id"),
 )
