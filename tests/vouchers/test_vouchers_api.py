@@ -181,7 +181,7 @@ DISCOUNT = {"type": "DISCOUNT_VOUCHER", "discount": PERCENT}
             {"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off_formula": "x"}},
             "formula",
         ),
-        ({**DISCOUNT, "campaign": "Summer"}, "campaigns"),
+        ({**DISCOUNT, "campaign": "Summer"}, "/v1/campaigns/{campaignId}/vouchers/{code}"),
         ({**DISCOUNT, "category": "New"}, "categories"),
         ({**DISCOUNT, "validation_rules": ["val_123"]}, "validation rules"),
         (

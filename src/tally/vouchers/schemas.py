@@ -124,11 +124,11 @@ class CodeConfigIn(RequestModel):
 # Fields of VoucherCreateBase that need parts Tally has not built yet; sending them is
 # refused with a message saying so, rather than accepted and ignored.
 _NOT_BUILT = {
-    "campaign": "campaigns",
-    "campaign_id": "campaigns",
     "category": "categories",
     "category_id": "categories",
 }
+# A voucher joins a campaign through the campaign's own route, which applies its template.
+_IN_CAMPAIGN = ("campaign", "campaign_id")
 
 
 class VoucherCreate(RequestBody):
@@ -155,6 +155,12 @@ class VoucherCreate(RequestBody):
             for key, part in _NOT_BUILT.items():
                 if data.get(key) not in (None, ""):
                     raise ValueError(f"Property .{key}: {part} are not supported by Tally yet")
+            for key in _IN_CAMPAIGN:
+                if data.get(key) not in (None, ""):
+                    raise ValueError(
+                        f"Property .{key}: add a voucher to a campaign with "
+                        "POST /v1/campaigns/{campaignId}/vouchers/{code}"
+                    )
             if data.get("validation_rules"):
                 raise ValueError(
                     "Property .validation_rules: validation rules are not supported by Tally yet"
