@@ -15,6 +15,7 @@ from tally.customers.endpoints import router as customers_router
 from tally.db.engine import Database
 from tally.orders.endpoints import router as orders_router
 from tally.products.endpoints import router as products_router
+from tally.promotions.endpoints import router as promotions_router
 from tally.validations.endpoints import router as validations_router
 from tally.vouchers.endpoints import router as vouchers_router
 from tally.web import errors, openapi
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(products_router)
     app.include_router(vouchers_router)
     app.include_router(campaigns_router)
+    app.include_router(promotions_router)
     app.include_router(validations_router)
 
     @app.get("/health", tags=["Operations"], operation_id="health")

@@ -5,6 +5,7 @@ from tally.customers.tables import customers
 from tally.orders.tables import orders
 from tally.products.tables import products, skus
 from tally.projects.tables import counters, projects
+from tally.promotions.tables import promotion_tiers
 from tally.vouchers.tables import vouchers
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "orders",
     "products",
     "projects",
+    "promotion_tiers",
     "skus",
     "vouchers",
 ]

@@ -128,7 +128,7 @@ BASE = {"name": "Bad", "campaign_type": "DISCOUNT_COUPONS", "voucher": TEMPLATE}
 @pytest.mark.parametrize(
     ("body", "needle"),
     [
-        ({**BASE, "campaign_type": "PROMOTION"}, "PROMOTION"),
+        ({**BASE, "campaign_type": "PROMOTION"}, "not vouchers"),
         ({**BASE, "campaign_type": "LOYALTY_PROGRAM"}, "LOYALTY_PROGRAM"),
         ({"name": "Bad", "campaign_type": "DISCOUNT_COUPONS"}, "voucher"),
         ({**BASE, "name": ""}, "name"),

@@ -1,11 +1,11 @@
 """Property-based run of schemathesis against the server's own ``/openapi.json``.
 
 Every operation under /v1/orders, /v1/customers, /v1/products, /v1/skus, /v1/vouchers,
-/v1/campaigns and /v1/validations is fuzzed on both engines (one real ``tally serve`` per
-engine). A case fails when the server answers 5xx, when a documented response does not match
-the schema the server itself publishes, or (extra check) when a success body does not match
-the official Voucherify schema of that operation or an error body is not the spec's error
-object. Invalid input answered with a 4xx error is fine.
+/v1/campaigns, /v1/promotions and /v1/validations is fuzzed on both engines (one real
+``tally serve`` per engine). A case fails when the server answers 5xx, when a documented
+response does not match the schema the server itself publishes, or (extra check) when a
+success body does not match the official Voucherify schema of that operation or an error
+body is not the spec's error object. Invalid input answered with a 4xx error is fine.
 
 Status codes must be ones the server's document lists for the operation.
 
@@ -38,7 +38,7 @@ from support.spec import assert_matches
 
 MAX_EXAMPLES = int(os.environ.get("TALLY_FUZZ_EXAMPLES", "30"))
 SEED = int(os.environ.get("TALLY_FUZZ_SEED", "20260101"))
-PATHS = r"^/v1/(orders|customers|products|skus|vouchers|campaigns|validations)(/|$)"
+PATHS = r"^/v1/(orders|customers|products|skus|vouchers|campaigns|promotions|validations)(/|$)"
 
 
 @pytest.fixture
@@ -83,6 +83,9 @@ OFFICIAL_SCHEMAS: dict[str, tuple[str, str]] = {
     "validate-stacked-discounts": ("validations", "ValidationsValidateResponseBody"),
     "create-campaign": ("campaigns", "CampaignsCreateResponseBody"),
     "get-campaign": ("campaigns", "CampaignsGetResponseBody"),
+    "add-promotion-tier-to-campaign": ("promotions", "PromotionsTiersCreateResponseBody"),
+    "get-promotion-tier": ("promotions", "PromotionsTiersGetResponseBody"),
+    "list-promotion-tiers-from-campaign": ("promotions", "PromotionsTiersListResponseBody"),
     "add-voucher-with-specific-code-to-campaign": (
         "campaigns",
         "CampaignsVouchersCreateResponseBody",
@@ -158,7 +161,22 @@ def seeded(live_server: LiveServer) -> dict[str, str]:
                 },
             },
         )
-        for response in (customer, sku, order, voucher, campaign):
+        promotion = http.post(
+            "/v1/campaigns",
+            json={
+                "name": f"fuzz-{tag}-promo",
+                "campaign_type": "PROMOTION",
+                "promotion": {
+                    "tiers": [
+                        {
+                            "name": "Fuzz",
+                            "action": {"discount": {"type": "PERCENT", "percent_off": 5}},
+                        }
+                    ]
+                },
+            },
+        )
+        for response in (customer, sku, order, voucher, campaign, promotion):
             assert response.status_code == 200, response.text
     return {
         "orderId": order.json()["id"],
@@ -167,6 +185,7 @@ def seeded(live_server: LiveServer) -> dict[str, str]:
         "skuId": sku.json()["id"],
         "code": voucher.json()["code"],
         "campaignId": campaign.json()["id"],
+        "promotionTierId": promotion.json()["promotion"]["tiers"][0]["id"],
     }
 
 

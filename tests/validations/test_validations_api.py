@@ -199,9 +199,9 @@ def test_a_voucher_can_be_named_by_its_id(client: AppClient) -> None:
         ({"redeemables": []}, "invalid_payload", "redeemables"),
         ({"redeemables": redeem(*[f"C{n}" for n in range(31)])}, "invalid_payload", "30"),
         (
-            {"redeemables": [{"object": "promotion_tier", "id": "promo_1"}]},
+            {"redeemables": [{"object": "promotion_stack", "id": "stack_1"}]},
             "invalid_payload",
-            "promotion_tier",
+            "promotion_stack",
         ),
         (
             {"redeemables": [{"object": "voucher", "id": "G", "gift": {"credits": 5}}]},

@@ -29,7 +29,11 @@ async def create_campaign(
     return await respond(
         request,
         lambda conn: presenter.campaign_json(
-            service.create(conn, project_id=project_id, body=body, now=utcnow())
+            *service.view(
+                conn,
+                project_id=project_id,
+                ref=service.create(conn, project_id=project_id, body=body, now=utcnow())["id"],
+            )
         ),
         write=True,
     )
@@ -43,7 +47,7 @@ async def get_campaign(
     return await respond(
         request,
         lambda conn: presenter.campaign_json(
-            service.get(conn, project_id=project_id, ref=campaignId)
+            *service.view(conn, project_id=project_id, ref=campaignId)
         ),
         write=False,
         quick=True,

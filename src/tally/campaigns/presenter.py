@@ -1,12 +1,14 @@
 """Campaign rows as the API prints them (campaigns.json: Campaign)."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tally.clock import iso
+from tally.promotions import presenter as promotions
 
 # campaigns.json types these without null: absent when unset.
 _OMITTED_WHEN_NONE = (
+    "voucher",
     "start_date",
     "expiration_date",
     "validity_timeframe",
@@ -16,15 +18,15 @@ _OMITTED_WHEN_NONE = (
 )
 
 
-def campaign_json(row: Mapping[Any, Any]) -> dict[str, Any]:
-    voucher = dict(row["voucher"])
-    voucher["redemption"] = dict(voucher["redemption"])
+def campaign_json(
+    row: Mapping[Any, Any], tiers: Sequence[Mapping[Any, Any]] | None = None
+) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": row["id"],
         "name": row["name"],
         "campaign_type": row["campaign_type"],
         "type": row["type"],
-        "voucher": voucher,
+        "voucher": row["voucher"],
         "auto_join": row["auto_join"],
         "join_once": row["join_once"],
         "use_voucher_metadata_schema": row["use_voucher_metadata_schema"],
@@ -46,6 +48,8 @@ def campaign_json(row: Mapping[Any, Any]) -> dict[str, Any]:
         "categories": [],
         "object": "campaign",
     }
+    if tiers is not None:
+        out["promotion"] = promotions.tiers_json(tiers)
     for key in _OMITTED_WHEN_NONE:
         if out[key] is None:
             del out[key]

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from tally.common.schemas import LongText, Metadata, RequestBody, RequestModel
+from tally.promotions.schemas import PromotionIn
 from tally.vouchers.schemas import (
     CodeConfigIn,
     DayOfWeek,
@@ -47,6 +48,7 @@ class CampaignCreate(RequestBody):
     ]
     type: Literal["AUTO_UPDATE", "STATIC"] = "AUTO_UPDATE"
     voucher: CampaignVoucherIn | None = None
+    promotion: PromotionIn | None = None
     join_once: bool = False
     auto_join: bool = False
     use_voucher_metadata_schema: bool = False
@@ -73,13 +75,17 @@ class CampaignCreate(RequestBody):
 
     @model_validator(mode="after")
     def _consistent(self) -> "CampaignCreate":
-        if self.campaign_type != "DISCOUNT_COUPONS":
+        if self.campaign_type not in ("DISCOUNT_COUPONS", "PROMOTION"):
             raise ValueError(
                 f"Property .campaign_type: {self.campaign_type} campaigns are not supported "
                 "by Tally yet"
             )
-        if self.voucher is None:
+        if self.campaign_type == "DISCOUNT_COUPONS" and self.voucher is None:
             raise ValueError("Property .voucher is required for a DISCOUNT_COUPONS campaign")
+        if self.campaign_type == "PROMOTION" and (self.voucher or self.vouchers_count):
+            raise ValueError(
+                "Property .voucher: a PROMOTION campaign has tiers (.promotion.tiers), not vouchers"
+            )
         if (self.vouchers_count or 0) > MAX_VOUCHERS_AT_CREATION:
             raise ValueError(
                 f"Property .vouchers_count: more than {MAX_VOUCHERS_AT_CREATION} codes at once "
@@ -116,7 +122,8 @@ class CampaignOut(BaseModel):
     name: str
     campaign_type: str
     type: str
-    voucher: dict[str, Any]
+    voucher: dict[str, Any] | None = None
+    promotion: dict[str, Any] | None = None
     auto_join: bool
     join_once: bool
     use_voucher_metadata_schema: bool

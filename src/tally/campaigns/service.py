@@ -16,7 +16,8 @@ from tally.campaigns import repository
 from tally.campaigns.schemas import CampaignCreate, CampaignVoucherCreate
 from tally.campaigns.tables import CAMPAIGN_ID_PREFIX
 from tally.db.prepared import Row
-from tally.errors import duplicate, invalid_payload, not_found
+from tally.errors import TallyError, duplicate, invalid_payload, not_found
+from tally.promotions import service as promotions
 from tally.vouchers import service as vouchers
 from tally.vouchers.codes import ALPHANUMERIC, DEFAULT_LENGTH, CodeConfigError, make_code
 
@@ -28,6 +29,14 @@ def get(conn: Connection, *, project_id: str, ref: str) -> Row:
     return row
 
 
+def view(conn: Connection, *, project_id: str, ref: str) -> tuple[Row, list[Row] | None]:
+    """A campaign and, for a promotion, its tiers."""
+    row = get(conn, project_id=project_id, ref=ref)
+    if row["campaign_type"] != "PROMOTION":
+        return row, None
+    return row, promotions.list_of(conn, project_id=project_id, campaign_ref=row["id"])
+
+
 def create(
     conn: Connection, *, project_id: str, body: CampaignCreate, now: datetime
 ) -> dict[str, Any]:
@@ -36,28 +45,31 @@ def create(
         raise duplicate(
             "campaign", f"A campaign named {body.name} already exists", resource_id=body.name
         )
-    assert body.voucher is not None  # CampaignCreate requires it for DISCOUNT_COUPONS
     template = body.voucher
-    config = _code_config(template.code_config.model_dump() if template.code_config else {})
-    try:
-        make_code(**config)  # a config that cannot make codes is refused now, not later
-    except CodeConfigError as exc:
-        raise invalid_payload(str(exc).replace(".code_config", ".voucher.code_config")) from None
+    config: dict[str, Any] = {}
+    voucher: dict[str, Any] | None = None
+    if template is not None:
+        config = _code_config(template.code_config.model_dump() if template.code_config else {})
+        try:
+            make_code(**config)  # a config that cannot make codes is refused now, not later
+        except CodeConfigError as exc:
+            details = str(exc).replace(".code_config", ".voucher.code_config")
+            raise invalid_payload(details) from None
+        quantity = template.redemption.quantity if template.redemption else None
+        voucher = {
+            "type": template.type,
+            "discount": vouchers.stored_discount(template.discount.model_dump(exclude_none=True)),
+            "code_config": config,
+            "redemption": {"quantity": quantity},
+            "is_referral_code": False,
+        }
     row: dict[str, Any] = {
         "id": ids.new_id(CAMPAIGN_ID_PREFIX),
         "project_id": project_id,
         "name": body.name,
         "campaign_type": body.campaign_type,
         "type": body.type,
-        "voucher": {
-            "type": template.type,
-            "discount": vouchers.stored_discount(template.discount.model_dump(exclude_none=True)),
-            "code_config": config,
-            "redemption": {
-                "quantity": template.redemption.quantity if template.redemption else None
-            },
-            "is_referral_code": False,
-        },
+        "voucher": voucher,
         "start_date": body.start_date,
         "expiration_date": body.expiration_date,
         "validity_timeframe": None
@@ -75,6 +87,11 @@ def create(
         "updated_at": None,
     }
     repository.insert(conn, row)
+    tiers = (body.promotion.tiers if body.promotion else None) or []
+    for position, tier in enumerate(tiers, start=1):
+        promotions.insert(
+            conn, project_id=project_id, campaign=row, body=tier, now=now, hierarchy=position
+        )
     count = body.vouchers_count or 0
     for _ in range(count):
         code = vouchers.new_code(conn, project_id=project_id, config=config)
@@ -104,6 +121,13 @@ def add_voucher(
     """POST /v1/campaigns/{campaignId}/vouchers/{code}: a voucher made from the campaign's
     template, with the fields of ``body`` over it; a taken code is 409."""
     campaign = get(conn, project_id=project_id, ref=ref)
+    if campaign["voucher"] is None:
+        raise TallyError(
+            400,
+            "invalid_campaign_type",
+            "Invalid campaign type",
+            f"Campaign {ref} is a {campaign['campaign_type']} campaign: it has no vouchers",
+        )
     voucher = vouchers.insert(
         conn,
         project_id=project_id,

@@ -13,8 +13,9 @@ campaigns = sa.Table(
     sa.Column("name", sa.String(255), nullable=False),
     sa.Column("campaign_type", sa.String(24), nullable=False),
     sa.Column("type", sa.String(16), nullable=False),
-    # The template of the campaign's vouchers (campaigns.json: CampaignVoucher).
-    sa.Column("voucher", JSONType, nullable=False),
+    # The template of the campaign's vouchers (campaigns.json: CampaignVoucher); none for
+    # promotion campaigns.
+    sa.Column("voucher", JSONType, nullable=True),
     sa.Column("start_date", UTCDateTime(), nullable=True),
     sa.Column("expiration_date", UTCDateTime(), nullable=True),
     sa.Column("validity_timeframe", JSONType, nullable=True),

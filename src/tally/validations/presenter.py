@@ -59,14 +59,14 @@ def order_json(order: Mapping[str, Any], cart: Cart, applied: Sequence[Applied])
 def _redeemable(order: Mapping[str, Any], outcome: Outcome) -> dict[str, Any]:
     out: dict[str, Any] = {"id": outcome.redeemable.id, "object": outcome.redeemable.object}
     if outcome.step is not None:
-        assert outcome.voucher is not None
+        assert outcome.source is not None
         return {
             "status": "APPLICABLE",
             **out,
             "order": order_json(order, outcome.step.cart, [outcome.step]),
             "applicable_to": _EMPTY_LIST,
             "inapplicable_to": _EMPTY_LIST,
-            "result": {"discount": outcome.voucher["discount"]},
+            "result": {"discount": outcome.source["discount"]},
         }
     if outcome.error is not None:
         error = outcome.error

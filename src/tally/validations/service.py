@@ -1,8 +1,9 @@
 """POST /v1/validations: what the redeemables would do to the order, in request order, each
 on the order the ones before it left (BEHAVIOR 8.6, 10). Nothing is written.
 
-Only vouchers are built as redeemables so far; promotion tiers and stacks are refused by
-name. Stacking rules are the defaults (ALL mode, at most 5 applicable redeemables).
+Vouchers and promotion tiers are built as redeemables; promotion stacks, gift and loyalty
+cards are refused by name. Stacking rules are the defaults (ALL mode, at most 5 applicable
+redeemables).
 """
 
 from collections.abc import Mapping
@@ -13,8 +14,10 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from tally.core.discounts import Applied, Cart, apply
+from tally.db.prepared import Row
 from tally.errors import TallyError, invalid_payload
 from tally.orders import service as orders
+from tally.promotions import repository as promotions
 from tally.validations import stacking
 from tally.validations.schemas import RedeemableIn, ValidationRequest
 from tally.vouchers import eligibility
@@ -26,7 +29,8 @@ class Outcome:
     """One redeemable's result: applied (``step``), refused (``error``) or skipped."""
 
     redeemable: RedeemableIn
-    voucher: Mapping[str, Any] | None = None
+    # The voucher or promotion tier the redeemable names (None: not found).
+    source: Mapping[str, Any] | None = None
     step: Applied | None = None
     error: dict[str, Any] | None = None
     skipped: tuple[str, str] | None = None  # (key, message)
@@ -86,17 +90,17 @@ def validate(
                 )
             )
             continue
-        voucher = vouchers.find(conn, project_id=project_id, ref=redeemable.id)
-        error = _refusal(redeemable, voucher, cart, now, request_id)
+        source = _find(conn, project_id, redeemable)
+        error = _refusal(redeemable, source, cart, now, request_id)
         if error is not None:
-            outcomes.append(Outcome(redeemable, voucher=voucher, error=error))
+            outcomes.append(Outcome(redeemable, source=source, error=error))
             continue
-        assert voucher is not None
+        assert source is not None
         if applicable >= stacking.APPLICABLE_REDEEMABLES_LIMIT:
             outcomes.append(
                 Outcome(
                     redeemable,
-                    voucher=voucher,
+                    source=source,
                     skipped=(
                         "applicable_redeemables_limit_exceeded",
                         "Applicable redeemables limit exceeded",
@@ -104,8 +108,8 @@ def validate(
                 )
             )
             continue
-        step = apply(cart, vouchers.core_discount(voucher))
-        outcomes.append(Outcome(redeemable, voucher=voucher, step=step))
+        step = apply(cart, vouchers.core_discount(source))
+        outcomes.append(Outcome(redeemable, source=source, step=step))
         cart = step.cart
         applicable += 1
     return Validation(order=order, start=start, outcomes=outcomes)
@@ -115,7 +119,7 @@ def _check_request(body: ValidationRequest) -> None:
     """Request-level checks (BEHAVIOR 10.3): all 400, nothing evaluated."""
     seen: set[tuple[str, str]] = set()
     for index, redeemable in enumerate(body.redeemables):
-        if redeemable.object != "voucher":
+        if redeemable.object == "promotion_stack":
             raise invalid_payload(
                 f"Property .redeemables[{index}].object: {redeemable.object} redeemables are "
                 "not supported by Tally yet"
@@ -126,50 +130,92 @@ def _check_request(body: ValidationRequest) -> None:
         seen.add(key)
 
 
+def _find(conn: Connection, project_id: str, redeemable: RedeemableIn) -> Row | None:
+    if redeemable.object == "voucher":
+        return vouchers.find(conn, project_id=project_id, ref=redeemable.id)
+    return promotions.get(conn, project_id, redeemable.id)
+
+
+# A promotion tier may be used under the same rules as a voucher, its campaign's dates and
+# validity standing in for its own when it has none; the refusals have their own keys.
+_TIER_REFUSALS = {
+    eligibility.DISABLED.key: ("promotion_inactive", "Inactive Promotion"),
+    eligibility.NOT_ACTIVE.key: ("promotion_not_active_now", "promotion not active now"),
+    eligibility.EXPIRED.key: ("promotion_not_active_now", "promotion not active now"),
+    eligibility.NOT_ACTIVE_NOW.key: ("promotion_not_active_now", "promotion not active now"),
+}
+
+
+def _as_voucher(tier: Mapping[str, Any]) -> dict[str, Any]:
+    rules: dict[str, Any] = {
+        "active": tier["active"] and tier["campaign_active"],
+        "redemption_quantity": None,
+        "redeemed_quantity": 0,
+        "created_at": tier["campaign_created_at"],
+    }
+    for key in (
+        "start_date",
+        "expiration_date",
+        "validity_timeframe",
+        "validity_day_of_week",
+        "validity_hours",
+    ):
+        rules[key] = tier[key] if tier[key] is not None else tier[f"campaign_{key}"]
+    return rules
+
+
 def _refusal(
     redeemable: RedeemableIn,
-    voucher: Mapping[str, Any] | None,
+    source: Mapping[str, Any] | None,
     cart: Cart,
     now: datetime,
     request_id: str,
 ) -> dict[str, Any] | None:
     """The error object of an INAPPLICABLE redeemable (BEHAVIOR 10.6, 10.14), or None."""
-    if voucher is None:
+    kind = redeemable.object
+    if source is None:
         return {
             "code": 404,
             "key": "not_found",
             "message": "Resource not found",
-            "details": f"Cannot find voucher with id {redeemable.id}",
+            "details": f"Cannot find {kind} with id {redeemable.id}",
             "request_id": request_id,
             "resource_id": redeemable.id,
-            "resource_type": "voucher",
+            "resource_type": kind,
         }
-    code = voucher["code"]
-    why = eligibility.refusal(voucher, now)
-    if why is not None:
-        return _error(why.key, why.message, f"Voucher {code}: {why.message}", request_id)
-    effect = voucher["discount"]["effect"]
+    if kind == "voucher":
+        name = f"Voucher {source['code']}"
+        why = eligibility.refusal(source, now)
+        if why is not None:
+            return _error(why.key, why.message, f"{name}: {why.message}", request_id)
+    else:
+        name = f"Promotion tier {source['id']}"
+        why = eligibility.refusal(_as_voucher(source), now)
+        if why is not None:
+            key, message = _TIER_REFUSALS[why.key]
+            return _error(key, message, f"{name}: {message}", request_id)
+    effect = source["discount"]["effect"]
     valued = any((line.amount or 0) > 0 for line in cart.lines)
     if effect == "APPLY_TO_ORDER":
         if cart.amount <= 0 and not valued:
             return _error(
                 "missing_amount",
                 "Missing amount",
-                f"Voucher {code} needs an order amount",
+                f"{name} needs an order amount",
                 request_id,
             )
     elif not cart.lines:
         return _error(
             "missing_order_items",
             "Missing order items",
-            f"Voucher {code} discounts order items; the order has none",
+            f"{name} discounts order items; the order has none",
             request_id,
         )
     elif not valued:
         return _error(
             "missing_order_items_amount",
             "Missing order items amount",
-            f"Voucher {code} discounts order items; none has an amount or price",
+            f"{name} discounts order items; none has an amount or price",
             request_id,
         )
     return None

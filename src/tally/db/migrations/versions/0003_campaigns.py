@@ -25,7 +25,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=255), nullable=False),
         sa.Column("campaign_type", sa.String(length=24), nullable=False),
         sa.Column("type", sa.String(length=16), nullable=False),
-        sa.Column("voucher", JSONType, nullable=False),
+        sa.Column("voucher", JSONType, nullable=True),
         sa.Column("start_date", UTCDateTime(), nullable=True),
         sa.Column("expiration_date", UTCDateTime(), nullable=True),
         sa.Column("validity_timeframe", JSONType, nullable=True),

@@ -1,0 +1,69 @@
+"""HTTP routes of /v1/promotions: parse, call one service function, shape the response."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Path, Request
+from fastapi.responses import Response
+
+from tally.clock import utcnow
+from tally.promotions import presenter, service
+from tally.promotions.schemas import TierCreate, TierOut, TiersListOut
+from tally.web.context import ProjectId, respond
+
+router = APIRouter(prefix="/v1/promotions", tags=["Promotions"])
+
+Ref = Annotated[str, Path(min_length=1, max_length=255)]
+
+
+@router.post(
+    "/{campaignId}/tiers",
+    responses={200: {"model": TierOut}},
+    operation_id="add-promotion-tier-to-campaign",
+)
+async def create_tier(
+    request: Request, project_id: ProjectId, campaignId: Ref, body: Annotated[TierCreate, Body()]
+) -> Response:
+    """Add a tier to a promotion campaign (by its id or name)."""
+    return await respond(
+        request,
+        lambda conn: presenter.tier_json(
+            service.create(
+                conn, project_id=project_id, campaign_ref=campaignId, body=body, now=utcnow()
+            )
+        ),
+        write=True,
+        quick=True,
+    )
+
+
+@router.get(
+    "/tiers/{promotionTierId}",
+    responses={200: {"model": TierOut}},
+    operation_id="get-promotion-tier",
+)
+async def get_tier(request: Request, project_id: ProjectId, promotionTierId: Ref) -> Response:
+    """A promotion tier by its id."""
+    return await respond(
+        request,
+        lambda conn: presenter.tier_json(
+            service.get(conn, project_id=project_id, tier_id=promotionTierId)
+        ),
+        write=False,
+        quick=True,
+    )
+
+
+@router.get(
+    "/{campaignId}/tiers",
+    responses={200: {"model": TiersListOut}},
+    operation_id="list-promotion-tiers-from-campaign",
+)
+async def list_tiers(request: Request, project_id: ProjectId, campaignId: Ref) -> Response:
+    """The tiers of a promotion campaign, lowest hierarchy first."""
+    return await respond(
+        request,
+        lambda conn: presenter.tiers_json(
+            service.list_of(conn, project_id=project_id, campaign_ref=campaignId)
+        ),
+        write=False,
+    )
