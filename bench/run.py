@@ -16,11 +16,13 @@ Scenarios (wrk -t2 -c32, scripts in bench/lua/):
 - B-echo / B-get: bench/baseline_app.py, Tally's stack with no database.
 - create: POST /v1/orders, 3 lines, a new customer and a new source_id each time, on a
   database seeded with ``--orders-small`` orders.
+- validate: POST /v1/validations, three vouchers (created before the check) on a 5-line
+  order of catalogue products, on the same database as create; nothing is written.
 - get by id / get by source_id / list (limit=100) page 1 and page 100, on a database with
   ``--orders-small`` (1,000) orders and on one with ``--orders-large`` (1,000,000).
 
-Targets: create >= 50% of B-echo's requests/s; get >= 60% of B-get's; list p99 with the
-large database <= 2x its p99 with the small one.
+Targets: create >= 50% of B-echo's requests/s; validation >= 40%; get >= 60% of B-get's;
+list p99 with the large database <= 2x its p99 with the small one.
 
 Useful options: ``--data-dir DIR`` keeps the seeded databases and reuses them (seeding 1M
 orders takes about 2 minutes); ``--only KEY...`` runs some scenarios; ``--report FILE``
@@ -64,7 +66,14 @@ if __package__ in (None, ""):
     # Run as a script (`python bench/run.py`, `make bench`): make `bench` importable.
     sys.path.insert(0, str(ROOT))
 
-from bench.seed import Seeded, order_body, sample_refs, seed  # noqa: E402
+from bench.seed import (  # noqa: E402
+    BENCH_VOUCHERS,
+    Seeded,
+    order_body,
+    sample_refs,
+    seed,
+    validation_body,
+)
 
 BENCH = ROOT / "bench"
 LUA = BENCH / "lua"
@@ -256,6 +265,10 @@ class Scenario:
     check_path: str
     # The check request posts the benchmark's order body (with a fresh key).
     check_posts_order: bool = False
+    # Or posts this body.
+    check_body: dict[str, Any] | None = None
+    # Sent once before the check: (method, path, body); a 409 (already there) is fine.
+    setup: tuple[tuple[str, str, dict[str, Any]], ...] = ()
 
 
 @dataclass
@@ -392,7 +405,11 @@ def measure(
 ) -> Measured:
     headers = {"X-App-Id": creds[0], "X-App-Token": creds[1]}
     run_id = secrets.token_hex(4)
-    check_body = None
+    for method, path, setup_body in scenario.setup:
+        status, body = _request(server.base, method, path, headers, setup_body)
+        if not (200 <= status < 300 or status == 409):
+            raise SystemExit(f"{scenario.label}: set-up {method} {path} answered {status}")
+    check_body = scenario.check_body
     if scenario.check_posts_order:
         status_arg = scenario.args[1]
         check_body = order_body(
@@ -471,7 +488,11 @@ def human_count(n: int) -> str:
 
 
 def scenarios(
-    small: int, large: int, refs: dict[str, tuple[Path, Path]], create_status: str
+    small: int,
+    large: int,
+    refs: dict[str, tuple[Path, Path]],
+    create_status: str,
+    validation_file: Path,
 ) -> list[Scenario]:
     s, big = human_count(small), human_count(large)
     status = create_status
@@ -504,6 +525,24 @@ def scenarios(
             "POST",
             "/v1/orders",
             True,
+        ),
+        Scenario(
+            "validate",
+            f"validate 3 vouchers, 5-line order (db {s})",
+            "create",
+            "validate.lua",
+            (str(validation_file),),
+            "POST",
+            "/v1/validations",
+            check_body=validation_body(),
+            setup=tuple(
+                (
+                    "POST",
+                    f"/v1/vouchers/{code}",
+                    {"type": "DISCOUNT_VOUCHER", "discount": discount},
+                )
+                for code, discount in BENCH_VOUCHERS.items()
+            ),
         ),
     ]
     for name, n in (("small", s), ("large", big)):
@@ -562,7 +601,10 @@ class Target:
 
 def targets(small: int, large: int) -> list[Target]:
     s, big = human_count(small), human_count(large)
-    out = [Target("create req/s >= 50% of B-echo", "rps-ratio", "create", "b-echo", 0.5)]
+    out = [
+        Target("create req/s >= 50% of B-echo", "rps-ratio", "create", "b-echo", 0.5),
+        Target("validation req/s >= 40% of B-echo", "rps-ratio", "validate", "b-echo", 0.4),
+    ]
     for name, n in (("large", big), ("small", s)):
         out.append(
             Target(
@@ -923,7 +965,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         for ds in (small, large):
             set_statistics(ds, analyze=options.analyze)
         refs = {"small": write_refs(small, data_dir), "large": write_refs(large, data_dir)}
-        plan = scenarios(options.orders_small, options.orders_large, refs, options.create_status)
+        validation_file = data_dir / "validation-body.json"
+        validation_file.write_text(json.dumps(validation_body()))
+        plan = scenarios(
+            options.orders_small,
+            options.orders_large,
+            refs,
+            options.create_status,
+            validation_file,
+        )
         if options.only:
             unknown = set(options.only) - {s.key for s in plan}
             if unknown:

@@ -100,6 +100,37 @@ def order_body(key: str, *, variant: int = 0, status: str | None = "PAID") -> di
     return body
 
 
+# The validation benchmark: three vouchers (by code) and a five-line order of catalogue
+# products. run.py creates the vouchers before it measures.
+BENCH_VOUCHERS = {
+    "BENCH-ITEMS-5": {"type": "PERCENT", "percent_off": 5, "effect": "APPLY_TO_ITEMS"},
+    "BENCH-ORDER-10": {"type": "PERCENT", "percent_off": 10, "amount_limit": 5000},
+    "BENCH-SPLIT-300": {
+        "type": "AMOUNT",
+        "amount_off": 300,
+        "effect": "APPLY_TO_ITEMS_PROPORTIONALLY",
+    },
+}
+
+
+def validation_body() -> dict[str, Any]:
+    items = []
+    for line in range(5):
+        source_id, _name, price, _meta = PRODUCTS[line % len(PRODUCTS)]
+        items.append(
+            {
+                "source_id": source_id,
+                "related_object": "product",
+                "quantity": 1 + line % 3,
+                "price": price,
+            }
+        )
+    return {
+        "redeemables": [{"object": "voucher", "id": code} for code in BENCH_VOUCHERS],
+        "order": {"items": items},
+    }
+
+
 @dataclass(frozen=True)
 class Seeded:
     url: str
