@@ -6,6 +6,7 @@ from tally.orders.tables import orders
 from tally.products.tables import products, skus
 from tally.projects.tables import counters, projects
 from tally.promotions.tables import promotion_tiers
+from tally.redemptions.tables import redemptions
 from tally.vouchers.tables import vouchers
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "products",
     "projects",
     "promotion_tiers",
+    "redemptions",
     "skus",
     "vouchers",
 ]

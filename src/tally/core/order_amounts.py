@@ -107,21 +107,31 @@ def order_totals(
 LineKey = tuple[str | None, str | None, str | None]
 
 
+def match_lines(old: list[LineKey], new: list[LineKey]) -> list[int | None]:
+    """For each new line, the index of the old line it continues, or None: the first old
+    line with the same product, SKU and source id not matched yet. A line that continues
+    keeps its id and its discounts (BEHAVIOR 8.4)."""
+    unused: dict[LineKey, list[int]] = {}
+    for index, key in enumerate(old):
+        unused.setdefault(key, []).append(index)
+    out: list[int | None] = []
+    for key in new:
+        pool = unused.get(key)
+        out.append(pool.pop(0) if pool else None)
+    return out
+
+
 def carry_discounts(old: list[tuple[LineKey, Line]], new: list[tuple[LineKey, Line]]) -> list[Line]:
     """When a client replaces an order's lines, item discounts already granted stay on the
-    lines that still exist (same product, SKU and source id), each old line's discount used
-    at most once and capped at the new line's value (BEHAVIOR 8.4)."""
-    unused: dict[LineKey, list[Line]] = {}
-    for key, line in old:
-        if line.discount_amount or line.discount_quantity:
-            unused.setdefault(key, []).append(line)
+    lines that still exist (:func:`match_lines`), each capped at the new line's value
+    (BEHAVIOR 8.4)."""
+    matches = match_lines([key for key, _ in old], [key for key, _ in new])
     out: list[Line] = []
-    for key, line in new:
-        pool = unused.get(key)
-        if not pool:
+    for (_, line), match in zip(new, matches, strict=True):
+        if match is None:
             out.append(replace(line, discount_amount=0, discount_quantity=0))
             continue
-        before = pool.pop(0)
+        before = old[match][1]
         out.append(
             replace(
                 line,

@@ -1,11 +1,13 @@
 """Statements for orders."""
 
+from functools import cache
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tally.common import repository as common
-from tally.db.prepared import Row
+from tally.db.prepared import Prepared, Row
 from tally.orders.tables import ORDER_ID_PREFIX, orders
 
 
@@ -33,3 +35,22 @@ def page(conn: Connection, project_id: str, *, order: str, limit: int, page: int
     return common.page_rows(
         conn, orders, [orders.c.project_id == project_id], order=order, limit=limit, page=page
     )
+
+
+@cache
+def _locked() -> Prepared:
+    # PostgreSQL: the row stays locked until commit, so two requests that change one
+    # order's discounts run one after the other. SQLite has no FOR UPDATE (and needs none:
+    # its writers already take turns).
+    return Prepared(
+        sa.select(orders)
+        .where(
+            orders.c.project_id == sa.bindparam("_project_id"), orders.c.id == sa.bindparam("_id")
+        )
+        .with_for_update()
+    )
+
+
+def lock(conn: Connection, project_id: str, order_id: str) -> Row | None:
+    """The order, read again and locked for the rest of the transaction."""
+    return _locked().first(conn, {"_project_id": project_id, "_id": order_id})

@@ -17,6 +17,7 @@ from tally.core.order_amounts import (
     LineKey,
     cap_order_discount,
     carry_discounts,
+    match_lines,
     order_totals,
     price_line,
 )
@@ -50,27 +51,27 @@ def list_page(
     return rows, counters.count(conn, project_id, "orders")
 
 
+@dataclass
+class Draft:
+    """An order as a request leaves it, before the order row is written: the stored order
+    (``current``; None for a new order) with the payload's fields over it."""
+
+    row: dict[str, Any]
+    lines: list[Line]
+    current: Mapping[Any, Any] | None
+
+
 def create(
     conn: Connection, *, project_id: str, body: OrderCreate, now: datetime
 ) -> Mapping[Any, Any]:
     """Create, or upsert when ``id`` or ``source_id`` names an existing order (BEHAVIOR 7.1)."""
-    by_id = by_source = None
-    if body.id is not None:
-        by_id = repository.get_by_id(conn, project_id, body.id)
-        if by_id is None:
-            raise not_found("order", body.id)
-    if body.source_id is not None:
-        by_source = repository.get_by_source_id(conn, project_id, body.source_id)
-    if by_id is not None and by_source is not None and by_id["id"] != by_source["id"]:
-        raise duplicate(
-            "order",
-            f"Order {body.id} and the order with source_id {body.source_id} are different orders",
-            resource_id=body.source_id,
-        )
-    existing = by_id or by_source
-    if existing is not None:
-        return _apply(conn, project_id=project_id, current=existing, body=body, now=now)
-    return _insert(conn, project_id=project_id, body=body, now=now)
+    return save(
+        conn,
+        project_id=project_id,
+        draft=draft(conn, project_id=project_id, body=body, now=now, write=True),
+        body=body,
+        now=now,
+    )
 
 
 def update(
@@ -85,33 +86,62 @@ def update(
                 f"An order with source_id {body.source_id} already exists",
                 resource_id=body.source_id,
             )
-    return _apply(conn, project_id=project_id, current=current, body=body, now=now)
+    changed = draft_over(
+        conn, project_id=project_id, current=current, body=body, now=now, write=True
+    )
+    return save(conn, project_id=project_id, draft=changed, body=body, now=now)
 
 
-def _insert(
-    conn: Connection, *, project_id: str, body: OrderCreate, now: datetime
-) -> Mapping[Any, Any]:
-    lines = _build_lines(conn, project_id, body.items or [], now)
+def find(conn: Connection, *, project_id: str, body: OrderCreate, lock: bool = False) -> Row | None:
+    """The stored order a payload names: by ``id`` (unknown is 404), else by ``source_id``
+    (unknown means a new order). ``lock``: on PostgreSQL, lock its row until commit."""
+    by_id = by_source = None
+    if body.id is not None:
+        by_id = repository.get_by_id(conn, project_id, body.id)
+        if by_id is None:
+            raise not_found("order", body.id)
+    if body.source_id is not None:
+        by_source = repository.get_by_source_id(conn, project_id, body.source_id)
+    if by_id is not None and by_source is not None and by_id["id"] != by_source["id"]:
+        raise duplicate(
+            "order",
+            f"Order {body.id} and the order with source_id {body.source_id} are different orders",
+            resource_id=body.source_id,
+        )
+    found = by_id or by_source
+    if found is not None and lock and conn.dialect.name != "sqlite":
+        found = repository.lock(conn, project_id, found["id"])
+    return found
+
+
+def draft(
+    conn: Connection,
+    *,
+    project_id: str,
+    body: OrderCreate | None,
+    now: datetime,
+    write: bool,
+    lock: bool = False,
+) -> Draft:
+    """The order a payload makes: the stored order it names with its fields over it, else a
+    new order. ``write=False`` writes nothing, not even the catalogue changes of
+    ``override`` lines, and leaves a new order without id or date (BEHAVIOR 8.3, 8.6)."""
+    body = body or OrderCreate()
+    current = find(conn, project_id=project_id, body=body, lock=lock)
+    if current is not None:
+        return draft_over(
+            conn, project_id=project_id, current=current, body=body, now=now, write=write
+        )
+    lines = _build_lines(conn, project_id, body.items or [], now, write=write)
     try:
         totals = order_totals(amount=body.amount, lines=lines.math)
     except AmountError as exc:
         raise invalid_payload(str(exc)) from None
-    status = body.status or "CREATED"
-    created_at = body.created_at or now
-    counted = status in COUNTED_STATUSES
-    customer_id, referrer_id, summarised = _people(
-        conn,
-        project_id,
-        body,
-        now,
-        current=None,
-        counted_order=(totals.total_amount, created_at) if counted else None,
-    )
     row: dict[str, Any] = {
-        "id": ids.new_id(ORDER_ID_PREFIX),
+        "id": ids.new_id(ORDER_ID_PREFIX) if write else None,
         "project_id": project_id,
         "source_id": body.source_id,
-        "status": status,
+        "status": body.status or "CREATED",
         "amount": totals.amount,
         "initial_amount": totals.initial_amount,
         "discount_amount": totals.discount_amount,
@@ -120,46 +150,103 @@ def _insert(
         "items": lines.stored,
         "metadata": body.metadata or {},
         "redemptions": {},
-        "customer_id": customer_id,
-        "referrer_id": referrer_id,
+        "customer_id": None,
+        "referrer_id": None,
         # Historical orders keep their own date (BEHAVIOR 7.1).
-        "created_at": created_at,
+        "created_at": (body.created_at or now) if write else None,
         "updated_at": None,
     }
-    repository.insert(conn, row)
-    counters.bump(conn, project_id, "orders", 1)
-    if counted and customer_id is not None and not summarised:
-        customers.refresh_order_summaries(conn, project_id=project_id, customer_ids={customer_id})
-    # What was inserted is what a read would return: no second round trip.
-    return row
+    return Draft(row=row, lines=lines.math, current=None)
 
 
-def _apply(
+def draft_over(
     conn: Connection,
     *,
     project_id: str,
     current: Mapping[Any, Any],
     body: OrderFields,
     now: datetime,
-) -> Mapping[Any, Any]:
-    """Set the fields present in ``body``; absent fields stay (BEHAVIOR 7.4)."""
-    values = _changes(conn, project_id=project_id, current=current, body=body, now=now)
-    customer_id, referrer_id, _ = _people(conn, project_id, body, now, current=current)
-    if customer_id != current["customer_id"]:
-        values["customer_id"] = customer_id
-    if referrer_id != current["referrer_id"]:
-        values["referrer_id"] = referrer_id
+    write: bool,
+) -> Draft:
+    """``current`` with the fields ``body`` sends over it (BEHAVIOR 7.4)."""
+    changes = _changes(
+        conn, project_id=project_id, current=current, body=body, now=now, write=write
+    )
+    row = {**current, **changes}
+    return Draft(row=row, lines=[_math_of(line) for line in row["items"]], current=current)
+
+
+def writable(
+    conn: Connection, *, project_id: str, body: OrderCreate | None, preview: Draft, now: datetime
+) -> Draft:
+    """The draft to save after ``preview`` (a ``write=False`` draft) was checked: made
+    again with writes when the payload changes the catalogue, else ``preview`` with the id
+    and date a new order gets."""
+    items = (body.items if body is not None else None) or []
+    if any(
+        (item.product is not None and item.product.override)
+        or (item.sku is not None and item.sku.override)
+        for item in items
+    ):
+        return draft(conn, project_id=project_id, body=body, now=now, write=True)
+    if preview.current is not None:
+        return preview
+    created_at = (body.created_at if body is not None else None) or now
+    row = {**preview.row, "id": ids.new_id(ORDER_ID_PREFIX), "created_at": created_at}
+    return Draft(row=row, lines=preview.lines, current=None)
+
+
+def save(
+    conn: Connection,
+    *,
+    project_id: str,
+    draft: Draft,
+    body: OrderFields,
+    now: datetime,
+    customer_id: str | None = None,
+) -> dict[str, Any]:
+    """Write ``draft``: insert a new order, or the changed fields of a stored one, with the
+    customer and referrer the payload names, and the customers' summaries that change.
+    ``customer_id``: the customer an order without one gets (a redeeming customer,
+    BEHAVIOR 8.5)."""
+    row = draft.row
+    current = draft.current
+    counted = row["status"] in COUNTED_STATUSES
+    people = _people(
+        conn,
+        project_id,
+        body,
+        now,
+        current=current,
+        counted_order=(row["total_amount"], row["created_at"])
+        if counted and current is None
+        else None,
+    )
+    row["customer_id"] = people[0] or customer_id
+    row["referrer_id"] = people[1]
+    if current is None:
+        repository.insert(conn, row)
+        counters.bump(conn, project_id, "orders", 1)
+        if counted and row["customer_id"] is not None and not people[2]:
+            customers.refresh_order_summaries(
+                conn, project_id=project_id, customer_ids={row["customer_id"]}
+            )
+        # What was inserted is what a read would return: no second round trip.
+        return row
     # The upsert always marks the order as touched, as Voucherify does for a re-sent order.
-    values["updated_at"] = now
+    row["updated_at"] = now
+    values = {k: v for k, v in row.items() if k not in _FIXED and current[k] != v}
     repository.update(conn, project_id, current["id"], values)
-    row = {**current, **values}
     affected: set[str] = set()
-    if current["status"] in COUNTED_STATUSES and current["customer_id"]:
-        affected.add(current["customer_id"])
-    if row["status"] in COUNTED_STATUSES and row["customer_id"]:
-        affected.add(row["customer_id"])
+    for state in (current, row):
+        if state["status"] in COUNTED_STATUSES and state["customer_id"]:
+            affected.add(state["customer_id"])
     customers.refresh_order_summaries(conn, project_id=project_id, customer_ids=affected)
     return row
+
+
+# Columns a save never rewrites.
+_FIXED = frozenset({"id", "project_id", "created_at"})
 
 
 def _changes(
@@ -171,9 +258,9 @@ def _changes(
     now: datetime,
     write: bool = True,
 ) -> dict[str, Any]:
-    """The stored fields ``body`` changes on ``current`` (BEHAVIOR 7.4, 8.4): discounts
-    already granted stay on the lines that remain. ``write=False``: the catalogue is only
-    read, never changed by ``override`` lines."""
+    """The stored fields ``body`` changes on ``current`` (BEHAVIOR 7.4, 8.4): lines that
+    continue keep their id and the discounts already granted on them. ``write=False``: the
+    catalogue is only read, never changed by ``override`` lines."""
     sent = body.model_fields_set
     values: dict[str, Any] = {}
     if "source_id" in sent and body.source_id is not None:
@@ -189,11 +276,17 @@ def _changes(
         old_stored: list[dict[str, Any]] = current["items"]
         if items_sent:
             built = _build_lines(conn, project_id, body.items or [], now, write=write)
+            old_keys = [_key(s) for s in old_stored]
+            new_keys = [_key(s) for s in built.stored]
             math = carry_discounts(
-                [(_key(s), _math_of(s)) for s in old_stored],
-                [(_key(s), m) for s, m in zip(built.stored, built.math, strict=True)],
+                [(k, _math_of(s)) for k, s in zip(old_keys, old_stored, strict=True)],
+                list(zip(new_keys, built.math, strict=True)),
             )
-            stored = [_with_discounts(s, m) for s, m in zip(built.stored, math, strict=True)]
+            matches = match_lines(old_keys, new_keys)
+            stored = [
+                _with_discounts(s, m, None if i is None else old_stored[i]["id"])
+                for s, m, i in zip(built.stored, math, matches, strict=True)
+            ]
         else:
             stored = old_stored
             math = [_math_of(s) for s in old_stored]
@@ -219,51 +312,6 @@ def _changes(
             }
         )
     return values
-
-
-def preview(
-    conn: Connection, *, project_id: str, body: OrderCreate | None, now: datetime
-) -> tuple[dict[str, Any], list[Line]]:
-    """The order a validation computes on, and its lines: the stored order named by ``id``
-    or ``source_id`` with the payload's fields over it, else a new order that has no id.
-    Nothing is written (BEHAVIOR 8.3, 8.6)."""
-    body = body or OrderCreate()
-    current: Mapping[Any, Any] | None = None
-    if body.id is not None:
-        current = repository.get_by_id(conn, project_id, body.id)
-        if current is None:
-            raise not_found("order", body.id)
-    elif body.source_id is not None:
-        current = repository.get_by_source_id(conn, project_id, body.source_id)
-    if current is not None:
-        changes = _changes(
-            conn, project_id=project_id, current=current, body=body, now=now, write=False
-        )
-        row = {**current, **changes}
-        return row, [_math_of(line) for line in row["items"]]
-    lines = _build_lines(conn, project_id, body.items or [], now, write=False)
-    try:
-        totals = order_totals(amount=body.amount, lines=lines.math)
-    except AmountError as exc:
-        raise invalid_payload(str(exc)) from None
-    row = {
-        "id": None,
-        "source_id": body.source_id,
-        "status": body.status or "CREATED",
-        "amount": totals.amount,
-        "initial_amount": totals.initial_amount,
-        "discount_amount": 0,
-        "items_discount_amount": 0,
-        "total_amount": totals.total_amount,
-        "items": lines.stored,
-        "metadata": body.metadata or {},
-        "redemptions": {},
-        "customer_id": None,
-        "referrer_id": None,
-        "created_at": None,
-        "updated_at": None,
-    }
-    return row, lines.math
 
 
 def _people(
@@ -394,9 +442,10 @@ def _math_of(stored: dict[str, Any]) -> Line:
     )
 
 
-def _with_discounts(stored: dict[str, Any], line: Line) -> dict[str, Any]:
+def _with_discounts(stored: dict[str, Any], line: Line, line_id: str | None) -> dict[str, Any]:
     return {
         **stored,
+        "id": line_id or stored["id"],
         "discount_amount": line.discount_amount,
         "discount_quantity": line.discount_quantity,
     }

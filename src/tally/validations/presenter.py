@@ -18,7 +18,7 @@ def validation_json(result: Validation, tracking_id: str | None) -> dict[str, An
     out: dict[str, Any] = {
         "id": ids.new_hex_id("valid", 18),
         "valid": result.valid,
-        "redeemables": [_redeemable(result.order, o) for o in result.outcomes],
+        "redeemables": [redeemable_json(result.order, o) for o in result.outcomes],
         "order": order_json(result.order, final, applied),
     }
     if tracking_id is not None:
@@ -41,14 +41,7 @@ def order_json(order: Mapping[str, Any], cart: Cart, applied: Sequence[Applied])
         "items_discount_amount": cart.items_discount_amount,
         "total_amount": cart.total_amount,
     }
-    out = orders.order_json(row)
-    for index, item in enumerate(out["items"]):
-        item["applied_discount_amount"] = sum(step.line_discounts[index] for step in applied)
-    order_applied = sum(step.discount_amount for step in applied)
-    items_applied = sum(step.items_discount_amount for step in applied)
-    out["applied_discount_amount"] = order_applied
-    out["items_applied_discount_amount"] = items_applied
-    out["total_applied_discount_amount"] = order_applied + items_applied
+    out = with_applied(orders.order_json(row), applied)
     # An order the validation did not find is not saved: it has no id or dates (BEHAVIOR 8.6).
     for key in ("id", "created_at"):
         if out[key] is None:
@@ -56,7 +49,19 @@ def order_json(order: Mapping[str, Any], cart: Cart, applied: Sequence[Applied])
     return out
 
 
-def _redeemable(order: Mapping[str, Any], outcome: Outcome) -> dict[str, Any]:
+def with_applied(out: dict[str, Any], applied: Sequence[Applied]) -> dict[str, Any]:
+    """A printed order with the applied_* figures of ``applied`` (BEHAVIOR 5.8)."""
+    for index, item in enumerate(out["items"]):
+        item["applied_discount_amount"] = sum(step.line_discounts[index] for step in applied)
+    order_applied = sum(step.discount_amount for step in applied)
+    items_applied = sum(step.items_discount_amount for step in applied)
+    out["applied_discount_amount"] = order_applied
+    out["items_applied_discount_amount"] = items_applied
+    out["total_applied_discount_amount"] = order_applied + items_applied
+    return out
+
+
+def redeemable_json(order: Mapping[str, Any], outcome: Outcome) -> dict[str, Any]:
     out: dict[str, Any] = {"id": outcome.redeemable.id, "object": outcome.redeemable.object}
     if outcome.step is not None:
         assert outcome.source is not None

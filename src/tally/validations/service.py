@@ -70,15 +70,47 @@ def validate(
     now: datetime,
     request_id: str,
 ) -> Validation:
-    _check_request(body)
-    order, lines = orders.preview(conn, project_id=project_id, body=body.order, now=now)
-    start = Cart(
-        amount=order["amount"], discount_amount=order["discount_amount"], lines=tuple(lines)
+    check_request(body.redeemables)
+    draft = orders.draft(conn, project_id=project_id, body=body.order, now=now, write=False)
+    start = cart_of(draft)
+    outcomes = evaluate(
+        conn,
+        project_id=project_id,
+        redeemables=body.redeemables,
+        cart=start,
+        now=now,
+        request_id=request_id,
     )
-    cart = start
+    return Validation(order=draft.row, start=start, outcomes=outcomes)
+
+
+def cart_of(draft: orders.Draft) -> Cart:
+    return Cart(
+        amount=draft.row["amount"],
+        discount_amount=draft.row["discount_amount"],
+        lines=tuple(draft.lines),
+    )
+
+
+def evaluate(
+    conn: Connection,
+    *,
+    project_id: str,
+    redeemables: list[RedeemableIn],
+    cart: Cart,
+    now: datetime,
+    request_id: str,
+) -> list[Outcome]:
+    """Each redeemable's outcome, in request order, each on the cart the ones before it
+    left (ALL mode: after the first refusal the rest are skipped)."""
+    sources = [_find(conn, project_id, redeemable) for redeemable in redeemables]
+    found = [source["id"] for source in sources if source is not None]
+    if len(set(found)) < len(found):
+        # A voucher named once by code and once by id is the same redeemable twice.
+        raise DUPLICATED
     outcomes: list[Outcome] = []
     applicable = 0
-    for redeemable in body.redeemables:
+    for redeemable, source in zip(redeemables, sources, strict=True):
         if any(o.error is not None for o in outcomes):
             outcomes.append(
                 Outcome(
@@ -90,7 +122,6 @@ def validate(
                 )
             )
             continue
-        source = _find(conn, project_id, redeemable)
         error = _refusal(redeemable, source, cart, now, request_id)
         if error is not None:
             outcomes.append(Outcome(redeemable, source=source, error=error))
@@ -112,13 +143,13 @@ def validate(
         outcomes.append(Outcome(redeemable, source=source, step=step))
         cart = step.cart
         applicable += 1
-    return Validation(order=order, start=start, outcomes=outcomes)
+    return outcomes
 
 
-def _check_request(body: ValidationRequest) -> None:
+def check_request(redeemables: list[RedeemableIn]) -> None:
     """Request-level checks (BEHAVIOR 10.3): all 400, nothing evaluated."""
     seen: set[tuple[str, str]] = set()
-    for index, redeemable in enumerate(body.redeemables):
+    for index, redeemable in enumerate(redeemables):
         if redeemable.object == "promotion_stack":
             raise invalid_payload(
                 f"Property .redeemables[{index}].object: {redeemable.object} redeemables are "

@@ -36,3 +36,44 @@ def get_by_id(conn: Connection, project_id: str, voucher_id: str) -> Row | None:
 
 def insert(conn: Connection, values: dict[str, Any]) -> None:
     common.insert_row(conn, vouchers, values)
+
+
+@cache
+def _claim() -> Prepared:
+    # One statement checks the limit and takes the use: two redemptions racing for the
+    # last use cannot both get it, on either engine (BEHAVIOR 10.15).
+    return Prepared(
+        sa.update(vouchers)
+        .where(
+            vouchers.c.project_id == sa.bindparam("_project_id"),
+            vouchers.c.id == sa.bindparam("_id"),
+            sa.or_(
+                vouchers.c.redemption_quantity.is_(None),
+                vouchers.c.redeemed_quantity < vouchers.c.redemption_quantity,
+            ),
+        )
+        .values(redeemed_quantity=vouchers.c.redeemed_quantity + 1)
+    )
+
+
+@cache
+def _release() -> Prepared:
+    return Prepared(
+        sa.update(vouchers)
+        .where(
+            vouchers.c.project_id == sa.bindparam("_project_id"),
+            vouchers.c.id == sa.bindparam("_id"),
+            vouchers.c.redeemed_quantity > 0,
+        )
+        .values(redeemed_quantity=vouchers.c.redeemed_quantity - 1)
+    )
+
+
+def claim(conn: Connection, project_id: str, voucher_id: str) -> bool:
+    """Take one use of the voucher; False when its redemption limit is reached."""
+    return _claim().write(conn, {"_project_id": project_id, "_id": voucher_id}) == 1
+
+
+def release(conn: Connection, project_id: str, voucher_id: str) -> None:
+    """Give one use back (a rollback)."""
+    _release().write(conn, {"_project_id": project_id, "_id": voucher_id})

@@ -121,6 +121,24 @@ async def respond(
     return Response(body, status_code=status_code, media_type="application/json")
 
 
+async def respond_with_status(
+    request: Request,
+    work: Callable[[Connection], tuple[int, object]],
+    *,
+    write: bool,
+    quick: bool = False,
+) -> Response:
+    """:func:`respond` for work that picks its own status: a refused redemption is a 400
+    whose failure record is committed all the same."""
+
+    def encoded(conn: Connection) -> tuple[int, bytes]:
+        status, result = work(conn)
+        return status, orjson.dumps(result)
+
+    status, body = await run(request, encoded, write=write, quick=quick)
+    return Response(body, status_code=status, media_type="application/json")
+
+
 async def run(
     request: Request, work: Callable[[Connection], T], *, write: bool, quick: bool = False
 ) -> T:

@@ -1,0 +1,405 @@
+"""Redemptions: redeem one or several discounts on an order (BEHAVIOR 8, 9, 10), read them.
+
+A redemption first validates exactly as POST /v1/validations does, writing nothing. If a
+redeemable is refused (ALL mode: one refusal refuses the request), only the failed
+redemption is recorded and the order stays as it was. Otherwise, in the same transaction:
+the vouchers' uses are taken, the order is saved with the discounts and its ``redemptions``
+entry, and one redemption is recorded per redeemable, plus a parent when there are several.
+
+Keyword-only functions over one connection; the caller owns the transaction.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from tally import ids
+from tally.clock import iso
+from tally.core.discounts import Applied, Cart, Discount, apply_all
+from tally.customers import repository as customers_repository
+from tally.customers import service as customers
+from tally.customers.schemas import CustomerRef
+from tally.db.prepared import Row
+from tally.errors import not_found
+from tally.orders import service as orders
+from tally.orders.schemas import OrderCreate
+from tally.redemptions import repository
+from tally.redemptions.tables import FAILED_REDEMPTION_ID_PREFIX, REDEMPTION_ID_PREFIX
+from tally.validations import service as validations
+from tally.validations.schemas import RedeemableIn
+from tally.validations.service import Outcome
+from tally.vouchers import repository as vouchers_repository
+from tally.vouchers import service as vouchers
+
+
+@dataclass(frozen=True)
+class Redemption:
+    """What a request redeems and where."""
+
+    project_id: str
+    channel_id: str  # the X-App-Id of the caller (BEHAVIOR 10.13)
+    redeemables: list[RedeemableIn]
+    order: OrderCreate | None
+    customer: CustomerRef | None
+    tracking_id: str | None
+    metadata: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Redeemed:
+    order: dict[str, Any]  # the stored order after the request
+    applied: list[Applied]  # one per child redemption, in application order
+    children: list[dict[str, Any]]  # the redemption rows, in application order
+    parent: dict[str, Any] | None  # the parent redemption row, for two or more
+    skipped: list[Outcome]
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A redemption that applied nothing: the failed redemption recorded, and why."""
+
+    record: dict[str, Any]
+    error: dict[str, Any]  # the refusal as the validation reported it
+    outcomes: list[Outcome]
+
+
+def redeem(
+    conn: Connection, what: Redemption, *, now: datetime, request_id: str
+) -> Redeemed | Refused:
+    project_id = what.project_id
+    validations.check_request(what.redeemables)
+    preview = orders.draft(
+        conn, project_id=project_id, body=what.order, now=now, write=False, lock=True
+    )
+    outcomes = validations.evaluate(
+        conn,
+        project_id=project_id,
+        redeemables=what.redeemables,
+        cart=validations.cart_of(preview),
+        now=now,
+        request_id=request_id,
+    )
+    refused = next((o for o in outcomes if o.error is not None), None)
+    if refused is None:
+        refused = _claim_uses(conn, project_id, outcomes, request_id)
+    if refused is not None:
+        return _refuse(conn, what, refused, outcomes, preview, now)
+
+    body = what.order or OrderCreate()
+    final = orders.writable(conn, project_id=project_id, body=what.order, preview=preview, now=now)
+    used = [o for o in outcomes if o.step is not None]
+    # The discounts are applied again on the order about to be saved: the same figures as
+    # the validation's (the same cart), now on lines that carry their stored ids.
+    steps = apply_all(validations.cart_of(final), [(_discount(o), None) for o in used])
+    redeemer = (
+        customers.upsert(conn, project_id=project_id, ref=what.customer, now=now)
+        if what.customer is not None
+        else None
+    )
+    child_ids = [ids.new_id(REDEMPTION_ID_PREFIX) for _ in used]
+    parent_id = ids.new_id(REDEMPTION_ID_PREFIX) if len(used) > 1 else None
+    row = final.row
+    cart = steps[-1].cart if steps else validations.cart_of(final)
+    _set_discounts(row, cart)
+    status_sent = "status" in body.model_fields_set and body.status is not None
+    row["status"] = body.status if status_sent else "PAID"
+    row["redemptions"] = {
+        **row["redemptions"],
+        **_order_entry(parent_id, child_ids, used, now),
+    }
+    saved = orders.save(
+        conn,
+        project_id=project_id,
+        draft=final,
+        body=body,
+        now=now,
+        customer_id=redeemer["id"] if redeemer is not None else None,
+    )
+    customer = redeemer
+    if customer is None and saved["customer_id"] is not None:
+        customer = customers_repository.get_by_id(conn, project_id, saved["customer_id"])
+    common = {
+        "project_id": project_id,
+        "object": "redemption",
+        "redemption_id": None,
+        "rollback_id": None,
+        "created_at": now,
+        "result": "SUCCESS",
+        "status": "SUCCEEDED",
+        "failure_code": None,
+        "failure_message": None,
+        "reason": None,
+        "order_id": saved["id"],
+        "customer_id": customer["id"] if customer is not None else None,
+        "tracking_id": what.tracking_id,
+        "metadata": what.metadata or {},
+        "channel_id": what.channel_id,
+        "customer": simple_customer(customer),
+    }
+    children = []
+    for redemption_id, outcome, step in zip(child_ids, used, steps, strict=True):
+        children.append(
+            {
+                **common,
+                "id": redemption_id,
+                "parent_id": parent_id,
+                **_related(outcome),
+                "order": order_snapshot(saved, step.cart, [step]),
+                "applied": _applied_record(saved, step),
+            }
+        )
+    parent = None
+    if parent_id is not None:
+        parent = {
+            **common,
+            "id": parent_id,
+            "parent_id": None,
+            "related_object_type": "redemption",
+            "related_object_id": parent_id,
+            "related_object_parent_id": None,
+            "voucher_code": None,
+            "related_object": None,
+            "order": order_snapshot(saved, cart, steps),
+            "applied": None,
+        }
+    repository.insert_many(conn, [*children, *([parent] if parent else [])])
+    skipped = [o for o in outcomes if o.skipped is not None]
+    return Redeemed(order=saved, applied=steps, children=children, parent=parent, skipped=skipped)
+
+
+def get(conn: Connection, *, project_id: str, redemption_id: str) -> Row:
+    row = repository.get(conn, project_id, redemption_id)
+    if row is None:
+        raise not_found("redemption", redemption_id)
+    return row
+
+
+def _discount(outcome: Outcome) -> Discount:
+    assert outcome.source is not None
+    return vouchers.core_discount(outcome.source)
+
+
+def _claim_uses(
+    conn: Connection, project_id: str, outcomes: list[Outcome], request_id: str
+) -> Outcome | None:
+    """Take one use of each voucher redeemed. The validation saw a use left; a concurrent
+    redemption may have taken it since (PostgreSQL): then the uses taken here are given
+    back and that voucher is refused with quantity_exceeded."""
+    taken: list[str] = []
+    for outcome in outcomes:
+        if outcome.step is None or outcome.redeemable.object != "voucher":
+            continue
+        assert outcome.source is not None
+        voucher_id = outcome.source["id"]
+        if vouchers_repository.claim(conn, project_id, voucher_id):
+            taken.append(voucher_id)
+            continue
+        for done in taken:
+            vouchers_repository.release(conn, project_id, done)
+        message = "quantity exceeded"
+        return Outcome(
+            outcome.redeemable,
+            source=outcome.source,
+            error={
+                "code": 400,
+                "key": "quantity_exceeded",
+                "message": message,
+                "details": f"Voucher {outcome.source['code']}: {message}",
+                "request_id": request_id,
+            },
+        )
+    return None
+
+
+def _refuse(
+    conn: Connection,
+    what: Redemption,
+    refused: Outcome,
+    outcomes: list[Outcome],
+    preview: orders.Draft,
+    now: datetime,
+) -> Refused:
+    """Record the failed redemption of the first refused redeemable (BEHAVIOR 8.7, 10.8);
+    nothing else is written: the order, its customer and the vouchers stay as they were."""
+    assert refused.error is not None
+    customer = None
+    if what.customer is not None:
+        ref = what.customer.id or what.customer.source_id
+        if ref is not None:
+            customer = customers_repository.get(conn, what.project_id, ref)
+    elif preview.row["customer_id"] is not None:
+        customer = customers_repository.get_by_id(conn, what.project_id, preview.row["customer_id"])
+    error = refused.error
+    # The error table's key for a code that does not exist (BEHAVIOR 10.14).
+    failure_code = "resource_not_found" if error["key"] == "not_found" else error["key"]
+    if refused.source is not None:
+        related = _related(refused)
+    else:
+        related = {
+            "related_object_type": refused.redeemable.object,
+            "related_object_id": refused.redeemable.id,
+            "related_object_parent_id": None,
+            "voucher_code": refused.redeemable.id
+            if refused.redeemable.object == "voucher"
+            else None,
+            "related_object": None,
+        }
+    order = preview.row
+    record = {
+        "id": ids.new_id(FAILED_REDEMPTION_ID_PREFIX),
+        "project_id": what.project_id,
+        "object": "redemption",
+        "parent_id": None,
+        "redemption_id": None,
+        "rollback_id": None,
+        "created_at": now,
+        "result": "FAILURE",
+        "status": "FAILED",
+        "failure_code": failure_code,
+        "failure_message": error.get("details") or error["message"],
+        "reason": None,
+        "order_id": order["id"],
+        "customer_id": customer["id"] if customer is not None else None,
+        "tracking_id": what.tracking_id,
+        "metadata": what.metadata or {},
+        "channel_id": what.channel_id,
+        **related,
+        "customer": simple_customer(customer),
+        "order": order_snapshot(order, validations.cart_of(preview), []),
+        "applied": None,
+    }
+    repository.insert_many(conn, [record])
+    return Refused(record=record, error=error, outcomes=outcomes)
+
+
+def _set_discounts(row: dict[str, Any], cart: Cart) -> None:
+    row["items"] = [
+        {**stored, "discount_amount": line.discount_amount}
+        for stored, line in zip(row["items"], cart.lines, strict=True)
+    ]
+    row["discount_amount"] = cart.discount_amount
+    row["items_discount_amount"] = cart.items_discount_amount
+    row["total_amount"] = cart.total_amount
+
+
+def _order_entry(
+    parent_id: str | None, child_ids: list[str], used: list[Outcome], now: datetime
+) -> dict[str, dict[str, Any]]:
+    """The order's ``redemptions`` entry for this request (BEHAVIOR 9.2)."""
+    date = iso(now)
+    if parent_id is not None:
+        return {
+            parent_id: {
+                "date": date,
+                "related_object_type": "redemption",
+                "related_object_id": parent_id,
+                "stacked": child_ids,
+            }
+        }
+    (child_id,) = child_ids
+    related = _related(used[0])
+    entry: dict[str, Any] = {
+        "date": date,
+        "related_object_type": related["related_object_type"],
+        "related_object_id": related["related_object_id"],
+    }
+    if related["related_object_parent_id"] is not None:
+        entry["related_object_parent_id"] = related["related_object_parent_id"]
+    return {child_id: entry}
+
+
+def _related(outcome: Outcome) -> dict[str, Any]:
+    """The related_object_* columns of a redemption of this redeemable."""
+    source = outcome.source
+    assert source is not None
+    if outcome.redeemable.object == "voucher":
+        return {
+            "related_object_type": "voucher",
+            "related_object_id": source["id"],
+            "related_object_parent_id": source["campaign_id"],
+            "voucher_code": source["code"],
+            # vouchers.json types campaign fields without null: absent when unset.
+            "related_object": {
+                key: value
+                for key, value in {
+                    "id": source["id"],
+                    "code": source["code"],
+                    "campaign": source.get("campaign_name"),
+                    "campaign_id": source["campaign_id"],
+                    "type": source["type"],
+                    "discount": source["discount"],
+                    "is_referral_code": False,
+                    "object": "voucher",
+                }.items()
+                if value is not None
+            },
+        }
+    return {
+        "related_object_type": "promotion_tier",
+        "related_object_id": source["id"],
+        "related_object_parent_id": source["campaign_id"],
+        "voucher_code": None,
+        "related_object": {
+            "id": source["id"],
+            "name": source["name"],
+            "banner": source["banner"],
+            "action": {"discount": source["discount"]},
+            "campaign": {"id": source["campaign_id"], "object": "campaign"},
+            "campaign_id": source["campaign_id"],
+            "object": "promotion_tier",
+        },
+    }
+
+
+def _applied_record(order: Mapping[str, Any], step: Applied) -> dict[str, Any]:
+    """What one redeemable took off the order, by line id, for its rollback."""
+    lines = {
+        line["id"]: part
+        for line, part in zip(order["items"], step.line_discounts, strict=True)
+        if part
+    }
+    return {"discount_amount": step.discount_amount, "lines": lines}
+
+
+def order_snapshot(order: Mapping[str, Any], cart: Cart, applied: list[Applied]) -> dict[str, Any]:
+    """The order a redemption record prints: its figures after ``cart``, and the applied_*
+    figures of ``applied`` only (BEHAVIOR 5.11)."""
+    order_applied = sum(step.discount_amount for step in applied)
+    items_applied = sum(step.items_discount_amount for step in applied)
+    out: dict[str, Any] = {
+        "id": order["id"],
+        "source_id": order["source_id"],
+        "status": order["status"],
+        "customer_id": order["customer_id"],
+        "referrer_id": order["referrer_id"],
+        "amount": cart.amount,
+        "discount_amount": cart.discount_amount,
+        "items_discount_amount": cart.items_discount_amount,
+        "total_discount_amount": cart.discount_amount + cart.items_discount_amount,
+        "total_amount": cart.total_amount,
+        "applied_discount_amount": order_applied,
+        "items_applied_discount_amount": items_applied,
+        "total_applied_discount_amount": order_applied + items_applied,
+        "metadata": order["metadata"] or {},
+        "object": "order",
+    }
+    if out["id"] is None:
+        del out["id"]  # a refused redemption of a new order: it was never saved
+    return out
+
+
+def simple_customer(row: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """SimpleCustomer: the schema types its strings without null, so unset ones are left
+    out."""
+    if row is None:
+        return None
+    out: dict[str, Any] = {"id": row["id"]}
+    for name in ("name", "email", "source_id"):
+        if row[name] is not None:
+            out[name] = row[name]
+    out["metadata"] = row["metadata"] or {}
+    out["object"] = "customer"
+    return out
