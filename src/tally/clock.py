@@ -34,3 +34,17 @@ def parse_datetime(text: str) -> datetime:
         value = value.replace(tzinfo=UTC)
     value = value.astimezone(UTC)
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def months_before(value: datetime, months: int) -> datetime:
+    """The same time ``months`` calendar months earlier; a day the month lacks becomes its
+    last day (31 May less 3 months is 28 or 29 February)."""
+    index = value.year * 12 + value.month - 1 - months
+    year, month = divmod(index, 12)
+    month += 1
+    for day in range(value.day, 27, -1):
+        try:
+            return value.replace(year=year, month=month, day=day)
+        except ValueError:
+            continue
+    return value.replace(year=year, month=month)

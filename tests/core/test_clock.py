@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from tally.clock import iso, parse_datetime
+from tally.clock import iso, months_before, parse_datetime
 
 
 @pytest.mark.parametrize(
@@ -38,3 +38,14 @@ def test_parse_datetime(text: str, expected: str) -> None:
 def test_parse_datetime_rejects_garbage() -> None:
     with pytest.raises(ValueError):
         parse_datetime("yesterday")
+
+
+def test_months_before_clamps_to_the_end_of_a_shorter_month() -> None:
+    assert months_before(datetime(2026, 5, 31, 12, tzinfo=UTC), 3) == datetime(
+        2026, 2, 28, 12, tzinfo=UTC
+    )
+    assert months_before(datetime(2024, 5, 31, tzinfo=UTC), 3) == datetime(2024, 2, 29, tzinfo=UTC)
+    assert months_before(datetime(2026, 2, 15, tzinfo=UTC), 3) == datetime(2025, 11, 15, tzinfo=UTC)
+    assert months_before(datetime(2026, 11, 23, tzinfo=UTC), 0) == datetime(
+        2026, 11, 23, tzinfo=UTC
+    )

@@ -3,6 +3,7 @@ same parameter conversion, the same row values, the same exception classes."""
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -24,7 +25,7 @@ things = sa.Table(
     sa.Column("touched", UTCDateTime),
 )
 
-ROW = {
+ROW: dict[str, Any] = {
     "id": "t1",
     "kind": "box",
     "amount": 9_007_199_254_740_993,  # above 2**53: no float on the way

@@ -20,6 +20,10 @@ def get(conn: Connection, project_id: str, ref: str) -> Row | None:
     return row
 
 
+def get_by_name(conn: Connection, project_id: str, name: str) -> Row | None:
+    return common.one_by(conn, campaigns, project_id, "name", name)
+
+
 def insert(conn: Connection, values: dict[str, Any]) -> None:
     common.insert_row(conn, campaigns, values)
 

@@ -1,25 +1,31 @@
 """HTTP routes of /v1/redemptions and the legacy one-redeemable redemptions: parse, call
 the service, shape the response."""
 
+import re
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.engine import Connection
 
 from tally.clock import utcnow
-from tally.redemptions import presenter, service
+from tally.errors import invalid_query
+from tally.redemptions import presenter, rollbacks, service
 from tally.redemptions.schemas import (
     RedeemOut,
     RedemptionOut,
     RedemptionRequest,
+    RedemptionsListOut,
+    RollbackRequest,
+    RollbacksOut,
     TierRedemptionRequest,
     VoucherRedemptionRequest,
 )
 from tally.validations.schemas import RedeemableIn
 from tally.web.context import ProjectId, respond, respond_with_status
 from tally.web.errors import request_id_of
+from tally.web.params import Limit, Page99
 
 router = APIRouter(prefix="/v1/redemptions", tags=["Redemptions"])
 legacy_router = APIRouter(tags=["Redemptions"])
@@ -120,6 +126,149 @@ async def _redeem(
                 }
             return 400, presenter.refused_json(result)
         return 200, shape(result)
+
+    return await respond_with_status(request, work, write=True)
+
+
+# filters[<name>][conditions][$<op>] (and [$in][<n>] for lists): BEHAVIOR 10.16.
+_CONDITION = re.compile(r"^filters\[(\w+)\]\[conditions\]\[\$(is|is_not|in|not_in)\](\[\d+\])?$")
+DateFilter = Annotated[str | None, Query(max_length=64)]
+RedemptionSort = Literal[
+    "created_at",
+    "-created_at",
+    "id",
+    "-id",
+    "voucher_code",
+    "-voucher_code",
+    "tracking_id",
+    "-tracking_id",
+    "customer_id",
+    "-customer_id",
+]
+
+
+def _conditions(request: Request) -> list[service.Condition]:
+    found: dict[tuple[str, str], list[str]] = {}
+    for key, value in request.query_params.multi_items():
+        if not key.startswith("filters"):
+            continue
+        match = _CONDITION.match(key)
+        if match is None or match.group(1) not in service.FILTER_COLUMNS:
+            raise invalid_query(f"Property .{key} is not a filter of redemptions")
+        if len(value) > 255:
+            raise invalid_query(f"Property .{key} must be at most 255 characters")
+        op = match.group(2)
+        values = value.split(",") if op in ("in", "not_in") and match.group(3) is None else [value]
+        found.setdefault((match.group(1), op), []).extend(values)
+    if len(found) > 20:
+        raise invalid_query("At most 20 filters a request")
+    return [service.Condition(name, op, tuple(values)) for (name, op), values in found.items()]
+
+
+@router.get("", responses={200: {"model": RedemptionsListOut}}, operation_id="list-redemptions")
+async def list_redemptions(
+    request: Request,
+    project_id: ProjectId,
+    limit: Limit = 10,
+    page: Page99 = 1,
+    result: Annotated[list[Literal["SUCCESS", "FAILURE"]] | None, Query()] = None,
+    campaign: Annotated[str | None, Query(max_length=255)] = None,
+    customer: Annotated[str | None, Query(max_length=255)] = None,
+    order: RedemptionSort = "-created_at",
+    created_before: Annotated[DateFilter, Query(alias="created_at[before]")] = None,
+    created_after: Annotated[DateFilter, Query(alias="created_at[after]")] = None,
+) -> Response:
+    """Redemptions and rollbacks, newest first, with the filters of BEHAVIOR 10.16
+    (``filters[<name>][conditions][$is|$is_not|$in|$not_in]``)."""
+    conditions = _conditions(request)
+    return await respond(
+        request,
+        lambda conn: presenter.redemptions_page(
+            *service.list_page(
+                conn,
+                project_id=project_id,
+                limit=limit,
+                page=page,
+                order=order,
+                results=list(result or []),
+                campaign=campaign,
+                customer=customer,
+                created_before=created_before,
+                created_after=created_after,
+                conditions=conditions,
+            )
+        ),
+        write=False,
+    )
+
+
+@router.post(
+    "/{parentRedemptionId}/rollbacks",
+    responses={200: {"model": RollbacksOut}},
+    operation_id="rollback-stacked-redemptions",
+)
+async def rollback_stacked(
+    request: Request,
+    project_id: ProjectId,
+    parentRedemptionId: str,
+    reason: Annotated[str | None, Query(max_length=1000)] = None,
+    tracking_id: Annotated[str | None, Query(max_length=1000)] = None,
+    body: Annotated[RollbackRequest | None, Body()] = None,
+) -> Response:
+    """Roll back a stacked redemption whole (its parent id), or a lone redemption."""
+    return await _rollback(
+        request, project_id, parentRedemptionId, reason, tracking_id, body, stacked=True
+    )
+
+
+@router.post(
+    "/{redemptionId}/rollback",
+    responses={200: {"model": RedemptionOut}},
+    operation_id="rollback-redemption",
+)
+async def rollback_one(
+    request: Request,
+    project_id: ProjectId,
+    redemptionId: str,
+    reason: Annotated[str | None, Query(max_length=1000)] = None,
+    tracking_id: Annotated[str | None, Query(max_length=1000)] = None,
+    body: Annotated[RollbackRequest | None, Body()] = None,
+) -> Response:
+    """Roll back a lone redemption (a stacked one goes whole through /rollbacks)."""
+    return await _rollback(
+        request, project_id, redemptionId, reason, tracking_id, body, stacked=False
+    )
+
+
+async def _rollback(
+    request: Request,
+    project_id: str,
+    redemption_id: str,
+    reason: str | None,
+    tracking_id: str | None,
+    body: RollbackRequest | None,
+    *,
+    stacked: bool,
+) -> Response:
+    payload = body or RollbackRequest()
+    what = rollbacks.Rollback(
+        project_id=project_id,
+        channel_id=_channel(request),
+        redemption_id=redemption_id,
+        body=payload,
+        reason=payload.reason or reason,
+        tracking_id=payload.tracking_id or tracking_id,
+        stacked=stacked,
+    )
+    request_id = request_id_of(request)
+
+    def work(conn: Connection) -> tuple[int, object]:
+        result = rollbacks.rollback(conn, what, now=utcnow())
+        if isinstance(result, rollbacks.RollbackRefused):
+            return result.error.status, result.error.body(request_id)
+        if stacked:
+            return 200, presenter.rollbacks_json(result)
+        return 200, presenter.rollback_json(result)
 
     return await respond_with_status(request, work, write=True)
 

@@ -5,6 +5,7 @@ from typing import Any
 
 from tally.clock import iso
 from tally.orders import presenter as orders
+from tally.redemptions.rollbacks import RolledBack
 from tally.redemptions.service import Redeemed, Refused
 from tally.validations import presenter as validations
 
@@ -82,3 +83,20 @@ def redemptions_page(rows: Sequence[Mapping[str, Any]], total: int) -> dict[str,
         "redemptions": [redemption_json(row) for row in rows],
         "total": total,
     }
+
+
+def rollbacks_json(result: RolledBack) -> dict[str, Any]:
+    """The plural endpoint: a lone redemption's rollback has no parent (BEHAVIOR 12.5)."""
+    out: dict[str, Any] = {"rollbacks": [redemption_json(row) for row in result.rollbacks]}
+    if result.parent is not None:
+        out["parent_rollback"] = redemption_json(result.parent)
+    out["order"] = orders.order_json(result.order)
+    return out
+
+
+def rollback_json(result: RolledBack) -> dict[str, Any]:
+    """The singular endpoint: the rollback, with the whole order."""
+    (row,) = result.rollbacks
+    out = redemption_json(row)
+    out["order"] = orders.order_json(result.order)
+    return out

@@ -23,8 +23,8 @@ def _children() -> Prepared:
             redemptions.c.project_id == sa.bindparam("_project_id"),
             redemptions.c.parent_id == sa.bindparam("_parent_id"),
         )
-        # Ids are random: the children's order is their order in the parent's entry.
-        .order_by(redemptions.c.created_at, redemptions.c.id)
+        # Ids are random: the order they were applied in is the parent's entry's.
+        .order_by(redemptions.c.id)
     )
 
 

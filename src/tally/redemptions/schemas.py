@@ -94,3 +94,20 @@ class RedeemOut(BaseModel):
     redemptions: list[RedemptionOut]
     parent_redemption: RedemptionOut | None = None
     order: dict[str, Any]
+
+
+class RollbacksOut(BaseModel):
+    """Documentation shape (redemptions.json: RedemptionsRollbacksCreateResponseBody)."""
+
+    rollbacks: list[RedemptionOut]
+    parent_rollback: RedemptionOut | None = None
+    order: dict[str, Any]
+
+
+class RedemptionsListOut(BaseModel):
+    """Documentation shape (redemptions.json: RedemptionsListResponseBody)."""
+
+    object: str = "list"
+    data_ref: str = "redemptions"
+    redemptions: list[RedemptionOut]
+    total: int

@@ -14,10 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tally import ids
+from tally.campaigns import repository as campaigns_repository
 from tally.clock import iso
+from tally.common.filters import query_datetime
 from tally.core.discounts import Applied, Cart, Discount, apply_all
 from tally.customers import repository as customers_repository
 from tally.customers import service as customers
@@ -27,7 +30,11 @@ from tally.errors import not_found
 from tally.orders import service as orders
 from tally.orders.schemas import OrderCreate
 from tally.redemptions import repository
-from tally.redemptions.tables import FAILED_REDEMPTION_ID_PREFIX, REDEMPTION_ID_PREFIX
+from tally.redemptions.tables import (
+    FAILED_REDEMPTION_ID_PREFIX,
+    REDEMPTION_ID_PREFIX,
+    redemptions,
+)
 from tally.validations import service as validations
 from tally.validations.schemas import RedeemableIn
 from tally.validations.service import Outcome
@@ -403,3 +410,83 @@ def simple_customer(row: Mapping[str, Any] | None) -> dict[str, Any] | None:
     out["metadata"] = row["metadata"] or {}
     out["object"] = "customer"
     return out
+
+
+# filters[<name>][conditions][$<op>] of GET /v1/redemptions: the column each name filters.
+FILTER_COLUMNS = {
+    "voucher_code": "voucher_code",
+    "related_object_id": "related_object_id",
+    "related_object_parent_id": "related_object_parent_id",
+    "parent_redemption_id": "parent_id",
+    "failure_code": "failure_code",
+    "result": "result",
+    "object": "object",
+    "customer_id": "customer_id",
+}
+SORTS = {
+    "created_at": ("created_at", False),
+    "-created_at": ("created_at", True),
+    "id": ("id", False),
+    "-id": ("id", True),
+    "voucher_code": ("voucher_code", False),
+    "-voucher_code": ("voucher_code", True),
+    "tracking_id": ("tracking_id", False),
+    "-tracking_id": ("tracking_id", True),
+    "customer_id": ("customer_id", False),
+    "-customer_id": ("customer_id", True),
+}
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One filters[...] condition: ``op`` is is, is_not, in or not_in."""
+
+    name: str
+    op: str
+    values: tuple[str, ...]
+
+
+def list_page(
+    conn: Connection,
+    *,
+    project_id: str,
+    limit: int,
+    page: int,
+    order: str,
+    results: list[str],
+    campaign: str | None,
+    customer: str | None,
+    created_before: str | None,
+    created_after: str | None,
+    conditions: list[Condition],
+) -> tuple[list[Row], int]:
+    """Redemptions and rollbacks of the project, newest first (BEHAVIOR 10.16)."""
+    table = redemptions
+    where: list[sa.ColumnElement[bool]] = [table.c.project_id == project_id]
+    if results:
+        where.append(table.c.result.in_(results))
+    if campaign is not None:
+        found = campaigns_repository.get_by_name(conn, project_id, campaign)
+        where.append(table.c.related_object_parent_id == found["id"] if found else sa.false())
+    if customer is not None:
+        person = customers_repository.get(conn, project_id, customer)
+        where.append(table.c.customer_id == person["id"] if person else sa.false())
+    for text, label, before in (
+        (created_before, "created_at[before]", True),
+        (created_after, "created_at[after]", False),
+    ):
+        if text is not None:
+            when = query_datetime(text, label)
+            where.append(table.c.created_at < when if before else table.c.created_at > when)
+    for condition in conditions:
+        column = table.c[FILTER_COLUMNS[condition.name]]
+        if condition.op == "is":
+            where.append(column == condition.values[0])
+        elif condition.op == "is_not":
+            where.append(sa.or_(column.is_(None), column != condition.values[0]))
+        elif condition.op == "in":
+            where.append(column.in_(condition.values))
+        else:
+            where.append(sa.or_(column.is_(None), column.not_in(condition.values)))
+    rows = repository.page(conn, where, order=SORTS[order], limit=limit, page=page)
+    return rows, repository.count(conn, where)

@@ -1,0 +1,321 @@
+"""Rollbacks: give back what a redemption took (BEHAVIOR 6.7, 9.3, 12).
+
+A lone redemption is rolled back by either endpoint; a stacked one only whole, through its
+parent, on the plural endpoint. In one transaction: the redemptions are marked rolled back
+(one conditional statement each, so two racing rollbacks cannot both succeed), the vouchers
+get their uses back, the order loses exactly the discounts those redemptions put on it and
+becomes CANCELED (or the status the body sends), and its ``redemptions`` entry records the
+rollback. A second rollback records only its failed rollback (``rrf_``).
+
+Keyword-only functions over one connection; the caller owns the transaction.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from tally import ids
+from tally.clock import iso, months_before
+from tally.core.order_amounts import Line, order_totals
+from tally.customers import repository as customers_repository
+from tally.customers import service as customers
+from tally.db.prepared import Row
+from tally.errors import TallyError, not_found
+from tally.orders import repository as orders_repository
+from tally.orders import service as orders
+from tally.orders.schemas import OrderCreate
+from tally.redemptions import repository
+from tally.redemptions.schemas import RollbackRequest
+from tally.redemptions.service import simple_customer
+from tally.redemptions.tables import FAILED_ROLLBACK_ID_PREFIX, ROLLBACK_ID_PREFIX
+from tally.vouchers import repository as vouchers_repository
+
+# Redemptions older than this many months cannot be rolled back (BEHAVIOR 12.3).
+MAX_AGE_MONTHS = 3
+
+
+@dataclass(frozen=True)
+class Rollback:
+    """What a request rolls back, and how."""
+
+    project_id: str
+    channel_id: str
+    redemption_id: str
+    body: RollbackRequest
+    reason: str | None  # the body's, else the query's
+    tracking_id: str | None
+    stacked: bool  # the plural endpoint
+
+
+@dataclass(frozen=True)
+class RolledBack:
+    order: dict[str, Any]
+    rollbacks: list[dict[str, Any]]  # one per redemption given back (the children, or the lone)
+    parent: dict[str, Any] | None  # the parent's rollback, for a stacked redemption
+
+
+@dataclass(frozen=True)
+class RollbackRefused:
+    record: dict[str, Any]  # the failed rollback recorded
+    error: TallyError
+
+
+def _invalid_redemption(details: str) -> TallyError:
+    return TallyError(400, "invalid_redemption", "Invalid redemption", details)
+
+
+NOT_A_PARENT = TallyError(
+    400,
+    "invalid_redemption_parent",
+    "Invalid redemption parent",
+    "You can rollback only a redemption that does not have parent redemption.",
+)
+STACKED = _invalid_redemption(
+    "You can rollback only a single redemption. Use different endpoint for stacked redemption."
+)
+
+
+def rollback(conn: Connection, what: Rollback, *, now: datetime) -> RolledBack | RollbackRefused:
+    project_id = what.project_id
+    redemption = repository.get(conn, project_id, what.redemption_id)
+    if redemption is None or redemption["object"] != "redemption":
+        raise not_found("redemption", what.redemption_id)
+    if redemption["parent_id"] is not None:
+        raise NOT_A_PARENT
+    stacked = redemption["related_object_type"] == "redemption"
+    if stacked and not what.stacked:
+        raise STACKED
+    if redemption["result"] != "SUCCESS":
+        raise _invalid_redemption("A failed redemption has nothing to roll back.")
+    if redemption["created_at"] < months_before(now, MAX_AGE_MONTHS):
+        raise _invalid_redemption("Redemption older than 3 months cannot be rolled back")
+    _check_body(what.body, redemption)
+
+    order = orders_repository.lock(conn, project_id, redemption["order_id"])
+    assert order is not None  # a successful redemption always has its order
+    rollback_id = ids.new_id(ROLLBACK_ID_PREFIX)
+    # The first write: of two rollbacks racing for this redemption, one gets here first.
+    if not repository.mark_rolled_back(conn, project_id, redemption["id"], rollback_id):
+        return _refuse(conn, what, redemption, now)
+
+    entry = {**order["redemptions"].get(redemption["id"], {})}
+    children = repository.children(conn, project_id, redemption["id"]) if stacked else []
+    # In the order they were applied, as the order's entry lists them.
+    position = {child_id: index for index, child_id in enumerate(entry.get("stacked") or [])}
+    children.sort(key=lambda row: position.get(row["id"], len(position)))
+    given_back = children if stacked else [redemption]
+    child_ids = {row["id"]: ids.new_id(ROLLBACK_ID_PREFIX) for row in children}
+    for child in children:
+        repository.mark_rolled_back(conn, project_id, child["id"], child_ids[child["id"]])
+    for row in given_back:
+        if row["related_object_type"] == "voucher":
+            vouchers_repository.release(conn, project_id, row["related_object_id"])
+
+    body_order = what.body.order or OrderCreate()
+    reduced = _without(order, given_back)
+    entry["rollback_id"] = rollback_id
+    entry["rollback_date"] = iso(now)
+    if stacked:
+        entry["rollback_stacked"] = [child_ids[row["id"]] for row in children]
+    reduced["redemptions"] = {**order["redemptions"], redemption["id"]: entry}
+    reduced["status"] = "CANCELED"
+    # Other order fields in the body change the order as an update would (BEHAVIOR 12.2);
+    # its status, when sent, replaces CANCELED.
+    changed = orders.draft_over(
+        conn, project_id=project_id, current=reduced, body=body_order, now=now, write=True
+    )
+    saved = orders.save(
+        conn,
+        project_id=project_id,
+        draft=orders.Draft(row=changed.row, lines=changed.lines, current=order),
+        body=body_order,
+        now=now,
+    )
+
+    customer: Mapping[str, Any] | None = None
+    if what.body.customer is not None:
+        customer = customers.upsert(conn, project_id=project_id, ref=what.body.customer, now=now)
+    elif redemption["customer_id"] is not None:
+        customer = customers_repository.get_by_id(conn, project_id, redemption["customer_id"])
+    snapshot = _order_snapshot(saved)
+    common = {
+        "project_id": project_id,
+        "object": "redemption_rollback",
+        "rollback_id": None,
+        "created_at": now,
+        "result": "SUCCESS",
+        "status": "SUCCEEDED",
+        "failure_code": None,
+        "failure_message": None,
+        "reason": what.reason,
+        "order_id": saved["id"],
+        "customer_id": redemption["customer_id"],
+        "tracking_id": what.tracking_id or redemption["tracking_id"],
+        "metadata": what.body.metadata or {},
+        "channel_id": what.channel_id,
+        "customer": simple_customer(customer),
+        "order": snapshot,
+        "applied": None,
+    }
+    rollbacks = [
+        {
+            **common,
+            **_related(row),
+            "id": child_ids[row["id"]] if stacked else rollback_id,
+            "parent_id": rollback_id if stacked else None,
+            "redemption_id": row["id"],
+        }
+        for row in given_back
+    ]
+    parent = None
+    if stacked:
+        parent = {
+            **common,
+            **_related(redemption),
+            "id": rollback_id,
+            "parent_id": None,
+            "redemption_id": redemption["id"],
+        }
+    repository.insert_many(conn, [*([parent] if parent else []), *rollbacks])
+    return RolledBack(order=saved, rollbacks=rollbacks, parent=parent)
+
+
+def _check_body(body: RollbackRequest, redemption: Row) -> None:
+    """The body may name the redemption's own order and customer, no others (12.2)."""
+    if body.order is not None and (body.order.id is not None or body.order.source_id is not None):
+        named = body.order.id is not None and body.order.id != redemption["order_id"]
+        snapshot = redemption["order"] or {}
+        other_source = (
+            body.order.id is None
+            and body.order.source_id is not None
+            and body.order.source_id != snapshot.get("source_id")
+        )
+        if named or other_source:
+            raise TallyError(
+                400, "invalid_order", "Invalid order", "Order is not related with redemption."
+            )
+    if body.customer is not None:
+        ref = body.customer
+        mine = redemption["customer"] or {}
+        if (ref.id is not None and ref.id != redemption["customer_id"]) or (
+            ref.id is None and ref.source_id is not None and ref.source_id != mine.get("source_id")
+        ):
+            raise TallyError(
+                400,
+                "invalid_customer",
+                "Invalid customer",
+                "Customer is not related with redemption.",
+            )
+
+
+def _without(order: Mapping[str, Any], given_back: list[Row]) -> dict[str, Any]:
+    """``order`` less the discounts the ``given_back`` redemptions put on it: each line
+    loses what was put on it (by line id; a line since replaced took its discount with it),
+    never more than it still carries."""
+    order_off = sum((row["applied"] or {}).get("discount_amount", 0) for row in given_back)
+    by_line: dict[str, int] = {}
+    for row in given_back:
+        for line_id, part in ((row["applied"] or {}).get("lines") or {}).items():
+            by_line[line_id] = by_line.get(line_id, 0) + part
+    items = []
+    lines = []
+    for stored in order["items"]:
+        discount = max(0, (stored.get("discount_amount") or 0) - by_line.get(stored["id"], 0))
+        item = {**stored, "discount_amount": discount}
+        items.append(item)
+        lines.append(
+            Line(
+                quantity=item.get("quantity"),
+                price=item.get("price"),
+                amount=item.get("amount"),
+                initial_quantity=item.get("initial_quantity"),
+                initial_amount=item.get("initial_amount"),
+                discount_amount=discount,
+                discount_quantity=item.get("discount_quantity") or 0,
+            )
+        )
+    totals = order_totals(
+        amount=order["amount"],
+        lines=lines,
+        discount_amount=max(0, order["discount_amount"] - order_off),
+        initial_amount=order["initial_amount"],
+    )
+    return {
+        **order,
+        "items": items,
+        "discount_amount": totals.discount_amount,
+        "items_discount_amount": totals.items_discount_amount,
+        "total_amount": totals.total_amount,
+    }
+
+
+def _related(row: Row) -> dict[str, Any]:
+    return {
+        key: row[key]
+        for key in (
+            "related_object_type",
+            "related_object_id",
+            "related_object_parent_id",
+            "voucher_code",
+            "related_object",
+        )
+    }
+
+
+def _order_snapshot(order: Mapping[str, Any]) -> dict[str, Any]:
+    discount = order["discount_amount"]
+    items_discount = order["items_discount_amount"]
+    return {
+        "id": order["id"],
+        "source_id": order["source_id"],
+        "status": order["status"],
+        "customer_id": order["customer_id"],
+        "referrer_id": order["referrer_id"],
+        "amount": order["amount"],
+        "discount_amount": discount,
+        "items_discount_amount": items_discount,
+        "total_discount_amount": discount + items_discount,
+        "total_amount": order["total_amount"],
+        "metadata": order["metadata"] or {},
+        "object": "order",
+    }
+
+
+def _refuse(conn: Connection, what: Rollback, redemption: Row, now: datetime) -> RollbackRefused:
+    """A second rollback: record it as failed (BEHAVIOR 12.3); nothing else changes."""
+    record = {
+        "id": ids.new_id(FAILED_ROLLBACK_ID_PREFIX),
+        "project_id": what.project_id,
+        "object": "redemption_rollback",
+        "parent_id": None,
+        "redemption_id": redemption["id"],
+        "rollback_id": None,
+        "created_at": now,
+        "result": "FAILURE",
+        "status": "FAILED",
+        "failure_code": "already_rolled_back",
+        "failure_message": "Redemption has been already rolled back.",
+        "reason": what.reason,
+        "order_id": redemption["order_id"],
+        "customer_id": redemption["customer_id"],
+        "tracking_id": what.tracking_id or redemption["tracking_id"],
+        "metadata": what.body.metadata or {},
+        "channel_id": what.channel_id,
+        **_related(redemption),
+        "customer": redemption["customer"],
+        "order": redemption["order"],
+        "applied": None,
+    }
+    repository.insert_many(conn, [record])
+    error = TallyError(
+        400,
+        "already_rolled_back",
+        "Already rolled back",
+        "Redemption has been already rolled back.",
+        resource_id=record["id"],
+        resource_type="redemption_rollback",
+    )
+    return RollbackRefused(record=record, error=error)
