@@ -18,10 +18,13 @@ Scenarios (wrk -t2 -c32, scripts in bench/lua/):
   database seeded with ``--orders-small`` orders.
 - validate: POST /v1/validations, three vouchers (created before the check) on a 5-line
   order of catalogue products, on the same database as create; nothing is written.
+- redeem: POST /v1/redemptions, the same three vouchers on a new 5-line order each time,
+  at 50 connections, against B-echo at 50 connections (b-echo@50).
 - get by id / get by source_id / list (limit=100) page 1 and page 100, on a database with
   ``--orders-small`` (1,000) orders and on one with ``--orders-large`` (1,000,000).
 
-Targets: create >= 50% of B-echo's requests/s; validation >= 40%; get >= 60% of B-get's;
+Targets: create >= 50% of B-echo's requests/s; validation >= 40%; redemption >= 25% of
+B-echo@50's, with p99 <= 4x B-echo@50's; get >= 60% of B-get's;
 list p99 with the large database <= 2x its p99 with the small one.
 
 Useful options: ``--data-dir DIR`` keeps the seeded databases and reuses them (seeding 1M
@@ -269,6 +272,8 @@ class Scenario:
     check_body: dict[str, Any] | None = None
     # Sent once before the check: (method, path, body); a 409 (already there) is fine.
     setup: tuple[tuple[str, str, dict[str, Any]], ...] = ()
+    # wrk's connections for this scenario (None: --connections).
+    connections: int | None = None
 
 
 @dataclass
@@ -367,11 +372,12 @@ def run_wrk(
     creds: tuple[str, str],
     duration: float,
     options: argparse.Namespace,
+    connections: int | None = None,
 ) -> tuple[dict[str, Any], str]:
     argv = [
         "wrk",
         f"-t{options.threads}",
-        f"-c{options.connections}",
+        f"-c{connections or options.connections}",
         f"-d{duration:g}s",
         "--latency",
         "--timeout",
@@ -439,6 +445,7 @@ def measure(
             creds=creds,
             duration=options.warmup,
             options=options,
+            connections=scenario.connections,
         )
     args = tuple(a.replace("{run}", f"m{run_id}") for a in scenario.args)
     cpu_before = server.cpu_seconds()
@@ -446,7 +453,13 @@ def measure(
     cores_before = _cpu_times()
     started = time.monotonic()
     raw, output = run_wrk(
-        server, scenario.script, args, creds=creds, duration=options.duration, options=options
+        server,
+        scenario.script,
+        args,
+        creds=creds,
+        duration=options.duration,
+        options=options,
+        connections=scenario.connections,
     )
     elapsed = time.monotonic() - started
     busy = _busy(cores_before, _cpu_times())
@@ -485,6 +498,14 @@ def human_count(n: int) -> str:
     if n >= 1_000 and n % 1_000 == 0:
         return f"{n // 1_000}k"
     return f"{n:,}"
+
+
+# The p99 target for redemption is set at 50 concurrent connections.
+REDEEM_CONNECTIONS = 50
+VOUCHER_SETUP = tuple(
+    ("POST", f"/v1/vouchers/{code}", {"type": "DISCOUNT_VOUCHER", "discount": discount})
+    for code, discount in BENCH_VOUCHERS.items()
+)
 
 
 def scenarios(
@@ -527,6 +548,29 @@ def scenarios(
             True,
         ),
         Scenario(
+            "b-echo@50",
+            "B-echo at 50 connections",
+            "baseline",
+            "create.lua",
+            ("{run}", status),
+            "POST",
+            "/v1/orders",
+            True,
+            connections=REDEEM_CONNECTIONS,
+        ),
+        Scenario(
+            "redeem",
+            f"redeem 3 vouchers, new 5-line order, 50 connections (db {s})",
+            "create",
+            "redeem.lua",
+            (str(validation_file),),
+            "POST",
+            "/v1/redemptions",
+            check_body=validation_body(),
+            setup=VOUCHER_SETUP,
+            connections=REDEEM_CONNECTIONS,
+        ),
+        Scenario(
             "validate",
             f"validate 3 vouchers, 5-line order (db {s})",
             "create",
@@ -535,14 +579,7 @@ def scenarios(
             "POST",
             "/v1/validations",
             check_body=validation_body(),
-            setup=tuple(
-                (
-                    "POST",
-                    f"/v1/vouchers/{code}",
-                    {"type": "DISCOUNT_VOUCHER", "discount": discount},
-                )
-                for code, discount in BENCH_VOUCHERS.items()
-            ),
+            setup=VOUCHER_SETUP,
         ),
     ]
     for name, n in (("small", s), ("large", big)):
@@ -604,6 +641,20 @@ def targets(small: int, large: int) -> list[Target]:
     out = [
         Target("create req/s >= 50% of B-echo", "rps-ratio", "create", "b-echo", 0.5),
         Target("validation req/s >= 40% of B-echo", "rps-ratio", "validate", "b-echo", 0.4),
+        Target(
+            "redemption req/s >= 25% of B-echo (both at 50 connections)",
+            "rps-ratio",
+            "redeem",
+            "b-echo@50",
+            0.25,
+        ),
+        Target(
+            "redemption p99 <= 4x B-echo's (both at 50 connections)",
+            "p99-ratio",
+            "redeem",
+            "b-echo@50",
+            4.0,
+        ),
     ]
     for name, n in (("large", big), ("small", s)):
         out.append(

@@ -1,11 +1,12 @@
 """Property-based run of schemathesis against the server's own ``/openapi.json``.
 
 Every operation under /v1/orders, /v1/customers, /v1/products, /v1/skus, /v1/vouchers,
-/v1/campaigns, /v1/promotions and /v1/validations is fuzzed on both engines (one real
-``tally serve`` per engine). A case fails when the server answers 5xx, when a documented
-response does not match the schema the server itself publishes, or (extra check) when a
-success body does not match the official Voucherify schema of that operation or an error
-body is not the spec's error object. Invalid input answered with a 4xx error is fine.
+/v1/campaigns, /v1/promotions, /v1/validations and /v1/redemptions is fuzzed on both
+engines (one real ``tally serve`` per engine). A case fails when the server answers 5xx,
+when a documented response does not match the schema the server itself publishes, or
+(extra check) when a success body does not match the official Voucherify schema of that
+operation or an error body is not the spec's error object. Invalid input answered with a
+4xx error is fine.
 
 Status codes must be ones the server's document lists for the operation.
 
@@ -38,7 +39,10 @@ from support.spec import assert_matches
 
 MAX_EXAMPLES = int(os.environ.get("TALLY_FUZZ_EXAMPLES", "30"))
 SEED = int(os.environ.get("TALLY_FUZZ_SEED", "20260101"))
-PATHS = r"^/v1/(orders|customers|products|skus|vouchers|campaigns|promotions|validations)(/|$)"
+PATHS = (
+    r"^/v1/(orders|customers|products|skus|vouchers|campaigns|promotions|validations"
+    r"|redemptions)(/|$)"
+)
 
 
 @pytest.fixture
@@ -86,6 +90,13 @@ OFFICIAL_SCHEMAS: dict[str, tuple[str, str]] = {
     "add-promotion-tier-to-campaign": ("promotions", "PromotionsTiersCreateResponseBody"),
     "get-promotion-tier": ("promotions", "PromotionsTiersGetResponseBody"),
     "list-promotion-tiers-from-campaign": ("promotions", "PromotionsTiersListResponseBody"),
+    "redeem-stacked-discounts": ("redemptions", "RedemptionsRedeemResponseBody"),
+    "redeem-voucher": ("redemptions", "7_res_redeem_voucher"),
+    "redeem-promotion": ("redemptions", "7_obj_redemption_object_promotion_tier_extended"),
+    "get-redemption": ("redemptions", "RedemptionsGetResponseBody"),
+    "list-redemptions": ("redemptions", "RedemptionsListResponseBody"),
+    "rollback-redemption": ("redemptions", "RedemptionsRollbackCreateResponseBody"),
+    "rollback-stacked-redemptions": ("redemptions", "RedemptionsRollbacksCreateResponseBody"),
     "add-voucher-with-specific-code-to-campaign": (
         "campaigns",
         "CampaignsVouchersCreateResponseBody",
@@ -178,6 +189,22 @@ def seeded(live_server: LiveServer) -> dict[str, str]:
         )
         for response in (customer, sku, order, voucher, campaign, promotion):
             assert response.status_code == 200, response.text
+        second = http.post(
+            f"/v1/vouchers/fuzz-{tag}-2",
+            json={"type": "DISCOUNT_VOUCHER", "discount": {"type": "PERCENT", "percent_off": 5}},
+        )
+        assert second.status_code == 200, second.text
+        redeemed = http.post(
+            "/v1/redemptions",
+            json={
+                "redeemables": [
+                    {"object": "voucher", "id": f"fuzz-{tag}"},
+                    {"object": "voucher", "id": f"fuzz-{tag}-2"},
+                ],
+                "order": {"id": order.json()["id"]},
+            },
+        )
+        assert redeemed.status_code == 200, redeemed.text
     return {
         "orderId": order.json()["id"],
         "customerId": customer.json()["id"],
@@ -186,6 +213,8 @@ def seeded(live_server: LiveServer) -> dict[str, str]:
         "code": voucher.json()["code"],
         "campaignId": campaign.json()["id"],
         "promotionTierId": promotion.json()["promotion"]["tiers"][0]["id"],
+        "parentRedemptionId": redeemed.json()["parent_redemption"]["id"],
+        "redemptionId": redeemed.json()["redemptions"][0]["id"],
     }
 
 

@@ -212,6 +212,12 @@ def test_listing_redemptions_with_filters(client: AppClient) -> None:
     assert listed("?filters[object][conditions][$is]=redemption_rollback")["total"] == 4
     assert listed(f"?filters[parent_redemption_id][conditions][$is]={parent_id}")["total"] == 3
     assert listed("?filters[voucher_code][conditions][$in]=ITEMS,FORTY")["total"] == 4
+    assert listed("?filters[voucher_code][conditions][$starts_with]=IT")["total"] == 2
+    assert listed("?filters[failure_code][conditions][$has_value]=")["total"] == 1
+    either = "?filters[junction]=or&filters[result][conditions][$is]=FAILURE"
+    assert listed(either + "&filters[voucher_code][conditions][$is]=THIRTY")["total"] == 3
+    # The official SDK sends unset conditions as the text "None": they are ignored.
+    assert listed("?filters[result]=None&filters[object][conditions][$in]=None")["total"] == 9
     assert listed("?customer=alice")["total"] == 8
     assert listed("?customer=nobody")["total"] == 0
     assert listed("?created_at[before]=2000-01-01")["total"] == 0

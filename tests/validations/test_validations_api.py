@@ -238,3 +238,32 @@ def test_other_projects_vouchers_are_not_found(client: AppClient) -> None:
     )
     result = validate(client, {"redeemables": redeem("THEIRS"), "order": {"amount": 100}})
     assert result["redeemables"][0]["result"]["error"]["key"] == "not_found"
+
+
+def test_legacy_voucher_validation(client: AppClient) -> None:
+    """POST /v1/vouchers/{code}/validate: one voucher, nothing written."""
+    voucher(client, "LEGACY10", {"type": "PERCENT", "percent_off": 10}, metadata={"k": "v"})
+    voucher(client, "LEGACYOFF", {"type": "AMOUNT", "amount_off": 1}, active=False)
+    before = snapshot(client.db)
+    response = client.post(
+        "/v1/vouchers/LEGACY10/validate",
+        json={"order": {"items": LINES}, "tracking_id": "t-1"},
+    )
+    assert response.status_code == 200, response.text
+    valid = response.json()
+    # The official oneOf cannot tell its two loose branches apart: check each on its own.
+    assert_matches(valid, file="validations", schema="VouchersValidateValidResponseBody")
+    assert (valid["valid"], valid["code"], valid["tracking_id"]) == (True, "LEGACY10", "t-1")
+    assert valid["order"]["applied_discount_amount"] == 270
+    assert valid["order"]["total_amount"] == 2430
+    assert valid["discount"]["percent_off"] == 10
+    assert valid["metadata"] == {"k": "v"}
+    invalid = client.post("/v1/vouchers/LEGACYOFF/validate", json={"order": {"amount": 10}})
+    assert invalid.status_code == 200, invalid.text
+    body = invalid.json()
+    assert_matches(body, file="validations", schema="VouchersValidateInvalidResponseBody")
+    assert body["valid"] is False and body["error"]["key"] == "voucher_disabled"
+    assert body["reason"] == body["error"]["message"]
+    missing = client.post("/v1/vouchers/NOPE/validate", json={})
+    assert (missing.status_code, missing.json()["key"]) == (404, "not_found")
+    assert snapshot(client.db) == before

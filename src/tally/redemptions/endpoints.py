@@ -130,8 +130,10 @@ async def _redeem(
     return await respond_with_status(request, work, write=True)
 
 
-# filters[<name>][conditions][$<op>] (and [$in][<n>] for lists): BEHAVIOR 10.16.
-_CONDITION = re.compile(r"^filters\[(\w+)\]\[conditions\]\[\$(is|is_not|in|not_in)\](\[\d+\])?$")
+# filters[<name>][conditions][$<op>] (and [$in][<n>] for lists), filters[junction]:
+# BEHAVIOR 10.16.
+_CONDITION = re.compile(r"^filters\[(\w+)\]\[conditions\]\[\$(\w+)\](\[\d+\])?$")
+_LIST_OPS = ("in", "not_in")
 DateFilter = Annotated[str | None, Query(max_length=64)]
 RedemptionSort = Literal[
     "created_at",
@@ -147,22 +149,37 @@ RedemptionSort = Literal[
 ]
 
 
-def _conditions(request: Request) -> list[service.Condition]:
+def _conditions(request: Request) -> tuple[list[service.Condition], str]:
     found: dict[tuple[str, str], list[str]] = {}
+    junction = "and"
     for key, value in request.query_params.multi_items():
         if not key.startswith("filters"):
             continue
+        # The official SDK sends every condition it was not given as the text "None"
+        # (voucherify 6.1.1: filters[result]=None, ...[$is_not]=None): it means unset.
+        if value == "None":
+            continue
+        if key == "filters[junction]":
+            if value.lower() not in ("and", "or"):
+                raise invalid_query("Property .filters[junction] must be AND or OR")
+            junction = value.lower()
+            continue
         match = _CONDITION.match(key)
-        if match is None or match.group(1) not in service.FILTER_COLUMNS:
+        if (
+            match is None
+            or match.group(1) not in service.FILTER_COLUMNS
+            or match.group(2) not in service.CONDITIONS
+        ):
             raise invalid_query(f"Property .{key} is not a filter of redemptions")
         if len(value) > 255:
             raise invalid_query(f"Property .{key} must be at most 255 characters")
         op = match.group(2)
-        values = value.split(",") if op in ("in", "not_in") and match.group(3) is None else [value]
+        values = value.split(",") if op in _LIST_OPS and match.group(3) is None else [value]
         found.setdefault((match.group(1), op), []).extend(values)
     if len(found) > 20:
         raise invalid_query("At most 20 filters a request")
-    return [service.Condition(name, op, tuple(values)) for (name, op), values in found.items()]
+    conditions = [service.Condition(name, op, tuple(v)) for (name, op), v in found.items()]
+    return conditions, junction
 
 
 @router.get("", responses={200: {"model": RedemptionsListOut}}, operation_id="list-redemptions")
@@ -180,7 +197,7 @@ async def list_redemptions(
 ) -> Response:
     """Redemptions and rollbacks, newest first, with the filters of BEHAVIOR 10.16
     (``filters[<name>][conditions][$is|$is_not|$in|$not_in]``)."""
-    conditions = _conditions(request)
+    conditions, junction = _conditions(request)
     return await respond(
         request,
         lambda conn: presenter.redemptions_page(
@@ -196,6 +213,7 @@ async def list_redemptions(
                 created_before=created_before,
                 created_after=created_after,
                 conditions=conditions,
+                junction=junction,
             )
         ),
         write=False,

@@ -439,11 +439,49 @@ SORTS = {
 
 @dataclass(frozen=True)
 class Condition:
-    """One filters[...] condition: ``op`` is is, is_not, in or not_in."""
+    """One filters[...] condition: ``op`` is one of CONDITIONS."""
 
     name: str
     op: str
     values: tuple[str, ...]
+
+
+def _condition(column: sa.ColumnElement[Any], op: str, values: tuple[str, ...]) -> Any:
+    value = values[0]
+    if op == "is":
+        return column == value
+    if op == "is_not":
+        return sa.or_(column.is_(None), column != value)
+    if op == "in":
+        return column.in_(values)
+    if op == "not_in":
+        return sa.or_(column.is_(None), column.not_in(values))
+    if op == "has_value":
+        return column.is_not(None)
+    if op == "is_unknown":
+        return column.is_(None)
+    if op == "starts_with":
+        return column.startswith(value, autoescape=True)
+    if op == "ends_with":
+        return column.endswith(value, autoescape=True)
+    if op == "contains":
+        return column.contains(value, autoescape=True)
+    return sa.or_(column.is_(None), sa.not_(column.contains(value, autoescape=True)))
+
+
+# FilterConditionsString's operators, without the $.
+CONDITIONS = (
+    "is",
+    "is_not",
+    "in",
+    "not_in",
+    "has_value",
+    "is_unknown",
+    "starts_with",
+    "ends_with",
+    "contains",
+    "not_contain",
+)
 
 
 def list_page(
@@ -459,10 +497,11 @@ def list_page(
     created_before: str | None,
     created_after: str | None,
     conditions: list[Condition],
+    junction: str = "and",
 ) -> tuple[list[Row], int]:
     """Redemptions and rollbacks of the project, newest first (BEHAVIOR 10.16)."""
     table = redemptions
-    where: list[sa.ColumnElement[bool]] = [table.c.project_id == project_id]
+    where: list[Any] = []
     if results:
         where.append(table.c.result.in_(results))
     if campaign is not None:
@@ -478,15 +517,9 @@ def list_page(
         if text is not None:
             when = query_datetime(text, label)
             where.append(table.c.created_at < when if before else table.c.created_at > when)
-    for condition in conditions:
-        column = table.c[FILTER_COLUMNS[condition.name]]
-        if condition.op == "is":
-            where.append(column == condition.values[0])
-        elif condition.op == "is_not":
-            where.append(sa.or_(column.is_(None), column != condition.values[0]))
-        elif condition.op == "in":
-            where.append(column.in_(condition.values))
-        else:
-            where.append(sa.or_(column.is_(None), column.not_in(condition.values)))
+    filters = [_condition(table.c[FILTER_COLUMNS[c.name]], c.op, c.values) for c in conditions]
+    if filters:
+        where.append(sa.or_(*filters) if junction == "or" else sa.and_(*filters))
+    where.insert(0, table.c.project_id == project_id)
     rows = repository.page(conn, where, order=SORTS[order], limit=limit, page=page)
     return rows, repository.count(conn, where)

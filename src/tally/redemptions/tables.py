@@ -31,11 +31,11 @@ redemptions = sa.Table(
     sa.Column("reason", sa.Text, nullable=True),
     sa.Column("order_id", sa.String(40), nullable=True),
     sa.Column("customer_id", sa.String(40), nullable=True),
-    sa.Column("tracking_id", sa.String(255), nullable=True),
+    sa.Column("tracking_id", sa.Text, nullable=True),
     sa.Column("metadata", JSONType, nullable=True),
     sa.Column("channel_id", sa.String(64), nullable=False),
     sa.Column("related_object_type", sa.String(24), nullable=False),
-    sa.Column("related_object_id", sa.String(40), nullable=False),
+    sa.Column("related_object_id", sa.String(255), nullable=False),
     # The campaign of a voucher or promotion tier.
     sa.Column("related_object_parent_id", sa.String(40), nullable=True),
     sa.Column("voucher_code", sa.String(255), nullable=True),

@@ -7,11 +7,17 @@ from fastapi.responses import Response
 
 from tally.clock import utcnow
 from tally.validations import presenter, service
-from tally.validations.schemas import ValidationOut, ValidationRequest
+from tally.validations.schemas import (
+    ValidationOut,
+    ValidationRequest,
+    VoucherValidationOut,
+    VoucherValidationRequest,
+)
 from tally.web.context import ProjectId, respond
 from tally.web.errors import request_id_of
 
 router = APIRouter(prefix="/v1/validations", tags=["Validations"])
+legacy_router = APIRouter(tags=["Validations"])
 
 
 @router.post(
@@ -33,6 +39,38 @@ async def validate(
                 request_id=request_id_of(request),
             ),
             body.tracking_id,
+        ),
+        write=False,
+    )
+
+
+@legacy_router.post(
+    "/v1/vouchers/{code}/validate",
+    responses={200: {"model": VoucherValidationOut}},
+    operation_id="validate-voucher",
+)
+async def validate_voucher(
+    request: Request,
+    project_id: ProjectId,
+    code: str,
+    body: Annotated[VoucherValidationRequest | None, Body()] = None,
+) -> Response:
+    """What one voucher would take off the order (deprecated upstream in favour of
+    POST /v1/validations). Nothing is saved."""
+    payload = body or VoucherValidationRequest()
+    return await respond(
+        request,
+        lambda conn: presenter.voucher_validation_json(
+            service.validate_voucher(
+                conn,
+                project_id=project_id,
+                code=code,
+                order=payload.order,
+                now=utcnow(),
+                request_id=request_id_of(request),
+            ),
+            code,
+            payload.tracking_id,
         ),
         write=False,
     )

@@ -80,3 +80,29 @@ def redeemable_json(order: Mapping[str, Any], outcome: Outcome) -> dict[str, Any
     assert outcome.skipped is not None
     key, message = outcome.skipped
     return {"status": "SKIPPED", **out, "result": {"details": {"key": key, "message": message}}}
+
+
+def voucher_validation_json(
+    result: Validation, code: str, tracking_id: str | None
+) -> dict[str, Any]:
+    """The legacy one-voucher validation (VouchersValidateResponseBody)."""
+    (outcome,) = result.outcomes
+    out: dict[str, Any] = {"valid": outcome.step is not None, "code": code}
+    if outcome.step is None:
+        assert outcome.error is not None
+        out["error"] = outcome.error
+        out["reason"] = outcome.error["message"]
+    else:
+        assert outcome.source is not None
+        voucher = outcome.source
+        out["applicable_to"] = _EMPTY_LIST
+        out["inapplicable_to"] = _EMPTY_LIST
+        if voucher.get("campaign_name") is not None:
+            out["campaign"] = voucher["campaign_name"]
+            out["campaign_id"] = voucher["campaign_id"]
+        out["discount"] = voucher["discount"]
+        out["order"] = order_json(result.order, outcome.step.cart, [outcome.step])
+    if tracking_id is not None:
+        out["tracking_id"] = tracking_id
+    out["metadata"] = (outcome.source or {}).get("metadata") or {}
+    return out

@@ -51,6 +51,30 @@ class ValidationRequest(RequestBody):
         return data
 
 
+class VoucherValidationRequest(RequestBody):
+    """POST /v1/vouchers/{code}/validate (VouchersValidateDiscountRequestBody)."""
+
+    customer: CustomerRef | None = None
+    order: OrderCreate | None = None
+    tracking_id: ShortText | None = None
+    metadata: Metadata | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_session(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            if data.get("session") is not None:
+                raise ValueError(
+                    "Property .session: validation sessions are not supported by Tally yet"
+                )
+            for key in ("gift", "reward"):
+                if data.get(key) is not None:
+                    raise ValueError(
+                        f"Property .{key}: gift and loyalty cards are not supported by Tally yet"
+                    )
+        return data
+
+
 class ValidationOut(BaseModel):
     """Documentation shape (validations.json: ValidationsValidateResponseBody); responses
     are built as dicts (see presenter)."""
@@ -61,3 +85,12 @@ class ValidationOut(BaseModel):
     order: dict[str, Any]
     tracking_id: str | None = None
     stacking_rules: dict[str, Any]
+
+
+class VoucherValidationOut(BaseModel):
+    """Documentation shape (validations.json: VouchersValidateResponseBody)."""
+
+    valid: bool
+    code: str
+    order: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None

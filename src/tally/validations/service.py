@@ -15,8 +15,9 @@ from sqlalchemy.engine import Connection
 
 from tally.core.discounts import Applied, Cart, apply
 from tally.db.prepared import Row
-from tally.errors import TallyError, invalid_payload
+from tally.errors import TallyError, invalid_payload, not_found
 from tally.orders import service as orders
+from tally.orders.schemas import OrderCreate
 from tally.promotions import repository as promotions
 from tally.validations import stacking
 from tally.validations.schemas import RedeemableIn, ValidationRequest
@@ -77,6 +78,31 @@ def validate(
         conn,
         project_id=project_id,
         redeemables=body.redeemables,
+        cart=start,
+        now=now,
+        request_id=request_id,
+    )
+    return Validation(order=draft.row, start=start, outcomes=outcomes)
+
+
+def validate_voucher(
+    conn: Connection,
+    *,
+    project_id: str,
+    code: str,
+    order: OrderCreate | None,
+    now: datetime,
+    request_id: str,
+) -> Validation:
+    """POST /v1/vouchers/{code}/validate: one voucher, named by its path (unknown is 404)."""
+    if vouchers.find(conn, project_id=project_id, ref=code) is None:
+        raise not_found("voucher", code)
+    draft = orders.draft(conn, project_id=project_id, body=order, now=now, write=False)
+    start = cart_of(draft)
+    outcomes = evaluate(
+        conn,
+        project_id=project_id,
+        redeemables=[RedeemableIn(object="voucher", id=code)],
         cart=start,
         now=now,
         request_id=request_id,
