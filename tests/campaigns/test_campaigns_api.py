@@ -136,7 +136,7 @@ BASE = {"name": "Bad", "campaign_type": "DISCOUNT_COUPONS", "voucher": TEMPLATE}
         ({**BASE, "validation_rules": ["val_1"]}, "validation rules"),
         ({**BASE, "vouchers_count": 1001}, "vouchers_count"),
         ({**BASE, "vouchers_count": -1}, "vouchers_count"),
-        ({**BASE, "voucher": {**TEMPLATE, "discount": {"type": "UNIT"}}}, "UNIT"),
+        ({**BASE, "voucher": {**TEMPLATE, "discount": {"type": "UNIT"}}}, "unit_type"),
         (
             {**BASE, "voucher": {**TEMPLATE, "code_config": {"pattern": "X"}}},
             ".voucher.code_config.pattern",

@@ -171,3 +171,27 @@ def test_a_failed_redemption_leaves_the_order_as_it_was(sdk: RedeemingSdk, why: 
     )
     voucher = sdk.vouchers.get_voucher(good)
     assert voucher.redemption is not None and voucher.redemption.redeemed_quantity == 0
+
+
+def test_free_units_through_the_sdk(sdk: RedeemingSdk, live_server: LiveServer) -> None:
+    with live_server.client() as http:
+        tee = http.post(
+            "/v1/products", json={"source_id": uid("tee"), "name": "T-shirt", "price": 2500}
+        ).json()["id"]
+    code = uid("UNIT")
+    created = sdk.create(
+        code, {"type": "UNIT", "unit_off": 1, "unit_type": tee, "effect": "ADD_NEW_ITEMS"}
+    )
+    assert created["discount"]["product"]["id"] == tee
+    parsed = sdk.redemptions.redeem_stacked_discounts(
+        RedemptionsRedeemRequestBody.from_dict(
+            {
+                "redeemables": _vouchers(code),
+                "order": {"items": [{"product_id": tee, "quantity": 1, "price": 2500}]},
+            }
+        )
+    )
+    assert parsed.order is not None and parsed.order.items is not None
+    (line,) = parsed.order.items
+    assert (line.quantity, line.amount, line.discount_amount) == (2, 5000, 2500)
+    assert parsed.order.total_amount == 2500

@@ -308,6 +308,14 @@ def test_legacy_tier_redemption(client: AppClient) -> None:
     assert redemption["order"]["total_amount"] == 90
     entry = redemption["order"]["redemptions"][redemption["id"]]
     assert entry["related_object_parent_id"] == campaign["id"]
+    summary = client.get(f"/v1/promotions/tiers/{tier['id']}").json()["summary"]
+    assert summary["redemptions"]["total_redeemed"] == 1
+    assert summary["orders"] == {"total_amount": 100, "total_discount_amount": 10}
+    rolled = client.post(f"/v1/redemptions/{redemption['id']}/rollback")
+    assert rolled.status_code == 200, rolled.text
+    summary = client.get(f"/v1/promotions/tiers/{tier['id']}").json()["summary"]
+    assert summary["redemptions"]["total_redeemed"] == 0
+    assert summary["orders"] == {"total_amount": 0, "total_discount_amount": 0}
 
 
 def test_redemptions_are_scoped_to_their_project(client: AppClient) -> None:

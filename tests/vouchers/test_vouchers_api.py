@@ -156,7 +156,14 @@ DISCOUNT = {"type": "DISCOUNT_VOUCHER", "discount": PERCENT}
         ({"discount": PERCENT}, "type"),
         ({"type": "DISCOUNT_VOUCHER"}, "discount"),
         ({"type": "GIFT_VOUCHER", "gift": {"amount": 1000}}, "GIFT_VOUCHER"),
-        ({"type": "DISCOUNT_VOUCHER", "discount": {"type": "UNIT", "unit_off": 1}}, "UNIT"),
+        ({"type": "DISCOUNT_VOUCHER", "discount": {"type": "UNIT", "unit_off": 1}}, "unit_type"),
+        (
+            {
+                "type": "DISCOUNT_VOUCHER",
+                "discount": {"type": "UNIT", "unit_off": 0, "unit_type": "p"},
+            },
+            "unit_off",
+        ),
         ({"type": "DISCOUNT_VOUCHER", "discount": {"type": "BOGUS"}}, "discount"),
         (
             {"type": "DISCOUNT_VOUCHER", "discount": {"type": "PERCENT", "percent_off": 101}},

@@ -58,7 +58,9 @@ def create(
         quantity = template.redemption.quantity if template.redemption else None
         voucher = {
             "type": template.type,
-            "discount": vouchers.stored_discount(template.discount.model_dump(exclude_none=True)),
+            "discount": vouchers.stored_discount(
+                conn, project_id, template.discount.model_dump(exclude_none=True)
+            ),
             "code_config": config,
             "redemption": {"quantity": quantity},
             "is_referral_code": False,

@@ -95,6 +95,22 @@ class Applied:
     cart: Cart
     discount_amount: int  # order-level, added by this discount
     line_discounts: tuple[int, ...]  # item-level, added by this discount, one per line
+    # UNIT discounts (tally.core.units) add units, and lines: per line of ``cart``, the
+    # units added and the units made free; the value the added units put on the order.
+    # Empty for the other discounts, which add nothing.
+    line_quantities: tuple[int, ...] = ()
+    line_free_units: tuple[int, ...] = ()
+    added_amount: int = 0
+
+    def line_discount(self, index: int) -> int:
+        """What this discount put on line ``index`` (0 for a line added after it)."""
+        return self.line_discounts[index] if index < len(self.line_discounts) else 0
+
+    def line_quantity(self, index: int) -> int:
+        return self.line_quantities[index] if index < len(self.line_quantities) else 0
+
+    def line_free(self, index: int) -> int:
+        return self.line_free_units[index] if index < len(self.line_free_units) else 0
 
     @property
     def items_discount_amount(self) -> int:

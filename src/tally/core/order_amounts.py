@@ -33,6 +33,8 @@ class Line:
     initial_amount: int | None
     discount_amount: int = 0
     discount_quantity: int = 0
+    # The catalogue product the line holds: UNIT discounts find their product's line by it.
+    product_id: str | None = None
 
     @property
     def subtotal_amount(self) -> int | None:

@@ -4,13 +4,14 @@ Keyword-only functions over one connection; the caller owns the transaction.
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
 from tally import ids
+from tally.core.discounts import Cart
 from tally.core.order_amounts import (
     AmountError,
     Line,
@@ -366,8 +367,9 @@ def _build_lines(
             line = price_line(price=price, quantity=item.quantity, amount=item.amount, index=index)
         except AmountError as exc:
             raise invalid_payload(str(exc)) from None
-        stored.append(_stored_line(item, resolved, line))
-        math.append(line)
+        stored_line = _stored_line(item, resolved, line)
+        stored.append(stored_line)
+        math.append(replace(line, product_id=stored_line["product_id"]))
     return Lines(stored=stored, math=math)
 
 
@@ -432,6 +434,7 @@ def _key(stored: dict[str, Any]) -> LineKey:
 
 def _math_of(stored: dict[str, Any]) -> Line:
     return Line(
+        product_id=stored.get("product_id"),
         quantity=stored.get("quantity"),
         price=stored.get("price"),
         amount=stored.get("amount"),
@@ -448,4 +451,54 @@ def _with_discounts(stored: dict[str, Any], line: Line, line_id: str | None) -> 
         "id": line_id or stored["id"],
         "discount_amount": line.discount_amount,
         "discount_quantity": line.discount_quantity,
+    }
+
+
+def with_cart(
+    row: Mapping[str, Any], cart: Cart, products: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Any]:
+    """``row`` with the lines and figures of ``cart``, the order after its discounts: each
+    line its quantity, amount and discounts; a line a UNIT discount added (past the stored
+    lines) becomes a new line of its product, described by ``products`` (by id)."""
+    stored = row["items"]
+    items = []
+    for index, line in enumerate(cart.lines):
+        if index < len(stored):
+            items.append(
+                {
+                    **stored[index],
+                    "quantity": line.quantity,
+                    "amount": line.amount,
+                    "price": line.price,
+                    "discount_amount": line.discount_amount,
+                    "discount_quantity": line.discount_quantity,
+                }
+            )
+            continue
+        items.append(
+            {
+                "id": ids.new_id("ordli"),
+                "sku_id": None,
+                "product_id": line.product_id,
+                "related_object": "product",
+                "source_id": None,
+                "quantity": line.quantity,
+                "discount_quantity": line.discount_quantity,
+                "initial_quantity": line.initial_quantity,
+                "amount": line.amount,
+                "discount_amount": line.discount_amount,
+                "initial_amount": line.initial_amount,
+                "price": line.price,
+                "product": products.get(line.product_id or ""),
+                "sku": None,
+                "metadata": None,
+            }
+        )
+    return {
+        **row,
+        "items": items,
+        "amount": cart.amount,
+        "discount_amount": cart.discount_amount,
+        "items_discount_amount": cart.items_discount_amount,
+        "total_amount": cart.total_amount,
     }

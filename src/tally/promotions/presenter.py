@@ -33,10 +33,12 @@ def tier_json(row: Mapping[Any, Any]) -> dict[str, Any]:
         "start_date": iso(row["start_date"]),
         "expiration_date": iso(row["expiration_date"]),
         **{key: row[key] for key in _VALIDITY},
-        # Redemptions are not built yet: nothing has been redeemed.
         "summary": {
-            "redemptions": {"total_redeemed": 0},
-            "orders": {"total_amount": 0, "total_discount_amount": 0},
+            "redemptions": {"total_redeemed": row["redeemed_quantity"]},
+            "orders": {
+                "total_amount": row["orders_total_amount"],
+                "total_discount_amount": row["orders_discount_amount"],
+            },
         },
         "object": "promotion_tier",
         "validation_rule_assignments": {

@@ -49,3 +49,32 @@ def of_campaign(conn: Connection, project_id: str, campaign_id: str) -> list[Row
 
 def insert(conn: Connection, values: dict[str, Any]) -> None:
     common.insert_row(conn, promotion_tiers, values)
+
+
+@cache
+def _count() -> Prepared:
+    tiers = promotion_tiers.c
+    return Prepared(
+        sa.update(promotion_tiers)
+        .where(tiers.project_id == sa.bindparam("_project_id"), tiers.id == sa.bindparam("_id"))
+        .values(
+            redeemed_quantity=tiers.redeemed_quantity + sa.bindparam("_uses"),
+            orders_total_amount=tiers.orders_total_amount + sa.bindparam("_amount"),
+            orders_discount_amount=tiers.orders_discount_amount + sa.bindparam("_discount"),
+        )
+    )
+
+
+def count_redemption(
+    conn: Connection, project_id: str, tier_id: str, *, uses: int, amount: int, discount: int
+) -> None:
+    """Add a redemption (uses 1) or take one back (uses -1, negative amounts) to the
+    tier's summary."""
+    params = {
+        "_project_id": project_id,
+        "_id": tier_id,
+        "_uses": uses,
+        "_amount": amount,
+        "_discount": discount,
+    }
+    _count().write(conn, params)

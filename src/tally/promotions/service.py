@@ -63,7 +63,9 @@ def insert(
             "campaign_id": campaign["id"],
             "name": body.name,
             "banner": body.banner,
-            "discount": stored_discount(body.action.discount.model_dump(exclude_none=True)),
+            "discount": stored_discount(
+                conn, project_id, body.action.discount.model_dump(exclude_none=True)
+            ),
             "metadata": body.metadata or {},
             "hierarchy": hierarchy,
             "active": True if body.active is None else body.active,

@@ -25,5 +25,10 @@ promotion_tiers = sa.Table(
     sa.Column("validity_hours", JSONType, nullable=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=True),
+    # summary: redemptions not rolled back, and the amounts of their orders and discounts,
+    # kept by redemptions and rollbacks in their transactions.
+    sa.Column("redeemed_quantity", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("orders_total_amount", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("orders_discount_amount", sa.BigInteger, nullable=False, server_default="0"),
     sa.Index(None, "campaign_id", "hierarchy", "created_at", "id"),
 )

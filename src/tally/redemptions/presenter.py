@@ -47,7 +47,7 @@ def redeem_json(result: Redeemed) -> dict[str, Any]:
     out["order"] = validations.with_applied(orders.order_json(result.order), result.applied)
     if result.skipped:
         out["skipped_redeemables"] = [
-            validations.redeemable_json(result.order, o) for o in result.skipped
+            validations.redeemable_json(result.order, o, {}) for o in result.skipped
         ]
     return out
 

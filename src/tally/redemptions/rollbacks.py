@@ -27,6 +27,7 @@ from tally.errors import TallyError, not_found
 from tally.orders import repository as orders_repository
 from tally.orders import service as orders
 from tally.orders.schemas import OrderCreate
+from tally.promotions import repository as tiers_repository
 from tally.redemptions import repository
 from tally.redemptions.schemas import RollbackRequest
 from tally.redemptions.service import simple_customer
@@ -113,6 +114,19 @@ def rollback(conn: Connection, what: Rollback, *, now: datetime) -> RolledBack |
     for row in given_back:
         if row["related_object_type"] == "voucher":
             vouchers_repository.release(conn, project_id, row["related_object_id"])
+        elif row["related_object_type"] == "promotion_tier":
+            applied = row["applied"] or {}
+            discount = applied.get("discount_amount", 0) + sum(
+                (applied.get("lines") or {}).values()
+            )
+            tiers_repository.count_redemption(
+                conn,
+                project_id,
+                row["related_object_id"],
+                uses=-1,
+                amount=-(row["order"] or {}).get("amount", 0),
+                discount=-discount,
+            )
 
     body_order = what.body.order or OrderCreate()
     reduced = _without(order, given_back)
@@ -212,19 +226,44 @@ def _check_body(body: RollbackRequest, redemption: Row) -> None:
 
 
 def _without(order: Mapping[str, Any], given_back: list[Row]) -> dict[str, Any]:
-    """``order`` less the discounts the ``given_back`` redemptions put on it: each line
-    loses what was put on it (by line id; a line since replaced took its discount with it),
-    never more than it still carries."""
+    """``order`` less what the ``given_back`` redemptions did to it: each line loses the
+    discount put on it and the units added to it (by line id; a line since replaced took
+    them with it), never more than it still carries; a line they added goes."""
     order_off = sum((row["applied"] or {}).get("discount_amount", 0) for row in given_back)
     by_line: dict[str, int] = {}
+    units: dict[str, list[int]] = {}
     for row in given_back:
-        for line_id, part in ((row["applied"] or {}).get("lines") or {}).items():
+        applied = row["applied"] or {}
+        for line_id, part in (applied.get("lines") or {}).items():
             by_line[line_id] = by_line.get(line_id, 0) + part
+        for line_id, (added, free, value) in (applied.get("units") or {}).items():
+            total = units.setdefault(line_id, [0, 0, 0])
+            total[0] += added
+            total[1] += free
+            total[2] += value
     items = []
     lines = []
+    amount = order["amount"]
     for stored in order["items"]:
+        added, free, value = units.get(stored["id"], (0, 0, 0))
+        quantity = stored.get("quantity")
+        line_amount = stored.get("amount")
+        if added and quantity is not None:
+            taken = min(added, quantity)
+            quantity -= taken
+            value = min(value, line_amount or 0)
+            line_amount = None if line_amount is None else line_amount - value
+            amount -= value
+            if quantity == 0 and not stored.get("initial_quantity"):
+                continue  # a line of free units only
         discount = max(0, (stored.get("discount_amount") or 0) - by_line.get(stored["id"], 0))
-        item = {**stored, "discount_amount": discount}
+        item = {
+            **stored,
+            "quantity": quantity,
+            "amount": line_amount,
+            "discount_amount": min(discount, line_amount or 0),
+            "discount_quantity": max(0, (stored.get("discount_quantity") or 0) - free),
+        }
         items.append(item)
         lines.append(
             Line(
@@ -233,12 +272,12 @@ def _without(order: Mapping[str, Any], given_back: list[Row]) -> dict[str, Any]:
                 amount=item.get("amount"),
                 initial_quantity=item.get("initial_quantity"),
                 initial_amount=item.get("initial_amount"),
-                discount_amount=discount,
-                discount_quantity=item.get("discount_quantity") or 0,
+                discount_amount=item["discount_amount"],
+                discount_quantity=item["discount_quantity"],
             )
         )
     totals = order_totals(
-        amount=order["amount"],
+        amount=max(0, amount),
         lines=lines,
         discount_amount=max(0, order["discount_amount"] - order_off),
         initial_amount=order["initial_amount"],
@@ -246,6 +285,7 @@ def _without(order: Mapping[str, Any], given_back: list[Row]) -> dict[str, Any]:
     return {
         **order,
         "items": items,
+        "amount": totals.amount,
         "discount_amount": totals.discount_amount,
         "items_discount_amount": totals.items_discount_amount,
         "total_amount": totals.total_amount,

@@ -21,7 +21,7 @@ from tally import ids
 from tally.campaigns import repository as campaigns_repository
 from tally.clock import iso
 from tally.common.filters import query_datetime
-from tally.core.discounts import Applied, Cart, Discount, apply_all
+from tally.core.discounts import Applied, Cart
 from tally.customers import repository as customers_repository
 from tally.customers import service as customers
 from tally.customers.schemas import CustomerRef
@@ -29,6 +29,7 @@ from tally.db.prepared import Row
 from tally.errors import not_found
 from tally.orders import service as orders
 from tally.orders.schemas import OrderCreate
+from tally.promotions import repository as tiers_repository
 from tally.redemptions import repository
 from tally.redemptions.tables import (
     FAILED_REDEMPTION_ID_PREFIX,
@@ -39,7 +40,6 @@ from tally.validations import service as validations
 from tally.validations.schemas import RedeemableIn
 from tally.validations.service import Outcome
 from tally.vouchers import repository as vouchers_repository
-from tally.vouchers import service as vouchers
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,15 @@ def redeem(
     used = [o for o in outcomes if o.step is not None]
     # The discounts are applied again on the order about to be saved: the same figures as
     # the validation's (the same cart), now on lines that carry their stored ids.
-    steps = apply_all(validations.cart_of(final), [(_discount(o), None) for o in used])
+    steps: list[Applied] = []
+    cart = validations.cart_of(final)
+    for outcome in used:
+        assert outcome.source is not None
+        step = validations.apply_discount(
+            cart, validations.discount_of(conn, project_id, outcome.source)
+        )
+        steps.append(step)
+        cart = step.cart
     redeemer = (
         customers.upsert(conn, project_id=project_id, ref=what.customer, now=now)
         if what.customer is not None
@@ -109,8 +117,7 @@ def redeem(
     child_ids = [ids.new_id(REDEMPTION_ID_PREFIX) for _ in used]
     parent_id = ids.new_id(REDEMPTION_ID_PREFIX) if len(used) > 1 else None
     row = final.row
-    cart = steps[-1].cart if steps else validations.cart_of(final)
-    _set_discounts(row, cart)
+    row.update(orders.with_cart(row, cart, validations.products_of(used)))
     status_sent = "status" in body.model_fields_set and body.status is not None
     row["status"] = body.status if status_sent else "PAID"
     row["redemptions"] = {
@@ -173,6 +180,18 @@ def redeem(
             "applied": None,
         }
     repository.insert_many(conn, [*children, *([parent] if parent else [])])
+    for outcome, step in zip(used, steps, strict=True):
+        if outcome.redeemable.object == "promotion_tier":
+            assert outcome.source is not None
+            tiers_repository.count_redemption(
+                conn,
+                project_id,
+                outcome.source["id"],
+                uses=1,
+                # The order as this tier's redemption left it, as its record prints it.
+                amount=step.cart.amount,
+                discount=step.total_discount_amount,
+            )
     skipped = [o for o in outcomes if o.skipped is not None]
     return Redeemed(order=saved, applied=steps, children=children, parent=parent, skipped=skipped)
 
@@ -182,11 +201,6 @@ def get(conn: Connection, *, project_id: str, redemption_id: str) -> Row:
     if row is None:
         raise not_found("redemption", redemption_id)
     return row
-
-
-def _discount(outcome: Outcome) -> Discount:
-    assert outcome.source is not None
-    return vouchers.core_discount(outcome.source)
 
 
 def _claim_uses(
@@ -282,16 +296,6 @@ def _refuse(
     return Refused(record=record, error=error, outcomes=outcomes)
 
 
-def _set_discounts(row: dict[str, Any], cart: Cart) -> None:
-    row["items"] = [
-        {**stored, "discount_amount": line.discount_amount}
-        for stored, line in zip(row["items"], cart.lines, strict=True)
-    ]
-    row["discount_amount"] = cart.discount_amount
-    row["items_discount_amount"] = cart.items_discount_amount
-    row["total_amount"] = cart.total_amount
-
-
 def _order_entry(
     parent_id: str | None, child_ids: list[str], used: list[Outcome], now: datetime
 ) -> dict[str, dict[str, Any]]:
@@ -362,13 +366,20 @@ def _related(outcome: Outcome) -> dict[str, Any]:
 
 
 def _applied_record(order: Mapping[str, Any], step: Applied) -> dict[str, Any]:
-    """What one redeemable took off the order, by line id, for its rollback."""
-    lines = {
-        line["id"]: part
-        for line, part in zip(order["items"], step.line_discounts, strict=True)
-        if part
-    }
-    return {"discount_amount": step.discount_amount, "lines": lines}
+    """What one redeemable did to the order, by line id, for its rollback: the discount it
+    put on each line, and the units it added (added, made free, their value)."""
+    lines: dict[str, int] = {}
+    units: dict[str, list[int]] = {}
+    for index, line in enumerate(order["items"]):
+        if step.line_discount(index):
+            lines[line["id"]] = step.line_discount(index)
+        added, free = step.line_quantity(index), step.line_free(index)
+        if added or free:
+            units[line["id"]] = [added, free, added * (line["price"] or 0)]
+    record: dict[str, Any] = {"discount_amount": step.discount_amount, "lines": lines}
+    if units:
+        record["units"] = units
+    return record
 
 
 def order_snapshot(order: Mapping[str, Any], cart: Cart, applied: list[Applied]) -> dict[str, Any]:

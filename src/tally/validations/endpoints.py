@@ -70,7 +70,7 @@ async def validate_voucher(
                 request_id=request_id_of(request),
             ),
             code,
-            payload.tracking_id,
+            service.tracking_id_for(project_id, payload.tracking_id, payload.customer),
         ),
         write=False,
     )

@@ -6,6 +6,7 @@ from typing import Any
 from tally import ids
 from tally.core.discounts import Applied, Cart
 from tally.orders import presenter as orders
+from tally.orders import service as orders_service
 from tally.validations import stacking
 from tally.validations.service import Outcome, Validation
 
@@ -18,8 +19,8 @@ def validation_json(result: Validation, tracking_id: str | None) -> dict[str, An
     out: dict[str, Any] = {
         "id": ids.new_hex_id("valid", 18),
         "valid": result.valid,
-        "redeemables": [redeemable_json(result.order, o) for o in result.outcomes],
-        "order": order_json(result.order, final, applied),
+        "redeemables": [redeemable_json(result.order, o, result.products) for o in result.outcomes],
+        "order": order_json(result.order, final, applied, result.products),
     }
     if tracking_id is not None:
         out["tracking_id"] = tracking_id
@@ -27,21 +28,15 @@ def validation_json(result: Validation, tracking_id: str | None) -> dict[str, An
     return out
 
 
-def order_json(order: Mapping[str, Any], cart: Cart, applied: Sequence[Applied]) -> dict[str, Any]:
+def order_json(
+    order: Mapping[str, Any],
+    cart: Cart,
+    applied: Sequence[Applied],
+    products: Mapping[str, Mapping[str, Any]],
+) -> dict[str, Any]:
     """``order`` with the figures of ``cart``; the applied_* fields sum ``applied`` only
     (BEHAVIOR 5.8, 5.11)."""
-    items = [
-        {**stored, "discount_amount": line.discount_amount}
-        for stored, line in zip(order["items"], cart.lines, strict=True)
-    ]
-    row = {
-        **order,
-        "items": items,
-        "discount_amount": cart.discount_amount,
-        "items_discount_amount": cart.items_discount_amount,
-        "total_amount": cart.total_amount,
-    }
-    out = with_applied(orders.order_json(row), applied)
+    out = with_applied(orders.order_json(orders_service.with_cart(order, cart, products)), applied)
     # An order the validation did not find is not saved: it has no id or dates (BEHAVIOR 8.6).
     for key in ("id", "created_at"):
         if out[key] is None:
@@ -52,7 +47,15 @@ def order_json(order: Mapping[str, Any], cart: Cart, applied: Sequence[Applied])
 def with_applied(out: dict[str, Any], applied: Sequence[Applied]) -> dict[str, Any]:
     """A printed order with the applied_* figures of ``applied`` (BEHAVIOR 5.8)."""
     for index, item in enumerate(out["items"]):
-        item["applied_discount_amount"] = sum(step.line_discounts[index] for step in applied)
+        item["applied_discount_amount"] = sum(step.line_discount(index) for step in applied)
+        # Units a UNIT discount added (applied_quantity) and made free in this request.
+        added = sum(step.line_quantity(index) for step in applied)
+        free = sum(step.line_free(index) for step in applied)
+        if added:
+            item["applied_quantity"] = added
+            item["applied_quantity_amount"] = added * (item.get("price") or 0)
+        if free:
+            item["applied_discount_quantity"] = free
     order_applied = sum(step.discount_amount for step in applied)
     items_applied = sum(step.items_discount_amount for step in applied)
     out["applied_discount_amount"] = order_applied
@@ -61,14 +64,16 @@ def with_applied(out: dict[str, Any], applied: Sequence[Applied]) -> dict[str, A
     return out
 
 
-def redeemable_json(order: Mapping[str, Any], outcome: Outcome) -> dict[str, Any]:
+def redeemable_json(
+    order: Mapping[str, Any], outcome: Outcome, products: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Any]:
     out: dict[str, Any] = {"id": outcome.redeemable.id, "object": outcome.redeemable.object}
     if outcome.step is not None:
         assert outcome.source is not None
         return {
             "status": "APPLICABLE",
             **out,
-            "order": order_json(order, outcome.step.cart, [outcome.step]),
+            "order": order_json(order, outcome.step.cart, [outcome.step], products),
             "applicable_to": _EMPTY_LIST,
             "inapplicable_to": _EMPTY_LIST,
             "result": {"discount": outcome.source["discount"]},
@@ -82,9 +87,7 @@ def redeemable_json(order: Mapping[str, Any], outcome: Outcome) -> dict[str, Any
     return {"status": "SKIPPED", **out, "result": {"details": {"key": key, "message": message}}}
 
 
-def voucher_validation_json(
-    result: Validation, code: str, tracking_id: str | None
-) -> dict[str, Any]:
+def voucher_validation_json(result: Validation, code: str, tracking_id: str) -> dict[str, Any]:
     """The legacy one-voucher validation (VouchersValidateResponseBody)."""
     (outcome,) = result.outcomes
     out: dict[str, Any] = {"valid": outcome.step is not None, "code": code}
@@ -101,8 +104,7 @@ def voucher_validation_json(
             out["campaign"] = voucher["campaign_name"]
             out["campaign_id"] = voucher["campaign_id"]
         out["discount"] = voucher["discount"]
-        out["order"] = order_json(result.order, outcome.step.cart, [outcome.step])
-    if tracking_id is not None:
-        out["tracking_id"] = tracking_id
+        out["order"] = order_json(result.order, outcome.step.cart, [outcome.step], result.products)
+    out["tracking_id"] = tracking_id
     out["metadata"] = (outcome.source or {}).get("metadata") or {}
     return out

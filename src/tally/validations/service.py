@@ -6,6 +6,8 @@ cards are refused by name. Stacking rules are the defaults (ALL mode, at most 5 
 redeemables).
 """
 
+import base64
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,11 +15,15 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from tally.core.discounts import Applied, Cart, apply
+from tally import ids
+from tally.core.discounts import Applied, Cart, Discount, apply
+from tally.core.units import FreeUnits, UnitDiscount, apply_units
+from tally.customers.schemas import CustomerRef
 from tally.db.prepared import Row
 from tally.errors import TallyError, invalid_payload, not_found
 from tally.orders import service as orders
 from tally.orders.schemas import OrderCreate
+from tally.products import repository as catalogue
 from tally.promotions import repository as promotions
 from tally.validations import stacking
 from tally.validations.schemas import RedeemableIn, ValidationRequest
@@ -42,6 +48,11 @@ class Validation:
     order: dict[str, Any]  # the order before this request's discounts
     start: Cart
     outcomes: list[Outcome]
+
+    @property
+    def products(self) -> dict[str, dict[str, Any]]:
+        """The products UNIT discounts give, by id: what a line they add shows."""
+        return products_of(self.outcomes)
 
     @property
     def valid(self) -> bool:
@@ -110,6 +121,18 @@ def validate_voucher(
     return Validation(order=draft.row, start=start, outcomes=outcomes)
 
 
+def tracking_id_for(project_id: str, given: str | None, customer: CustomerRef | None) -> str:
+    """The tracking id a response prints: the one sent, else a hash of the customer's
+    source_id (or id) within the project, as Voucherify's ``track_...``, else a new one."""
+    if given is not None:
+        return given
+    ref = customer.source_id or customer.id if customer is not None else None
+    if ref is None:
+        return ids.new_id("track")
+    digest = hashlib.sha256(f"{project_id}\x00{ref}".encode()).digest()
+    return "track_" + base64.urlsafe_b64encode(digest[:18]).decode("ascii")
+
+
 def cart_of(draft: orders.Draft) -> Cart:
     return Cart(
         amount=draft.row["amount"],
@@ -165,11 +188,52 @@ def evaluate(
                 )
             )
             continue
-        step = apply(cart, vouchers.core_discount(source))
+        step = apply_discount(cart, discount_of(conn, project_id, source))
         outcomes.append(Outcome(redeemable, source=source, step=step))
         cart = step.cart
         applicable += 1
     return outcomes
+
+
+def discount_of(
+    conn: Connection, project_id: str, source: Mapping[str, Any]
+) -> Discount | UnitDiscount:
+    """The stored discount of a voucher or tier as the calculation core takes it; a UNIT
+    discount with its products' catalogue prices as they are now."""
+    stored = source["discount"]
+    if stored["type"] != "UNIT":
+        return vouchers.core_discount(source)
+    units = stored.get("units") or [stored]
+    found = catalogue.products_by_ids(conn, project_id, {u["unit_type"] for u in units})
+    return UnitDiscount(
+        tuple(
+            FreeUnits(
+                effect=unit["effect"],
+                unit_off=unit["unit_off"],
+                product_id=unit["unit_type"],
+                # A product deleted since: its units are still given, free of nothing.
+                price=found[unit["unit_type"]]["price"] if unit["unit_type"] in found else None,
+            )
+            for unit in units
+        )
+    )
+
+
+def apply_discount(cart: Cart, discount: Discount | UnitDiscount) -> Applied:
+    if isinstance(discount, UnitDiscount):
+        return apply_units(cart, discount)
+    return apply(cart, discount)
+
+
+def products_of(outcomes: list[Outcome]) -> dict[str, dict[str, Any]]:
+    """The products the UNIT discounts among ``outcomes`` give, as their lines show them."""
+    out: dict[str, dict[str, Any]] = {}
+    for outcome in outcomes:
+        stored = (outcome.source or {}).get("discount") or {}
+        if stored.get("type") == "UNIT":
+            for unit in stored.get("units") or [stored]:
+                out[unit["unit_type"]] = unit.get("product") or {"id": unit["unit_type"]}
+    return out
 
 
 def check_request(redeemables: list[RedeemableIn]) -> None:
@@ -253,6 +317,8 @@ def _refusal(
             return _error(key, message, f"{name}: {message}", request_id)
     effect = source["discount"]["effect"]
     valued = any((line.amount or 0) > 0 for line in cart.lines)
+    if source["discount"]["type"] == "UNIT":
+        return None  # free units need no amount: they add their own lines
     if effect == "APPLY_TO_ORDER":
         if cart.amount <= 0 and not valued:
             return _error(

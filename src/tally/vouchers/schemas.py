@@ -6,9 +6,26 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Discriminator,
+    Field,
+    StrictInt,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
-from tally.common.schemas import LongText, Metadata, Money, Price, RequestBody, RequestModel
+from tally.common.schemas import (
+    LongText,
+    Metadata,
+    Money,
+    ObjectId,
+    Price,
+    RequestBody,
+    RequestModel,
+)
 from tally.vouchers.codes import MAX_CODE_LENGTH
 from tally.vouchers.eligibility import fixed_duration
 
@@ -24,6 +41,10 @@ OrderOrItems = Literal["APPLY_TO_ORDER", "APPLY_TO_ITEMS"]
 Code = Annotated[str, Field(min_length=1, max_length=MAX_CODE_LENGTH)]
 Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=12, decimal_places=6)]
 DayOfWeek = Annotated[int, Field(ge=0, le=6)]
+
+# Free units a UNIT discount gives of one product, and products one discount may name.
+MAX_UNITS = 1000
+MAX_UNIT_KINDS = 30
 
 _TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 
@@ -62,17 +83,68 @@ class FixedDiscountIn(_DiscountIn):
     effect: OrderOrItems | None = None
 
 
-class UnitDiscountIn(_DiscountIn):
+def _whole_units(value: Any) -> Any:
+    # The dashboard and the guides send unit_off as 1.0.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+UnitOff = Annotated[StrictInt, BeforeValidator(_whole_units), Field(ge=1, le=MAX_UNITS)]
+UnitEffect = Literal["ADD_MISSING_ITEMS", "ADD_NEW_ITEMS"]
+
+
+class OneUnitIn(_DiscountIn):
+    """Free units of one product (DiscountUnitMultipleOneUnit); ``unit_type`` is the
+    product's Tally id."""
+
+    unit_off: UnitOff
+    unit_type: ObjectId
+    # No effect: ADD_MISSING_ITEMS (BEHAVIOR 11.2).
+    effect: UnitEffect | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_sku(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("sku") is not None:
+            raise ValueError("free units of a SKU are not supported by Tally yet")
+        return data
+
+
+class UnitDiscountIn(OneUnitIn):
     type: Literal["UNIT"]
 
-    @model_validator(mode="after")
-    def _not_built(self) -> "UnitDiscountIn":
-        raise ValueError("type UNIT is not supported by Tally yet")
+
+class ManyUnitsDiscountIn(_DiscountIn):
+    type: Literal["UNIT"]
+    effect: Literal["ADD_MANY_ITEMS"]
+    units: Annotated[list[OneUnitIn], Field(min_length=1, max_length=MAX_UNIT_KINDS)]
+
+
+def _unit_kind(data: Any) -> str:
+    if isinstance(data, dict):
+        return "MANY_PRODUCTS" if data.get("effect") == "ADD_MANY_ITEMS" else "ONE_PRODUCT"
+    return "MANY_PRODUCTS" if getattr(data, "effect", None) == "ADD_MANY_ITEMS" else "ONE_PRODUCT"
+
+
+UnitDiscounts = Annotated[
+    Annotated[UnitDiscountIn, Tag("ONE_PRODUCT")]
+    | Annotated[ManyUnitsDiscountIn, Tag("MANY_PRODUCTS")],
+    Discriminator(_unit_kind),
+]
+
+
+def _discount_type(data: Any) -> str | None:
+    value = data.get("type") if isinstance(data, dict) else getattr(data, "type", None)
+    return value if isinstance(value, str) else None
 
 
 DiscountIn = Annotated[
-    AmountDiscountIn | PercentDiscountIn | FixedDiscountIn | UnitDiscountIn,
-    Field(discriminator="type"),
+    Annotated[AmountDiscountIn, Tag("AMOUNT")]
+    | Annotated[PercentDiscountIn, Tag("PERCENT")]
+    | Annotated[FixedDiscountIn, Tag("FIXED")]
+    | Annotated[UnitDiscounts, Tag("UNIT")],
+    Discriminator(_discount_type),
 ]
 
 

@@ -15,6 +15,7 @@ from tally import ids
 from tally.core.discounts import Discount
 from tally.db.prepared import Row
 from tally.errors import TallyError, duplicate, invalid_payload, not_found
+from tally.products import repository as catalogue
 from tally.vouchers import repository
 from tally.vouchers.codes import CodeConfigError, make_code
 from tally.vouchers.schemas import VoucherCreate, VoucherGenerate
@@ -59,7 +60,9 @@ def create(
     conn: Connection, *, project_id: str, code: str, body: VoucherCreate, now: datetime
 ) -> dict[str, Any]:
     """POST /v1/vouchers/{code}: a voucher with this exact code; a taken code is 409."""
-    return insert(conn, project_id=project_id, code=code, fields=fields_of(body), now=now)
+    return insert(
+        conn, project_id=project_id, code=code, fields=fields_of(conn, project_id, body), now=now
+    )
 
 
 def generate(
@@ -70,7 +73,9 @@ def generate(
         return create(conn, project_id=project_id, code=body.code, body=body, now=now)
     config = body.code_config.model_dump() if body.code_config else {}
     code = new_code(conn, project_id=project_id, config=config)
-    return insert(conn, project_id=project_id, code=code, fields=fields_of(body), now=now)
+    return insert(
+        conn, project_id=project_id, code=code, fields=fields_of(conn, project_id, body), now=now
+    )
 
 
 def new_code(conn: Connection, *, project_id: str, config: Mapping[str, Any]) -> str:
@@ -91,12 +96,12 @@ def _taken(code: str) -> TallyError:
     return duplicate("voucher", f"A voucher with code {code} already exists", resource_id=code)
 
 
-def fields_of(body: VoucherCreate) -> dict[str, Any]:
+def fields_of(conn: Connection, project_id: str, body: VoucherCreate) -> dict[str, Any]:
     """The stored fields of a voucher created from ``body``, code and ids aside."""
     assert body.discount is not None  # VoucherCreate requires it for discount vouchers
     return {
         "type": body.type,
-        "discount": stored_discount(body.discount.model_dump(exclude_none=True)),
+        "discount": stored_discount(conn, project_id, body.discount.model_dump(exclude_none=True)),
         "start_date": body.start_date,
         "expiration_date": body.expiration_date,
         "validity_timeframe": _dump(body.validity_timeframe),
@@ -139,13 +144,28 @@ def _dump(model: Any) -> Any:
     return None if model is None else model.model_dump()
 
 
-def stored_discount(discount: dict[str, Any]) -> dict[str, Any]:
+def stored_discount(conn: Connection, project_id: str, discount: dict[str, Any]) -> dict[str, Any]:
+    """The discount as stored and printed: effects filled in, and for UNIT discounts each
+    free product checked to exist and described (``product``), as Voucherify prints it."""
     # percent_off is read as an exact decimal; it is stored and printed as a JSON number.
     percent = discount.get("percent_off")
     if isinstance(percent, Decimal):
         discount["percent_off"] = (
             int(percent) if percent == percent.to_integral() else float(percent)
         )
+    if discount["type"] == "UNIT":
+        units = discount.get("units") or [discount]
+        products = catalogue.products_by_ids(conn, project_id, {u["unit_type"] for u in units})
+        for unit in units:
+            product = products.get(unit["unit_type"])
+            if product is None:
+                raise not_found("product", unit["unit_type"])
+            unit.setdefault("effect", "ADD_MISSING_ITEMS")  # BEHAVIOR 11.2
+            unit["product"] = {
+                "id": product["id"],
+                "source_id": product["source_id"],
+                "name": product["name"],
+            }
     # Without validation rules there are no products to target: APPLY_TO_ORDER (BEHAVIOR 11.2).
     discount.setdefault("effect", "APPLY_TO_ORDER")
     discount["is_dynamic"] = False  # formulas are not built (BEHAVIOR 11.1)

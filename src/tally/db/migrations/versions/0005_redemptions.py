@@ -18,6 +18,11 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("promotion_tiers", schema=None) as batch_op:
+        for name in ("redeemed_quantity", "orders_total_amount", "orders_discount_amount"):
+            batch_op.add_column(
+                sa.Column(name, sa.BigInteger(), server_default="0", nullable=False)
+            )
     op.create_table(
         "redemptions",
         sa.Column("id", sa.String(length=40), nullable=False),
@@ -77,3 +82,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_redemptions_parent_id"))
 
     op.drop_table("redemptions")
+    with op.batch_alter_table("promotion_tiers", schema=None) as batch_op:
+        for name in ("orders_discount_amount", "orders_total_amount", "redeemed_quantity"):
+            batch_op.drop_column(name)
