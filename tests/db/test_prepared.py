@@ -99,3 +99,17 @@ def test_statements_that_cannot_be_prepared_are_refused(engine: sa.Engine) -> No
     )
     with engine.connect() as conn, pytest.raises(ValueError, match="defaults"):
         Prepared(defaulted.insert().values(id=sa.bindparam("id"))).write(conn, {"id": 1})
+
+
+def test_many_rows_in_one_driver_call(engine: sa.Engine) -> None:
+    rows = [{**ROW, "id": f"m{i}", "data": {"i": i}, "extra": [i]} for i in range(3)]
+    with engine.begin() as conn:
+        INSERT.write_many(conn, rows)
+    with engine.connect() as conn:
+        stored = {r["id"]: r for r in Prepared(sa.select(things)).all(conn, {})}
+    assert stored == {row["id"]: row for row in rows}
+    # A duplicate key fails the whole batch, as SQLAlchemy's own error; nothing is written.
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        INSERT.write_many(conn, [{**ROW, "id": "fresh"}, {**ROW, "id": "m0"}])
+    with engine.connect() as conn:
+        assert BY_ID.first(conn, {"_id": "fresh"}) is None

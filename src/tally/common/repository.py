@@ -61,6 +61,13 @@ def _insert(table: sa.Table, columns: tuple[str, ...]) -> Prepared:
     return Prepared(table.insert().values({name: sa.bindparam(name) for name in columns}))
 
 
+def insert_rows(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Insert rows that all have the same columns: one statement run for every row by the
+    driver (executemany), not one Python round trip each."""
+    if rows:
+        _insert(table, tuple(rows[0])).write_many(conn, rows)
+
+
 # Keyed by the set of columns a caller changes: a few dozen combinations at most.
 @lru_cache(maxsize=256)
 def _update(table: sa.Table, columns: tuple[str, ...]) -> Prepared:

@@ -11,7 +11,7 @@ Only plain statements qualify: no expanding ``IN`` and no Python-side column def
 (both checked when compiled); every required bind parameter is given on each call.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -64,6 +64,27 @@ class Prepared:
             cursor.close()
             _raise_wrapped(conn, compiled.sql, args, exc, driver)
         return cursor
+
+    def write_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Execute an INSERT/UPDATE once per row of parameters, in one driver call."""
+        compiled = self._compiled(conn.dialect)
+        batch = []
+        for params in rows:
+            if compiled.defaults or compiled.binds:
+                params = {**compiled.defaults, **params}
+                for name, process in compiled.binds:
+                    params[name] = process(params[name])
+            batch.append(
+                params if compiled.positions is None else [params[n] for n in compiled.positions]
+            )
+        driver = conn.connection.driver_connection
+        cursor = driver.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(compiled.sql, batch)
+        except conn.dialect.loaded_dbapi.Error as exc:
+            cursor.close()
+            _raise_wrapped(conn, compiled.sql, batch, exc, driver)
+        cursor.close()
 
     def first(self, conn: Connection, params: Mapping[str, Any]) -> Row | None:
         cursor = self.run(conn, params)

@@ -127,7 +127,7 @@ async def _redeem(
             return 400, presenter.refused_json(result)
         return 200, shape(result)
 
-    return await respond_with_status(request, work, write=True)
+    return await respond_with_status(request, work, write=True, quick=True)
 
 
 # filters[<name>][conditions][$<op>] (and [$in][<n>] for lists), filters[junction]:

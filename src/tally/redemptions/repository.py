@@ -15,26 +15,14 @@ def get(conn: Connection, project_id: str, redemption_id: str) -> Row | None:
     return common.one_by(conn, redemptions, project_id, "id", redemption_id)
 
 
-@cache
-def _children() -> Prepared:
-    return Prepared(
-        sa.select(redemptions)
-        .where(
-            redemptions.c.project_id == sa.bindparam("_project_id"),
-            redemptions.c.parent_id == sa.bindparam("_parent_id"),
-        )
-        # Ids are random: the order they were applied in is the parent's entry's.
-        .order_by(redemptions.c.id)
-    )
-
-
-def children(conn: Connection, project_id: str, parent_id: str) -> list[Row]:
-    return _children().all(conn, {"_project_id": project_id, "_parent_id": parent_id})
+def by_ids(conn: Connection, project_id: str, redemption_ids: list[str]) -> dict[str, Row]:
+    return common.by_ids(conn, redemptions, project_id, set(redemption_ids))
 
 
 def insert_many(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    for row in rows:
-        common.insert_row(conn, redemptions, row)
+    """Rows with the same columns, in one statement (at most 31: a request's children and
+    its parent)."""
+    common.insert_rows(conn, redemptions, rows)
 
 
 def update(conn: Connection, project_id: str, redemption_id: str, values: dict[str, Any]) -> None:

@@ -103,10 +103,10 @@ def rollback(conn: Connection, what: Rollback, *, now: datetime) -> RolledBack |
         return _refuse(conn, what, redemption, now)
 
     entry = {**order["redemptions"].get(redemption["id"], {})}
-    children = repository.children(conn, project_id, redemption["id"]) if stacked else []
-    # In the order they were applied, as the order's entry lists them.
-    position = {child_id: index for index, child_id in enumerate(entry.get("stacked") or [])}
-    children.sort(key=lambda row: position.get(row["id"], len(position)))
+    # The children, in the order they were applied: the order's entry lists them.
+    stacked_ids: list[str] = (entry.get("stacked") or []) if stacked else []
+    found = repository.by_ids(conn, project_id, stacked_ids)
+    children = [found[child_id] for child_id in stacked_ids if child_id in found]
     given_back = children if stacked else [redemption]
     child_ids = {row["id"]: ids.new_id(ROLLBACK_ID_PREFIX) for row in children}
     for child in children:

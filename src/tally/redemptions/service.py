@@ -98,17 +98,14 @@ def redeem(
     body = what.order or OrderCreate()
     final = orders.writable(conn, project_id=project_id, body=what.order, preview=preview, now=now)
     used = [o for o in outcomes if o.step is not None]
-    # The discounts are applied again on the order about to be saved: the same figures as
-    # the validation's (the same cart), now on lines that carry their stored ids.
-    steps: list[Applied] = []
-    cart = validations.cart_of(final)
-    for outcome in used:
-        assert outcome.source is not None
-        step = validations.apply_discount(
-            cart, validations.discount_of(conn, project_id, outcome.source)
-        )
-        steps.append(step)
-        cart = step.cart
+    if final.lines is preview.lines:
+        # The order the validation computed on: its figures are the ones to save.
+        steps = [o.step for o in used if o.step is not None]
+    else:
+        # Made again with the catalogue writes of ``override`` lines: the discounts apply
+        # again, on the order as it will be written.
+        steps = _reapply(conn, project_id, validations.cart_of(final), used)
+    cart = steps[-1].cart if steps else validations.cart_of(final)
     redeemer = (
         customers.upsert(conn, project_id=project_id, ref=what.customer, now=now)
         if what.customer is not None
@@ -203,36 +200,48 @@ def get(conn: Connection, *, project_id: str, redemption_id: str) -> Row:
     return row
 
 
+def _reapply(conn: Connection, project_id: str, cart: Cart, used: list[Outcome]) -> list[Applied]:
+    steps = []
+    for outcome in used:
+        assert outcome.source is not None
+        step = validations.apply_discount(
+            cart, validations.discount_of(conn, project_id, outcome.source)
+        )
+        steps.append(step)
+        cart = step.cart
+    return steps
+
+
 def _claim_uses(
     conn: Connection, project_id: str, outcomes: list[Outcome], request_id: str
 ) -> Outcome | None:
-    """Take one use of each voucher redeemed. The validation saw a use left; a concurrent
-    redemption may have taken it since (PostgreSQL): then the uses taken here are given
-    back and that voucher is refused with quantity_exceeded."""
-    taken: list[str] = []
-    for outcome in outcomes:
-        if outcome.step is None or outcome.redeemable.object != "voucher":
-            continue
-        assert outcome.source is not None
-        voucher_id = outcome.source["id"]
-        if vouchers_repository.claim(conn, project_id, voucher_id):
-            taken.append(voucher_id)
-            continue
-        for done in taken:
-            vouchers_repository.release(conn, project_id, done)
-        message = "quantity exceeded"
-        return Outcome(
-            outcome.redeemable,
-            source=outcome.source,
-            error={
-                "code": 400,
-                "key": "quantity_exceeded",
-                "message": message,
-                "details": f"Voucher {outcome.source['code']}: {message}",
-                "request_id": request_id,
-            },
-        )
-    return None
+    """Take one use of each voucher redeemed, in one statement. The validation saw a use
+    left; a concurrent redemption may have taken the last since (PostgreSQL): then the uses
+    taken here are given back and the first such voucher is refused with
+    quantity_exceeded."""
+    wanted = [o for o in outcomes if o.step is not None and o.redeemable.object == "voucher"]
+    ids_ = [o.source["id"] for o in wanted if o.source is not None]
+    if not ids_:
+        return None
+    taken = vouchers_repository.claim_all(conn, project_id, ids_)
+    if len(taken) == len(ids_):
+        return None
+    for voucher_id in taken:
+        vouchers_repository.release(conn, project_id, voucher_id)
+    outcome = next(o for o in wanted if o.source is not None and o.source["id"] not in taken)
+    assert outcome.source is not None
+    message = "quantity exceeded"
+    return Outcome(
+        outcome.redeemable,
+        source=outcome.source,
+        error={
+            "code": 400,
+            "key": "quantity_exceeded",
+            "message": message,
+            "details": f"Voucher {outcome.source['code']}: {message}",
+            "request_id": request_id,
+        },
+    )
 
 
 def _refuse(

@@ -41,6 +41,7 @@ async def validate(
             body.tracking_id,
         ),
         write=False,
+        quick=True,
     )
 
 

@@ -28,6 +28,7 @@ from tally.promotions import repository as promotions
 from tally.validations import stacking
 from tally.validations.schemas import RedeemableIn, ValidationRequest
 from tally.vouchers import eligibility
+from tally.vouchers import repository as vouchers_repository
 from tally.vouchers import service as vouchers
 
 
@@ -152,7 +153,13 @@ def evaluate(
 ) -> list[Outcome]:
     """Each redeemable's outcome, in request order, each on the cart the ones before it
     left (ALL mode: after the first refusal the rest are skipped)."""
-    sources = [_find(conn, project_id, redeemable) for redeemable in redeemables]
+    codes = [r.id for r in redeemables if r.object == "voucher"]
+    # Every voucher of the request in one statement (by code); ids and tiers one by one.
+    by_code = vouchers_repository.get_by_codes(conn, project_id, codes) if codes else {}
+    sources = [
+        by_code[r.id] if r.object == "voucher" and r.id in by_code else _find(conn, project_id, r)
+        for r in redeemables
+    ]
     found = [source["id"] for source in sources if source is not None]
     if len(set(found)) < len(found):
         # A voucher named once by code and once by id is the same redeemable twice.

@@ -56,7 +56,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_redemptions")),
     )
     with op.batch_alter_table("redemptions", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_redemptions_parent_id"), ["parent_id"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_redemptions_project_id_created_at_id"),
             ["project_id", "created_at", "id"],
@@ -67,19 +66,12 @@ def upgrade() -> None:
             ["project_id", "customer_id", "created_at"],
             unique=False,
         )
-        batch_op.create_index(
-            batch_op.f("ix_redemptions_project_id_order_id"),
-            ["project_id", "order_id"],
-            unique=False,
-        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("redemptions", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_redemptions_project_id_order_id"))
         batch_op.drop_index(batch_op.f("ix_redemptions_project_id_customer_id_created_at"))
         batch_op.drop_index(batch_op.f("ix_redemptions_project_id_created_at_id"))
-        batch_op.drop_index(batch_op.f("ix_redemptions_parent_id"))
 
     op.drop_table("redemptions")
     with op.batch_alter_table("promotion_tiers", schema=None) as batch_op:
