@@ -2,6 +2,7 @@
 give-item-for-free-unit-discount.mdx with its exact numbers, each effect, and properties over
 random carts."""
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -163,3 +164,24 @@ def test_unit_discounts_keep_every_invariant(
         after.amount, cart.discount_amount + cart.items_discount_amount
     )
     assert after.total_amount >= 0
+
+
+@pytest.mark.parametrize(
+    ("effect", "in_cart", "quantity", "discount"),
+    [
+        # discount-types-and-effects.mdx, "Reward effects": a code for two free t-shirts.
+        ("ADD_MISSING_ITEMS", 0, 2, 2 * 2500),
+        ("ADD_MISSING_ITEMS", 1, 2, 2 * 2500),
+        ("ADD_MISSING_ITEMS", 2, 2, 2 * 2500),
+        ("ADD_NEW_ITEMS", 0, 2, 2 * 2500),
+        ("ADD_NEW_ITEMS", 3, 5, 2 * 2500),
+    ],
+)
+def test_two_free_t_shirts(effect: str, in_cart: int, quantity: int, discount: int) -> None:
+    lines = (line(2500, in_cart, "prod_tee"),) if in_cart else ()
+    cart = Cart(amount=2500 * in_cart, discount_amount=0, lines=lines)
+    step = apply_units(cart, UnitDiscount((FreeUnits(effect, 2, "prod_tee", 2500),)))  # type: ignore[arg-type]
+    (tee,) = step.cart.lines
+    assert (tee.quantity, tee.discount_amount, tee.discount_quantity) == (quantity, discount, 2)
+    assert step.cart.amount == 2500 * quantity
+    assert step.cart.total_amount == 2500 * (quantity - 2)

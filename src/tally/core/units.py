@@ -85,14 +85,13 @@ def apply_units(cart: Cart, discount: UnitDiscount) -> Applied:
         left = amount - cart.discount_amount - sum(each.discount_amount for each in lines)
         base = min(max(0, (line.amount or 0) - line.discount_amount), max(0, left))
         off = min(units.unit_off * price, base) if price is not None else 0
+        made_free = min(have + more, line.discount_quantity + units.unit_off)
+        free[index] += made_free - line.discount_quantity
         line = replace(
-            line,
-            discount_amount=line.discount_amount + off,
-            discount_quantity=min(have + more, line.discount_quantity + units.unit_off),
+            line, discount_amount=line.discount_amount + off, discount_quantity=made_free
         )
         lines[index] = line
         added[index] += more
-        free[index] += units.unit_off
         parts[index] += off
     return Applied(
         cart=replace(cart, amount=amount, lines=tuple(lines)),

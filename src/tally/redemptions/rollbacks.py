@@ -129,7 +129,7 @@ def rollback(conn: Connection, what: Rollback, *, now: datetime) -> RolledBack |
             )
 
     body_order = what.body.order or OrderCreate()
-    reduced = _without(order, given_back)
+    reduced = without(order, given_back)
     entry["rollback_id"] = rollback_id
     entry["rollback_date"] = iso(now)
     if stacked:
@@ -225,7 +225,7 @@ def _check_body(body: RollbackRequest, redemption: Row) -> None:
             )
 
 
-def _without(order: Mapping[str, Any], given_back: list[Row]) -> dict[str, Any]:
+def without(order: Mapping[str, Any], given_back: list[Row]) -> dict[str, Any]:
     """``order`` less what the ``given_back`` redemptions did to it: each line loses the
     discount put on it and the units added to it (by line id; a line since replaced took
     them with it), never more than it still carries; a line they added goes."""

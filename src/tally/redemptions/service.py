@@ -159,7 +159,7 @@ def redeem(
                 "parent_id": parent_id,
                 **_related(outcome),
                 "order": order_snapshot(saved, step.cart, [step]),
-                "applied": _applied_record(saved, step),
+                "applied": applied_record(saved, step),
             }
         )
     parent = None
@@ -374,7 +374,7 @@ def _related(outcome: Outcome) -> dict[str, Any]:
     }
 
 
-def _applied_record(order: Mapping[str, Any], step: Applied) -> dict[str, Any]:
+def applied_record(order: Mapping[str, Any], step: Applied) -> dict[str, Any]:
     """What one redeemable did to the order, by line id, for its rollback: the discount it
     put on each line, and the units it added (added, made free, their value)."""
     lines: dict[str, int] = {}
