@@ -336,3 +336,17 @@ def test_the_order_row_is_written_once_per_redemption(client: AppClient) -> None
             {"o": result["order"]["id"]},
         ).scalar_one()
     assert count == 1
+
+
+def test_a_large_stack_on_a_large_order(client: AppClient) -> None:
+    """Beyond the small-work size (QUICK_WORK) the work runs on a worker thread: the same
+    result."""
+    codes = [f"BULK{i}" for i in range(10)]
+    for code in codes:
+        voucher(client, code, {"type": "AMOUNT", "amount_off": 100, "effect": "APPLY_TO_ITEMS"})
+    items = [{"source_id": f"line-{i}", "price": 1000, "quantity": 1} for i in range(60)]
+    result = redeem(client, {"redeemables": vouchers(*codes[:5]), "order": {"items": items}})
+    order = result["order"]
+    assert order["items_discount_amount"] == 5 * 60 * 100
+    assert order["total_amount"] == 60 * 1000 - 5 * 60 * 100
+    assert len(result["redemptions"]) == 5

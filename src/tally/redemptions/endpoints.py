@@ -22,7 +22,7 @@ from tally.redemptions.schemas import (
     TierRedemptionRequest,
     VoucherRedemptionRequest,
 )
-from tally.validations.schemas import RedeemableIn
+from tally.validations.schemas import QUICK_WORK, RedeemableIn
 from tally.web.context import ProjectId, respond, respond_with_status
 from tally.web.errors import request_id_of
 from tally.web.params import Limit, Page99
@@ -127,7 +127,9 @@ async def _redeem(
             return 400, presenter.refused_json(result)
         return 200, shape(result)
 
-    return await respond_with_status(request, work, write=True, quick=True)
+    lines = len(what.order.items or []) if what.order is not None else 0
+    quick = max(lines, 1) * len(what.redeemables) <= QUICK_WORK
+    return await respond_with_status(request, work, write=True, quick=quick)
 
 
 # filters[<name>][conditions][$<op>] (and [$in][<n>] for lists), filters[junction]:

@@ -41,7 +41,7 @@ async def validate(
             body.tracking_id,
         ),
         write=False,
-        quick=True,
+        quick=body.quick,
     )
 
 
