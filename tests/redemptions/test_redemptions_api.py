@@ -271,6 +271,12 @@ def test_legacy_voucher_redemption(client: AppClient) -> None:
     assert redemption["order"]["total_amount"] == 750
     assert redemption["order"]["applied_discount_amount"] == 250
     assert redemption["customer"]["source_id"] == "cust-source"
+    for field, value in (("session", {"type": "LOCK"}), ("gift", {"credits": 1})):
+        refused_body = client.post(
+            "/v1/vouchers/LEGACY/redemption", json={"order": {"amount": 1}, field: value}
+        )
+        assert refused_body.status_code == 400
+        assert field in refused_body.json()["details"]
     missing = client.post("/v1/vouchers/NOPE/redemption", json={"order": {"amount": 1000}})
     assert missing.status_code == 404
     assert (missing.json()["resource_type"], missing.json()["resource_id"]) == ("voucher", "NOPE")

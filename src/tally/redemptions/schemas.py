@@ -7,26 +7,12 @@ from pydantic import BaseModel, model_validator
 from tally.common.schemas import Metadata, ObjectId, RequestBody, ShortText
 from tally.customers.schemas import CustomerRef
 from tally.orders.schemas import OrderCreate
-from tally.validations.schemas import ValidationRequest
+from tally.validations.schemas import ValidationRequest, refuse_sessions_and_cards
 
 
 class RedemptionRequest(ValidationRequest):
     """POST /v1/redemptions (RedemptionsRedeemRequestBody): the same fields as a
     validation."""
-
-
-def _no_session_or_cards(data: Any) -> Any:
-    if isinstance(data, dict):
-        if data.get("session") is not None:
-            raise ValueError(
-                "Property .session: validation sessions are not supported by Tally yet"
-            )
-        for key in ("gift", "reward"):
-            if data.get(key) is not None:
-                raise ValueError(
-                    f"Property .{key}: gift and loyalty cards are not supported by Tally yet"
-                )
-    return data
 
 
 class VoucherRedemptionRequest(RequestBody):
@@ -38,7 +24,7 @@ class VoucherRedemptionRequest(RequestBody):
     metadata: Metadata | None = None
     tracking_id: ShortText | None = None
 
-    _refused = model_validator(mode="before")(_no_session_or_cards)
+    _refused = model_validator(mode="before")(refuse_sessions_and_cards)
 
     def customer_ref(self) -> CustomerRef | None:
         if isinstance(self.customer, str):
@@ -55,7 +41,7 @@ class TierRedemptionRequest(RequestBody):
     metadata: Metadata | None = None
     tracking_id: ShortText | None = None
 
-    _refused = model_validator(mode="before")(_no_session_or_cards)
+    _refused = model_validator(mode="before")(refuse_sessions_and_cards)
 
 
 class RollbackRequest(RequestBody):
