@@ -132,8 +132,37 @@ def redeem(
     customer = redeemer
     if customer is None and saved["customer_id"] is not None:
         customer = customers_repository.get_by_id(conn, project_id, saved["customer_id"])
+    children, parent = _records(what, saved, customer, used, steps, child_ids, parent_id, now)
+    repository.insert_many(conn, [*children, *([parent] if parent else [])])
+    for outcome, step in zip(used, steps, strict=True):
+        if outcome.redeemable.object == "promotion_tier":
+            assert outcome.source is not None
+            tiers_repository.count_redemption(
+                conn,
+                project_id,
+                outcome.source["id"],
+                uses=1,
+                # The order as this tier's redemption left it, as its record prints it.
+                amount=step.cart.amount,
+                discount=step.total_discount_amount,
+            )
+    skipped = [o for o in outcomes if o.skipped is not None]
+    return Redeemed(order=saved, applied=steps, children=children, parent=parent, skipped=skipped)
+
+
+def _records(
+    what: Redemption,
+    saved: Mapping[str, Any],
+    customer: Mapping[str, Any] | None,
+    used: list[Outcome],
+    steps: list[Applied],
+    child_ids: list[str],
+    parent_id: str | None,
+    now: datetime,
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """The child redemption rows, in application order, and the parent's (two or more)."""
     common = {
-        "project_id": project_id,
+        "project_id": what.project_id,
         "object": "redemption",
         "redemption_id": None,
         "rollback_id": None,
@@ -150,47 +179,32 @@ def redeem(
         "channel_id": what.channel_id,
         "customer": simple_customer(customer),
     }
-    children = []
-    for redemption_id, outcome, step in zip(child_ids, used, steps, strict=True):
-        children.append(
-            {
-                **common,
-                "id": redemption_id,
-                "parent_id": parent_id,
-                **_related(outcome),
-                "order": order_snapshot(saved, step.cart, [step]),
-                "applied": applied_record(saved, step),
-            }
-        )
-    parent = None
-    if parent_id is not None:
-        parent = {
+    children = [
+        {
             **common,
-            "id": parent_id,
-            "parent_id": None,
-            "related_object_type": "redemption",
-            "related_object_id": parent_id,
-            "related_object_parent_id": None,
-            "voucher_code": None,
-            "related_object": None,
-            "order": order_snapshot(saved, cart, steps),
-            "applied": None,
+            "id": redemption_id,
+            "parent_id": parent_id,
+            **_related(outcome),
+            "order": order_snapshot(saved, step.cart, [step]),
+            "applied": applied_record(saved, step),
         }
-    repository.insert_many(conn, [*children, *([parent] if parent else [])])
-    for outcome, step in zip(used, steps, strict=True):
-        if outcome.redeemable.object == "promotion_tier":
-            assert outcome.source is not None
-            tiers_repository.count_redemption(
-                conn,
-                project_id,
-                outcome.source["id"],
-                uses=1,
-                # The order as this tier's redemption left it, as its record prints it.
-                amount=step.cart.amount,
-                discount=step.total_discount_amount,
-            )
-    skipped = [o for o in outcomes if o.skipped is not None]
-    return Redeemed(order=saved, applied=steps, children=children, parent=parent, skipped=skipped)
+        for redemption_id, outcome, step in zip(child_ids, used, steps, strict=True)
+    ]
+    if parent_id is None:
+        return children, None
+    parent = {
+        **common,
+        "id": parent_id,
+        "parent_id": None,
+        "related_object_type": "redemption",
+        "related_object_id": parent_id,
+        "related_object_parent_id": None,
+        "voucher_code": None,
+        "related_object": None,
+        "order": order_snapshot(saved, steps[-1].cart, steps),
+        "applied": None,
+    }
+    return children, parent
 
 
 def get(conn: Connection, *, project_id: str, redemption_id: str) -> Row:
