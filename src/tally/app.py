@@ -72,15 +72,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes)
     errors.install(app)
     openapi.install(app)
+    # Routes are matched in this order, one after another: the busiest paths come first
+    # (matching reached 8% of a validation's CPU when it came after every other router).
     app.include_router(orders_router)
+    app.include_router(validations_router)
+    app.include_router(redemptions_router)
     app.include_router(customers_router)
     app.include_router(products_router)
     app.include_router(vouchers_router)
     app.include_router(campaigns_router)
     app.include_router(promotions_router)
-    app.include_router(validations_router)
     app.include_router(legacy_validations_router)
-    app.include_router(redemptions_router)
     app.include_router(legacy_redemptions_router)
 
     @app.get("/health", tags=["Operations"], operation_id="health")

@@ -1,7 +1,7 @@
 """The `tally` command."""
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -104,6 +104,62 @@ def projects_list() -> None:
                 typer.echo(f"{row['id']}\t{row['app_id']}\t{row['name']}")
     finally:
         db.dispose()
+
+
+@projects_app.command("stacking")
+def projects_stacking(
+    project: Annotated[str, typer.Argument(help="Project id or name.")],
+    application_mode: Annotated[
+        str | None,
+        typer.Option(
+            "--application-mode", help="ALL: one refusal refuses all; PARTIAL: the rest apply."
+        ),
+    ] = None,
+    applicable_limit: Annotated[
+        int | None,
+        typer.Option("--applicable-redeemables-limit", help="Redeemables applied at most."),
+    ] = None,
+    redeemables_limit: Annotated[
+        int | None, typer.Option("--redeemables-limit", help="Redeemables a request, 1-30.")
+    ] = None,
+    reset: Annotated[bool, typer.Option("--reset", help="Back to the defaults.")] = False,
+) -> None:
+    """Show or change a project's stacking rules (Voucherify sets them in its dashboard).
+    Running servers apply a change within 30 seconds."""
+    from tally.db.engine import Database
+    from tally.projects.repository import set_stacking_rules, stacking_rules
+    from tally.validations.stacking import StackingRules
+
+    db = Database(get_settings().database_url, pool_size=1)
+    try:
+        with db.transaction(write=True) as conn:
+            project_id = _project_id(conn, project)
+            stored = {} if reset else (stacking_rules(conn, project_id) or {})
+            changes = {
+                "redeemables_application_mode": application_mode,
+                "applicable_redeemables_limit": applicable_limit,
+                "redeemables_limit": redeemables_limit,
+            }
+            stored.update({k: v for k, v in changes.items() if v is not None})
+            try:
+                rules = StackingRules(**stored)
+            except (TypeError, ValueError) as exc:
+                typer.echo(f"error: {exc}", err=True)
+                raise typer.Exit(2) from None
+            set_stacking_rules(conn, project_id, rules.stored())
+    finally:
+        db.dispose()
+    typer.echo(json.dumps(rules.json(), indent=2))
+
+
+def _project_id(conn: Any, project: str) -> str:
+    from tally.projects.repository import list_projects
+
+    for row in list_projects(conn):
+        if project in (row["id"], row["name"]):
+            return str(row["id"])
+    typer.echo(f"error: no project {project}", err=True)
+    raise typer.Exit(2)
 
 
 def main() -> None:

@@ -39,6 +39,20 @@ def find_credentials(conn: Connection, app_id: str) -> tuple[str, str] | None:
     return (row[0], row[1]) if row else None
 
 
+_STACKING = Prepared(
+    sa.select(projects.c.stacking_rules).where(projects.c.id == sa.bindparam("_id"))
+)
+
+
+def stacking_rules(conn: Connection, project_id: str) -> dict[str, Any] | None:
+    row = _STACKING.first(conn, {"_id": project_id})
+    return row["stacking_rules"] if row is not None else None
+
+
+def set_stacking_rules(conn: Connection, project_id: str, rules: dict[str, Any]) -> None:
+    conn.execute(projects.update().where(projects.c.id == project_id).values(stacking_rules=rules))
+
+
 def list_projects(conn: Connection) -> list[Row]:
     stmt = sa.select(
         projects.c.id, projects.c.name, projects.c.app_id, projects.c.created_at

@@ -1,6 +1,6 @@
 import sqlalchemy as sa
 
-from tally.db.base import UTCDateTime, metadata
+from tally.db.base import JSONType, UTCDateTime, metadata
 
 projects = sa.Table(
     "projects",
@@ -11,6 +11,9 @@ projects = sa.Table(
     # SHA-256 of the token: tokens are 256-bit random, so a slow hash adds nothing.
     sa.Column("app_token_hash", sa.String(64), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
+    # The project's stacking rules that differ from the defaults (BEHAVIOR 10.4): set with
+    # `tally projects stacking`, as Voucherify's are set in its dashboard.
+    sa.Column("stacking_rules", JSONType, nullable=True),
 )
 
 # Row counts that list envelopes report as `total`. Kept exact in the same transaction as

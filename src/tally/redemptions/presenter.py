@@ -45,6 +45,10 @@ def redeem_json(result: Redeemed) -> dict[str, Any]:
     if result.parent is not None:
         out["parent_redemption"] = redemption_json(result.parent)
     out["order"] = validations.with_applied(orders.order_json(result.order), result.applied)
+    if result.inapplicable:
+        out["inapplicable_redeemables"] = [
+            validations.redeemable_json(result.order, o, {}) for o in result.inapplicable
+        ]
     if result.skipped:
         out["skipped_redeemables"] = [
             validations.redeemable_json(result.order, o, {}) for o in result.skipped

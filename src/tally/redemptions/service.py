@@ -37,6 +37,7 @@ from tally.redemptions.tables import (
     redemptions,
 )
 from tally.validations import service as validations
+from tally.validations import stacking
 from tally.validations.schemas import RedeemableIn
 from tally.validations.service import Outcome
 from tally.vouchers import repository as vouchers_repository
@@ -62,6 +63,7 @@ class Redeemed:
     children: list[dict[str, Any]]  # the redemption rows, in application order
     parent: dict[str, Any] | None  # the parent redemption row, for two or more
     skipped: list[Outcome]
+    inapplicable: list[Outcome]  # PARTIAL mode: refused, the others redeemed
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,8 @@ def redeem(
     conn: Connection, what: Redemption, *, now: datetime, request_id: str
 ) -> Redeemed | Refused:
     project_id = what.project_id
-    validations.check_request(what.redeemables)
+    rules = stacking.for_project(conn, project_id)
+    validations.check_request(what.redeemables, rules)
     preview = orders.draft(
         conn, project_id=project_id, body=what.order, now=now, write=False, lock=True
     )
@@ -88,8 +91,12 @@ def redeem(
         cart=validations.cart_of(preview),
         now=now,
         request_id=request_id,
+        rules=rules,
     )
+    # ALL mode: one refusal refuses the request. PARTIAL: only when nothing applies.
     refused = next((o for o in outcomes if o.error is not None), None)
+    if rules.partial and any(o.step is not None for o in outcomes):
+        refused = None
     if refused is None:
         refused = _claim_uses(conn, project_id, outcomes, request_id)
     if refused is not None:
@@ -146,8 +153,14 @@ def redeem(
                 amount=step.cart.amount,
                 discount=step.total_discount_amount,
             )
-    skipped = [o for o in outcomes if o.skipped is not None]
-    return Redeemed(order=saved, applied=steps, children=children, parent=parent, skipped=skipped)
+    return Redeemed(
+        order=saved,
+        applied=steps,
+        children=children,
+        parent=parent,
+        skipped=[o for o in outcomes if o.skipped is not None],
+        inapplicable=[o for o in outcomes if o.error is not None],
+    )
 
 
 def _records(

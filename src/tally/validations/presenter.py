@@ -7,7 +7,6 @@ from tally import ids
 from tally.core.discounts import Applied, Cart
 from tally.orders import presenter as orders
 from tally.orders import service as orders_service
-from tally.validations import stacking
 from tally.validations.service import Outcome, Validation
 
 _EMPTY_LIST = {"data": [], "total": 0, "data_ref": "data", "object": "list"}
@@ -16,15 +15,19 @@ _EMPTY_LIST = {"data": [], "total": 0, "data_ref": "data", "object": "list"}
 def validation_json(result: Validation, tracking_id: str | None) -> dict[str, Any]:
     applied = result.applied
     final = applied[-1].cart if applied else result.start
-    out: dict[str, Any] = {
-        "id": ids.new_hex_id("valid", 18),
-        "valid": result.valid,
-        "redeemables": [redeemable_json(result.order, o, result.products) for o in result.outcomes],
-        "order": order_json(result.order, final, applied, result.products),
-    }
+    listed = [(o, redeemable_json(result.order, o, result.products)) for o in result.outcomes]
+    out: dict[str, Any] = {"id": ids.new_hex_id("valid", 18), "valid": result.valid}
+    if result.rules.partial:
+        # PARTIAL: `redeemables` holds the applicable ones; the others are listed apart.
+        out["redeemables"] = [shown for o, shown in listed if o.step is not None]
+        out["skipped_redeemables"] = [shown for o, shown in listed if o.skipped is not None]
+        out["inapplicable_redeemables"] = [shown for o, shown in listed if o.error is not None]
+    else:
+        out["redeemables"] = [shown for _, shown in listed]
+    out["order"] = order_json(result.order, final, applied, result.products)
     if tracking_id is not None:
         out["tracking_id"] = tracking_id
-    out["stacking_rules"] = stacking.rules_json()
+    out["stacking_rules"] = result.rules.json()
     return out
 
 

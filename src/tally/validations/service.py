@@ -49,6 +49,7 @@ class Validation:
     order: dict[str, Any]  # the order before this request's discounts
     start: Cart
     outcomes: list[Outcome]
+    rules: stacking.StackingRules = stacking.DEFAULT
 
     @property
     def products(self) -> dict[str, dict[str, Any]]:
@@ -57,11 +58,14 @@ class Validation:
 
     @property
     def valid(self) -> bool:
+        """ALL mode: every redeemable applies. PARTIAL: at least one does (BEHAVIOR 10.8)."""
+        if self.rules.partial:
+            return any(o.step is not None for o in self.outcomes)
         return all(o.error is None for o in self.outcomes)
 
     @property
     def applied(self) -> list[Applied]:
-        """What takes effect: nothing unless every redeemable is applicable (ALL mode)."""
+        """What takes effect: in ALL mode nothing unless every redeemable is applicable."""
         if not self.valid:
             return []
         return [o.step for o in self.outcomes if o.step is not None]
@@ -83,7 +87,8 @@ def validate(
     now: datetime,
     request_id: str,
 ) -> Validation:
-    check_request(body.redeemables)
+    rules = stacking.for_project(conn, project_id)
+    check_request(body.redeemables, rules)
     draft = orders.draft(conn, project_id=project_id, body=body.order, now=now, write=False)
     start = cart_of(draft)
     outcomes = evaluate(
@@ -93,8 +98,9 @@ def validate(
         cart=start,
         now=now,
         request_id=request_id,
+        rules=rules,
     )
-    return Validation(order=draft.row, start=start, outcomes=outcomes)
+    return Validation(order=draft.row, start=start, outcomes=outcomes, rules=rules)
 
 
 def validate_voucher(
@@ -150,9 +156,11 @@ def evaluate(
     cart: Cart,
     now: datetime,
     request_id: str,
+    rules: stacking.StackingRules = stacking.DEFAULT,
 ) -> list[Outcome]:
-    """Each redeemable's outcome, in request order, each on the cart the ones before it
-    left (ALL mode: after the first refusal the rest are skipped)."""
+    """Each redeemable's outcome, in request order, each on the cart the applicable ones
+    before it left. ALL mode: after the first refusal the rest are skipped; PARTIAL: every
+    one is evaluated (BEHAVIOR 10.7, 10.8)."""
     codes = [r.id for r in redeemables if r.object == "voucher"]
     # Every voucher of the request in one statement (by code); ids and tiers one by one.
     by_code = vouchers_repository.get_by_codes(conn, project_id, codes) if codes else {}
@@ -167,7 +175,7 @@ def evaluate(
     outcomes: list[Outcome] = []
     applicable = 0
     for redeemable, source in zip(redeemables, sources, strict=True):
-        if any(o.error is not None for o in outcomes):
+        if not rules.partial and any(o.error is not None for o in outcomes):
             outcomes.append(
                 Outcome(
                     redeemable,
@@ -183,7 +191,7 @@ def evaluate(
             outcomes.append(Outcome(redeemable, source=source, error=error))
             continue
         assert source is not None
-        if applicable >= stacking.APPLICABLE_REDEEMABLES_LIMIT:
+        if applicable >= rules.applicable_redeemables_limit:
             outcomes.append(
                 Outcome(
                     redeemable,
@@ -243,8 +251,15 @@ def products_of(outcomes: list[Outcome]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def check_request(redeemables: list[RedeemableIn]) -> None:
+def check_request(
+    redeemables: list[RedeemableIn], rules: stacking.StackingRules = stacking.DEFAULT
+) -> None:
     """Request-level checks (BEHAVIOR 10.3): all 400, nothing evaluated."""
+    if len(redeemables) > rules.redeemables_limit:
+        raise invalid_payload(
+            f"Property .redeemables: at most {rules.redeemables_limit} redeemables a request "
+            "(the project's redeemables_limit)"
+        )
     seen: set[tuple[str, str]] = set()
     for index, redeemable in enumerate(redeemables):
         if redeemable.object == "promotion_stack":

@@ -18,6 +18,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("projects", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("stacking_rules", JSONType, nullable=True))
     with op.batch_alter_table("promotion_tiers", schema=None) as batch_op:
         for name in ("redeemed_quantity", "orders_total_amount", "orders_discount_amount"):
             batch_op.add_column(
@@ -74,6 +76,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_redemptions_project_id_created_at_id"))
 
     op.drop_table("redemptions")
+    with op.batch_alter_table("projects", schema=None) as batch_op:
+        batch_op.drop_column("stacking_rules")
     with op.batch_alter_table("promotion_tiers", schema=None) as batch_op:
         for name in ("orders_discount_amount", "orders_total_amount", "redeemed_quantity"):
             batch_op.drop_column(name)
