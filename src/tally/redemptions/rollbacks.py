@@ -111,22 +111,7 @@ def rollback(conn: Connection, what: Rollback, *, now: datetime) -> RolledBack |
     child_ids = {row["id"]: ids.new_id(ROLLBACK_ID_PREFIX) for row in children}
     for child in children:
         repository.mark_rolled_back(conn, project_id, child["id"], child_ids[child["id"]])
-    for row in given_back:
-        if row["related_object_type"] == "voucher":
-            vouchers_repository.release(conn, project_id, row["related_object_id"])
-        elif row["related_object_type"] == "promotion_tier":
-            applied = row["applied"] or {}
-            discount = applied.get("discount_amount", 0) + sum(
-                (applied.get("lines") or {}).values()
-            )
-            tiers_repository.count_redemption(
-                conn,
-                project_id,
-                row["related_object_id"],
-                uses=-1,
-                amount=-(row["order"] or {}).get("amount", 0),
-                discount=-discount,
-            )
+    _give_back_uses(conn, project_id, given_back)
 
     body_order = what.body.order or OrderCreate()
     reduced = without(order, given_back)
@@ -195,6 +180,26 @@ def rollback(conn: Connection, what: Rollback, *, now: datetime) -> RolledBack |
         }
     repository.insert_many(conn, [*([parent] if parent else []), *rollbacks])
     return RolledBack(order=saved, rollbacks=rollbacks, parent=parent)
+
+
+def _give_back_uses(conn: Connection, project_id: str, given_back: list[Row]) -> None:
+    """Vouchers get their use back; promotion tiers' summaries lose the redemption."""
+    for row in given_back:
+        if row["related_object_type"] == "voucher":
+            vouchers_repository.release(conn, project_id, row["related_object_id"])
+        elif row["related_object_type"] == "promotion_tier":
+            applied = row["applied"] or {}
+            discount = applied.get("discount_amount", 0) + sum(
+                (applied.get("lines") or {}).values()
+            )
+            tiers_repository.count_redemption(
+                conn,
+                project_id,
+                row["related_object_id"],
+                uses=-1,
+                amount=-(row["order"] or {}).get("amount", 0),
+                discount=-discount,
+            )
 
 
 def _check_body(body: RollbackRequest, redemption: Row) -> None:
