@@ -13,6 +13,7 @@ from tally.clock import utcnow
 from tally.errors import invalid_query
 from tally.redemptions import presenter, rollbacks, service
 from tally.redemptions.schemas import (
+    OneRedemptionRequest,
     RedeemOut,
     RedemptionOut,
     RedemptionRequest,
@@ -66,17 +67,8 @@ async def redeem_voucher(
     body: Annotated[VoucherRedemptionRequest | None, Body()] = None,
 ) -> Response:
     """Redeem one voucher (deprecated upstream in favour of POST /v1/redemptions)."""
-    payload = body or VoucherRedemptionRequest()
-    what = service.Redemption(
-        project_id=project_id,
-        channel_id=_channel(request),
-        redeemables=[RedeemableIn(object="voucher", id=code)],
-        order=payload.order,
-        customer=payload.customer_ref(),
-        tracking_id=payload.tracking_id,
-        metadata=payload.metadata,
-    )
-    return await _redeem(request, what, presenter.one_redemption_json, legacy=True)
+    redeemable = RedeemableIn(object="voucher", id=code)
+    return await _redeem_one(request, project_id, redeemable, body or VoucherRedemptionRequest())
 
 
 @legacy_router.post(
@@ -91,13 +83,19 @@ async def redeem_tier(
     body: Annotated[TierRedemptionRequest | None, Body()] = None,
 ) -> Response:
     """Redeem one promotion tier."""
-    payload = body or TierRedemptionRequest()
+    redeemable = RedeemableIn(object="promotion_tier", id=promotionTierId)
+    return await _redeem_one(request, project_id, redeemable, body or TierRedemptionRequest())
+
+
+async def _redeem_one(
+    request: Request, project_id: str, redeemable: RedeemableIn, payload: OneRedemptionRequest
+) -> Response:
     what = service.Redemption(
         project_id=project_id,
         channel_id=_channel(request),
-        redeemables=[RedeemableIn(object="promotion_tier", id=promotionTierId)],
+        redeemables=[redeemable],
         order=payload.order,
-        customer=payload.customer,
+        customer=payload.customer_ref(),
         tracking_id=payload.tracking_id,
         metadata=payload.metadata,
     )

@@ -6,6 +6,7 @@ from pydantic import BaseModel, model_validator
 
 from tally.common.schemas import Metadata, ObjectId, RequestBody, ShortText
 from tally.customers.schemas import CustomerRef
+from tally.customers.tables import CUSTOMER_ID_PREFIX
 from tally.orders.schemas import OrderCreate
 from tally.validations.schemas import ValidationRequest, refuse_sessions_and_cards
 
@@ -15,9 +16,9 @@ class RedemptionRequest(ValidationRequest):
     validation."""
 
 
-class VoucherRedemptionRequest(RequestBody):
-    """POST /v1/vouchers/{code}/redemption (7_req_redeem_voucher). ``customer`` may be a
-    plain string: the customer's id or source_id (BEHAVIOR 8.8)."""
+class OneRedemptionRequest(RequestBody):
+    """The one-redeemable bodies (7_req_redeem_voucher, 7_req_redeem_promotion_tier).
+    ``customer`` may be a plain string: the customer's id or source_id (BEHAVIOR 8.8)."""
 
     customer: CustomerRef | ObjectId | None = None
     order: OrderCreate | None = None
@@ -28,20 +29,17 @@ class VoucherRedemptionRequest(RequestBody):
 
     def customer_ref(self) -> CustomerRef | None:
         if isinstance(self.customer, str):
-            key = "id" if self.customer.startswith("cust_") else "source_id"
+            key = "id" if self.customer.startswith(f"{CUSTOMER_ID_PREFIX}_") else "source_id"
             return CustomerRef.model_validate({key: self.customer})
         return self.customer
 
 
-class TierRedemptionRequest(RequestBody):
-    """POST /v1/promotions/tiers/{id}/redemption (7_req_redeem_promotion_tier)."""
+class VoucherRedemptionRequest(OneRedemptionRequest):
+    """POST /v1/vouchers/{code}/redemption."""
 
-    customer: CustomerRef | None = None
-    order: OrderCreate | None = None
-    metadata: Metadata | None = None
-    tracking_id: ShortText | None = None
 
-    _refused = model_validator(mode="before")(refuse_sessions_and_cards)
+class TierRedemptionRequest(OneRedemptionRequest):
+    """POST /v1/promotions/tiers/{id}/redemption."""
 
 
 class RollbackRequest(RequestBody):
