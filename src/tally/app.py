@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db = Database(
             settings.database_url, pool_size=settings.db_pool_size, background_checkpoints=True
         )
-        app.state.runtime = Runtime(db)
+        app.state.runtime = Runtime(db, session_wait_ms=settings.order_session_wait_ms)
         try:
             yield
         finally:

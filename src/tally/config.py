@@ -16,6 +16,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     # Connection pool per process (PostgreSQL); SQLite uses one connection per thread.
     db_pool_size: int = Field(default=10, ge=1)
+    # How long a request waits for an order another request is using before it fails with
+    # multiple_requests (0: at once, as Voucherify does). See README "Order sessions".
+    order_session_wait_ms: int = Field(default=500, ge=0, le=60_000)
     log_level: str = "INFO"
 
 

@@ -72,6 +72,20 @@ def duplicate(resource_type: str, details: str, resource_id: str | None = None) 
     )
 
 
+def multiple_requests(resource_id: str, resource_type: str = "order") -> TallyError:
+    """Another in-flight request holds the order session (BEHAVIOR 13.2); it is free again
+    within moments, hence Retry-After."""
+    return TallyError(
+        400,
+        "multiple_requests",
+        "Multiple requests detected",
+        f"{resource_type.capitalize()} {resource_id} is already used by another request",
+        resource_id=resource_id,
+        resource_type=resource_type,
+        headers={"Retry-After": "1"},
+    )
+
+
 UNAUTHORIZED = TallyError(401, "unauthorized", "Unauthorized")
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from tally.db.checkpoints import Checkpointer
+from tally.db.locks import FileLocks, lock_file_path
 
 
 def is_sqlite(url: str) -> bool:
@@ -142,7 +143,10 @@ class Database:
         self._held_lock = threading.Lock()
         self._all_held: list[Connection] = []
         self._checkpointer: Checkpointer | None = None
+        # SQLite: the order sessions' locks (tally.db.locks); PostgreSQL keeps its own.
+        self.file_locks: FileLocks | None = None
         if self.is_sqlite:
+            self.file_locks = FileLocks(lock_file_path(path))
             self._write_gate = threading.Lock()
             self._writer = create_db_engine(
                 url,
@@ -273,3 +277,5 @@ class Database:
             conn.close()
         for engine in {self.engine, self._writer, self._writer_nowait}:
             engine.dispose()
+        if self.file_locks is not None:
+            self.file_locks.close()

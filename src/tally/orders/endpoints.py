@@ -8,6 +8,7 @@ from fastapi.responses import Response
 from tally.clock import utcnow
 from tally.orders import presenter, service
 from tally.orders.schemas import OrderCreate, OrderOut, OrdersListOut, OrderSort, OrderUpdate
+from tally.orders.sessions import OrderSession
 from tally.web.context import ProjectId, respond
 from tally.web.params import Limit, Page
 
@@ -31,6 +32,7 @@ async def create_order(
         ),
         write=True,
         quick=True,
+        session=OrderSession.of_payload(project_id, payload),
     )
 
 
@@ -58,6 +60,7 @@ async def update_order(
         ),
         write=True,
         quick=True,
+        session=OrderSession(project_id, refs=(orderId,)),
     )
 
 

@@ -54,3 +54,23 @@ def _locked() -> Prepared:
 def lock(conn: Connection, project_id: str, order_id: str) -> Row | None:
     """The order, read again and locked for the rest of the transaction."""
     return _locked().first(conn, {"_project_id": project_id, "_id": order_id})
+
+
+@cache
+def _id_by(column: str) -> Prepared:
+    return Prepared(
+        sa.select(orders.c.id).where(
+            orders.c.project_id == sa.bindparam("_project_id"),
+            orders.c[column] == sa.bindparam("_value"),
+        )
+    )
+
+
+def id_of(conn: Connection, project_id: str, ref: str, *, as_id: bool) -> str | None:
+    """The id of the order ``ref`` names: its id when ``as_id`` and one has it, else the
+    order whose source_id it is (the lookup order of :func:`get`)."""
+    params = {"_project_id": project_id, "_value": ref}
+    row = _id_by("id").first(conn, params) if as_id else None
+    if row is None:
+        row = _id_by("source_id").first(conn, params)
+    return None if row is None else str(row["id"])

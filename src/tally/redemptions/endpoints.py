@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 
 from tally.clock import utcnow
 from tally.errors import invalid_query
+from tally.orders.sessions import OrderSession
 from tally.redemptions import presenter, rollbacks, service
 from tally.redemptions.schemas import (
     OneRedemptionRequest,
@@ -127,7 +128,8 @@ async def _redeem(
 
     lines = len(what.order.items or []) if what.order is not None else 0
     quick = max(lines, 1) * len(what.redeemables) <= QUICK_WORK
-    return await respond_with_status(request, work, write=True, quick=quick)
+    session = OrderSession.of_payload(what.project_id, what.order)
+    return await respond_with_status(request, work, write=True, quick=quick, session=session)
 
 
 # filters[<name>][conditions][$<op>] (and [$in][<n>] for lists), filters[junction]:
@@ -288,7 +290,8 @@ async def _rollback(
             return 200, presenter.rollbacks_json(result)
         return 200, presenter.rollback_json(result)
 
-    return await respond_with_status(request, work, write=True)
+    session = OrderSession(project_id, redemption_ids=(redemption_id,))
+    return await respond_with_status(request, work, write=True, session=session)
 
 
 @router.get(

@@ -78,3 +78,18 @@ def page(
 def count(conn: Connection, where: list[sa.ColumnElement[bool]]) -> int:
     stmt = sa.select(sa.func.count()).select_from(redemptions).where(*where)
     return int(conn.execute(stmt).scalar_one())
+
+
+@cache
+def _order_id_of() -> Prepared:
+    return Prepared(
+        sa.select(redemptions.c.order_id).where(
+            redemptions.c.project_id == sa.bindparam("_project_id"),
+            redemptions.c.id == sa.bindparam("_id"),
+        )
+    )
+
+
+def order_id_of(conn: Connection, project_id: str, redemption_id: str) -> str | None:
+    row = _order_id_of().first(conn, {"_project_id": project_id, "_id": redemption_id})
+    return None if row is None or row["order_id"] is None else str(row["order_id"])

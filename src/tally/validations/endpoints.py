@@ -6,6 +6,7 @@ from fastapi import APIRouter, Body, Request
 from fastapi.responses import Response
 
 from tally.clock import utcnow
+from tally.orders.sessions import OrderSession
 from tally.validations import presenter, service
 from tally.validations.schemas import (
     ValidationOut,
@@ -42,6 +43,7 @@ async def validate(
         ),
         write=False,
         quick=body.quick,
+        session=OrderSession.of_payload(project_id, body.order),
     )
 
 
@@ -74,4 +76,5 @@ async def validate_voucher(
             service.tracking_id_for(project_id, payload.tracking_id, payload.customer),
         ),
         write=False,
+        session=OrderSession.of_payload(project_id, payload.order),
     )

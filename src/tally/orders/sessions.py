@@ -1,0 +1,77 @@
+"""The order session (BEHAVIOR 13): which locks a request must hold for the orders it uses.
+
+An order is locked by its canonical id (``o:ord_…``). A request that names a source_id no
+order has yet locks the source_id (``s:…``), so two requests cannot both create that order;
+once its holder has created the order, the next request finds it and locks its id as well.
+A rollback also locks its redemption (``r:…``).
+
+Which orders a request names is read before anything is locked; nothing here writes.
+"""
+
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Connection
+
+from tally.orders import repository
+from tally.orders.schemas import OrderCreate
+from tally.orders.tables import ORDER_ID_PREFIX
+from tally.redemptions import repository as redemptions
+
+
+@dataclass(frozen=True)
+class Lock:
+    """One lock to hold, and what the client called the thing it protects (for the error)."""
+
+    name: str
+    resource_id: str
+    resource_type: str = "order"
+
+
+@dataclass(frozen=True)
+class OrderSession:
+    """The orders (and redemptions) one request uses, as the client named them."""
+
+    project_id: str
+    refs: tuple[str, ...] = ()  # an order's id or source_id, as a path names it
+    source_ids: tuple[str, ...] = ()  # a source_id only
+    order_ids: tuple[str, ...] = ()  # an id only
+    redemption_ids: tuple[str, ...] = ()
+
+    @classmethod
+    def of_payload(cls, project_id: str, order: OrderCreate | None) -> "OrderSession | None":
+        """The session of a request that carries an order object, if it names one."""
+        if order is None or (order.id is None and order.source_id is None):
+            return None  # a new order nobody else can name
+        return cls(
+            project_id,
+            order_ids=(order.id,) if order.id is not None else (),
+            source_ids=(order.source_id,) if order.source_id is not None else (),
+        )
+
+    def locks(self, conn: Connection) -> list[Lock]:
+        """Every lock this request needs, as far as the database says now."""
+        found: dict[str, Lock] = {}
+        for order_id in self.order_ids:
+            found.setdefault(f"o:{order_id}", Lock(f"o:{order_id}", order_id))
+        for ref in (*self.refs, *self.source_ids):
+            as_id = ref in self.refs and ref.startswith(f"{ORDER_ID_PREFIX}_")
+            named = repository.id_of(conn, self.project_id, ref, as_id=as_id)
+            if named is not None:
+                found.setdefault(f"o:{named}", Lock(f"o:{named}", ref))
+            else:
+                found.setdefault(f"s:{ref}", Lock(f"s:{ref}", ref))
+        for redemption_id in self.redemption_ids:
+            found.setdefault(
+                f"r:{redemption_id}", Lock(f"r:{redemption_id}", redemption_id, "redemption")
+            )
+            of_redemption = redemptions.order_id_of(conn, self.project_id, redemption_id)
+            if of_redemption is not None:
+                lock = Lock(f"o:{of_redemption}", redemption_id, "redemption")
+                found.setdefault(lock.name, lock)
+        return list(found.values())
+
+    @staticmethod
+    def unresolved(locks: list[Lock]) -> bool:
+        """Whether some source_id named no order: once its lock is held, :meth:`locks` must
+        be asked again, as the request that held it may have created that order."""
+        return any(lock.name.startswith("s:") for lock in locks)

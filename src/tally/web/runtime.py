@@ -1,0 +1,59 @@
+"""What the app holds for its lifetime: the database, its thread limiter, the key cache and
+the order-session settings."""
+
+import asyncio
+import time
+
+import anyio
+from fastapi import Request
+
+from tally.db.engine import Database
+from tally.projects import service as projects
+
+# How long a verified key pair is trusted without asking the database again.
+_AUTH_TTL_SECONDS = 30.0
+
+
+class Runtime:
+    """What the app holds for its lifetime: the database, its write gate and the key cache."""
+
+    def __init__(self, db: Database, *, session_wait_ms: int = 500) -> None:
+        self.db = db
+        # How long a request waits for an order session another request holds.
+        self.session_wait = session_wait_ms / 1000
+        self._keys: dict[tuple[str, str], tuple[str, float]] = {}
+        # SQLite work on one object is CPU in this process and never waits: a read never
+        # does (WAL), a write is only tried here when the write lock is free. It costs
+        # less than the hop to a worker thread and back (about 170 us), so it runs on the
+        # event loop. Lists stay on threads: run inline, their few milliseconds each
+        # starved other connections (list p99 2.6 s instead of 0.3 s under load).
+        self.inline_quick_work = db.is_sqlite
+        # Held by the event-loop writer that polls for the lock; the others queue behind it.
+        self.loop_writers = asyncio.Lock()
+        # Threads that may run database work at once. SQLite work is CPU in this process:
+        # more threads only trade the GIL back and forth (measured: get-by-id p99 halved and
+        # throughput +20% with 2 threads instead of anyio's 40 at 32 connections).
+        # PostgreSQL work waits on the network, so it gets a thread per pooled connection.
+        self.limiter = anyio.CapacityLimiter(
+            2 if db.engine.dialect.name == "sqlite" else max(2, db.engine.pool.size())  # type: ignore[attr-defined]
+        )
+
+    def cached_project(self, app_id: str, app_token: str) -> str | None:
+        hit = self._keys.get((app_id, app_token))
+        if hit and hit[1] > time.monotonic():
+            return hit[0]
+        return None
+
+    def authenticate(self, app_id: str | None, app_token: str | None) -> str:
+        with self.db.transaction(write=False) as conn:
+            project_id = projects.authenticate(conn, app_id=app_id, app_token=app_token)
+        assert app_id and app_token
+        if len(self._keys) > 10_000:
+            self._keys.clear()
+        self._keys[(app_id, app_token)] = (project_id, time.monotonic() + _AUTH_TTL_SECONDS)
+        return project_id
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime

@@ -1,0 +1,125 @@
+"""Running a request inside its order session (BEHAVIOR 13).
+
+A request that finds an order taken waits on the event loop, holding no thread and no
+connection, and tries again until ``TALLY_ORDER_SESSION_WAIT_MS`` has passed; then it fails
+with ``multiple_requests``. The holder keeps the lock until its transaction has ended:
+
+- PostgreSQL: transaction advisory locks, taken first thing in the request's transaction.
+- SQLite: file locks taken before the transaction begins and released after it ends.
+  Taking them inside would hold the database's single write lock while waiting for an
+  order whose holder is itself waiting for that write lock.
+"""
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy.engine import Connection
+
+from tally.db.locks import FileLocks, lock_number, try_advisory
+from tally.errors import multiple_requests
+from tally.orders.sessions import Lock, OrderSession
+from tally.web.runtime import Runtime
+from tally.web.transactions import run_transaction
+
+T = TypeVar("T")
+
+# Polling for a taken session: from 0.5 ms, doubling up to every 5 ms. A request on one
+# order holds it for a few milliseconds, so the waiter seldom sleeps more than twice.
+_POLL_FIRST = 0.0005
+_POLL_MAX = 0.005
+
+
+class SessionTaken(Exception):
+    """Another request holds ``lock`` now."""
+
+    def __init__(self, lock: Lock) -> None:
+        super().__init__(lock.name)
+        self.lock = lock
+
+
+async def run_in_session(
+    runtime: Runtime,
+    session: OrderSession,
+    work: Callable[[Connection], T],
+    *,
+    write: bool,
+    quick: bool,
+) -> T:
+    deadline = time.monotonic() + runtime.session_wait
+    delay = _POLL_FIRST
+    while True:
+        try:
+            if runtime.db.file_locks is not None:
+                return await _holding_files(
+                    runtime, runtime.db.file_locks, session, work, write=write, quick=quick
+                )
+            return await run_transaction(
+                runtime, _holding_advisory(session, work), write=write, quick=quick
+            )
+        except SessionTaken as taken:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise multiple_requests(taken.lock.resource_id, taken.lock.resource_type) from None
+            await asyncio.sleep(min(delay, left))
+            delay = min(delay * 2, _POLL_MAX)
+
+
+def _numbers(session: OrderSession, locks: list[Lock]) -> list[int]:
+    return [lock_number(session.project_id, lock.name) for lock in locks]
+
+
+def _holding_advisory(
+    session: OrderSession, work: Callable[[Connection], T]
+) -> Callable[[Connection], T]:
+    def run(conn: Connection) -> T:
+        held: set[str] = set()
+        locks = session.locks(conn)
+        while True:
+            missing = [lock for lock in locks if lock.name not in held]
+            if not missing:
+                break
+            numbers = _numbers(session, missing)
+            taken = try_advisory(conn, numbers)
+            if taken is not None:
+                raise SessionTaken(missing[numbers.index(taken)])
+            held.update(lock.name for lock in missing)
+            if not OrderSession.unresolved(locks):
+                break
+            # The holder of a source_id may have created its order: lock that too.
+            locks = session.locks(conn)
+        return work(conn)
+
+    return run
+
+
+async def _holding_files(
+    runtime: Runtime,
+    files: FileLocks,
+    session: OrderSession,
+    work: Callable[[Connection], T],
+    *,
+    write: bool,
+    quick: bool,
+) -> T:
+    held: list[int] = []
+    try:
+        held_names: set[str] = set()
+        locks = await run_transaction(runtime, session.locks, write=False, quick=True)
+        while True:
+            missing = [lock for lock in locks if lock.name not in held_names]
+            if not missing:
+                break
+            numbers = _numbers(session, missing)
+            taken = files.try_acquire(numbers)
+            if taken is not None:
+                raise SessionTaken(missing[numbers.index(taken)])
+            held.extend(numbers)
+            held_names.update(lock.name for lock in missing)
+            if not OrderSession.unresolved(locks):
+                break
+            locks = await run_transaction(runtime, session.locks, write=False, quick=True)
+        return await run_transaction(runtime, work, write=write, quick=quick)
+    finally:
+        files.release(held)
