@@ -28,7 +28,7 @@ from support.postgres import PostgresServer, PostgresUnavailable
 from support.server import LiveServer, start_live_server
 
 ENGINES = ("sqlite", "postgresql")
-SERVER_FIXTURES = frozenset({"server", "live_server"})
+SERVER_FIXTURES = frozenset({"server", "live_server", "failfast_servers"})
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -45,7 +45,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.slow)
         callspec = getattr(item, "callspec", None)
         if callspec is not None:
-            for name in ("db_url", "migrated_db_url", "live_server"):
+            for name in ("db_url", "migrated_db_url", "live_server", "failfast_servers"):
                 engine = callspec.params.get(name)
                 if engine in ENGINES:
                     item.add_marker(getattr(pytest.mark, engine))
@@ -169,11 +169,33 @@ def live_server(
     Tests sharing it see each other's data: create what you need with unique ids, or use
     ``live_server.new_project(...)`` for an empty project.
     """
-    directory = tmp_path_factory.mktemp(f"live-{request.param}")
+    yield from _module_server(request, tmp_path_factory, "live")
+
+
+@pytest.fixture(scope="module", params=ENGINES, ids=ENGINES)
+def failfast_servers(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """Like ``live_server``, with two worker processes that fail at once on an order another
+    request holds (TALLY_ORDER_SESSION_WAIT_MS=0, Voucherify's own behaviour)."""
+    yield from _module_server(
+        request, tmp_path_factory, "failfast", workers=2, env={"TALLY_ORDER_SESSION_WAIT_MS": "0"}
+    )
+
+
+def _module_server(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    *,
+    workers: int = 1,
+    env: dict[str, str] | None = None,
+) -> Iterator[LiveServer]:
+    directory = tmp_path_factory.mktemp(f"{name}-{request.param}")
     databases = _fresh_database(request.param, request, directory)
     url = next(databases)
     try:
-        live = start_live_server(url, directory / "server")
+        live = start_live_server(url, directory / "server", workers=workers, env=env)
         try:
             yield live
         finally:

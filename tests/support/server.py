@@ -30,8 +30,9 @@ def tally_executable() -> Path:
     return path
 
 
-def tally_env(db_url: str) -> dict[str, str]:
+def tally_env(db_url: str, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
+    env.update(extra or {})
     env["TALLY_DATABASE_URL"] = db_url
     env["PYTHONUNBUFFERED"] = "1"
     return env
@@ -121,6 +122,12 @@ class LiveServer:
             parts.append(f"--- {label} ---\n{text[-limit:]}")
         return "\n".join(parts)
 
+    def kill(self) -> None:
+        """SIGKILL to the server and its workers at once: nothing gets to clean up."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
     def stop(self) -> None:
         """SIGTERM, then SIGKILL to the whole process group after 10 s."""
         proc = self.process
@@ -157,8 +164,10 @@ def start_live_server(
     timeout: float = HEALTH_TIMEOUT,
     attempts: int = 3,
     workers: int = 1,
+    env: dict[str, str] | None = None,
 ) -> LiveServer:
-    """``tally migrate``, ``tally projects create test --json``, then ``tally serve``."""
+    """``tally migrate``, ``tally projects create test --json``, then ``tally serve``
+    (with ``env`` added to its environment)."""
     workdir.mkdir(parents=True, exist_ok=True)
     run_tally(["migrate"], db_url=db_url, cwd=workdir)
     credentials = create_project_cli("test", db_url=db_url, cwd=workdir)
@@ -174,7 +183,7 @@ def start_live_server(
                     *("--workers", str(workers)),
                 ],
                 cwd=workdir,
-                env=tally_env(db_url),
+                env=tally_env(db_url, env),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=err,
