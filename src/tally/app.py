@@ -54,7 +54,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database(
-            settings.database_url, pool_size=settings.db_pool_size, background_checkpoints=True
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            background_checkpoints=True,
+            busy_seconds=settings.sqlite_busy_timeout_ms / 1000,
         )
         app.state.runtime = Runtime(db, session_wait_ms=settings.order_session_wait_ms)
         try:

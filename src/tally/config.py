@@ -19,6 +19,9 @@ class Settings(BaseSettings):
     # How long a request waits for an order another request is using before it fails with
     # multiple_requests (0: at once, as Voucherify does). See README "Order sessions".
     order_session_wait_ms: int = Field(default=500, ge=0, le=60_000)
+    # SQLite: how long a write waits for another process's write lock before the request
+    # is refused (503 database_busy, or multiple_requests for a request on an order).
+    sqlite_busy_timeout_ms: int = Field(default=30_000, ge=100, le=600_000)
     log_level: str = "INFO"
 
 

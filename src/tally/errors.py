@@ -86,6 +86,17 @@ def multiple_requests(resource_id: str, resource_type: str = "order") -> TallyEr
     )
 
 
+def database_busy() -> TallyError:
+    """SQLite's write lock stayed with another process longer than the busy timeout."""
+    return TallyError(
+        503,
+        "database_busy",
+        "Service unavailable",
+        "The database is busy with other writes; retry shortly",
+        headers={"Retry-After": "1"},
+    )
+
+
 UNAUTHORIZED = TallyError(401, "unauthorized", "Unauthorized")
 
 

@@ -109,7 +109,8 @@ class WouldWait(Exception):
     """The write lock is held elsewhere, and the caller asked not to wait for it."""
 
 
-def _is_busy(exc: Exception) -> bool:
+def is_busy(exc: Exception) -> bool:
+    """Whether ``exc`` is SQLite's "database is locked" (or "busy")."""
     text = str(exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc).lower()
     return "locked" in text or "busy" in text
 
@@ -122,9 +123,16 @@ class Database:
     of their own instead of inside commits (see :mod:`tally.db.checkpoints`)."""
 
     def __init__(
-        self, url: str, *, pool_size: int = 10, background_checkpoints: bool = False
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        background_checkpoints: bool = False,
+        busy_seconds: float = 30,
     ) -> None:
         self.url = url
+        # SQLite: how long a writer waits for another process's write lock.
+        self.busy_seconds = busy_seconds
         self.is_sqlite = is_sqlite(url)
         path = sa.engine.make_url(url).database if self.is_sqlite else None
         checkpoints = background_checkpoints and path not in (None, "", ":memory:")
@@ -152,6 +160,7 @@ class Database:
                 url,
                 pool_size=pool_size,
                 sqlite_begin="IMMEDIATE",
+                sqlite_busy_seconds=busy_seconds,
                 sqlite_autocheckpoint=not checkpoints,
             )
             self._writer_nowait = create_db_engine(
@@ -225,7 +234,7 @@ class Database:
             except (sa.exc.OperationalError, sqlite3.OperationalError) as exc:
                 # Raised by BEGIN IMMEDIATE (another process writes), or rarely by a later
                 # statement; either way the transaction was rolled back.
-                if _is_busy(exc):
+                if is_busy(exc):
                     raise WouldWait from exc
                 raise
 

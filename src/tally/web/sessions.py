@@ -18,7 +18,7 @@ from typing import TypeVar
 from sqlalchemy.engine import Connection
 
 from tally.db.locks import FileLocks, lock_number, try_advisory
-from tally.errors import multiple_requests
+from tally.errors import TallyError, multiple_requests
 from tally.orders.sessions import Lock, OrderSession
 from tally.web.runtime import Runtime
 from tally.web.transactions import run_transaction
@@ -58,12 +58,25 @@ async def run_in_session(
             return await run_transaction(
                 runtime, _holding_advisory(session, work), write=write, quick=quick
             )
+        except TallyError as error:
+            if error.key != "database_busy":
+                raise
+            # SQLite's write lock, not the order, was held too long: still the order
+            # session's answer, as the client expects from a request on an order.
+            first = _first_named(session)
+            raise multiple_requests(*first) from None
         except SessionTaken as taken:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise multiple_requests(taken.lock.resource_id, taken.lock.resource_type) from None
             await asyncio.sleep(min(delay, left))
             delay = min(delay * 2, _POLL_MAX)
+
+
+def _first_named(session: OrderSession) -> tuple[str, str]:
+    for ref in (*session.refs, *session.order_ids, *session.source_ids):
+        return ref, "order"
+    return session.redemption_ids[0], "redemption"
 
 
 def _numbers(session: OrderSession, locks: list[Lock]) -> list[int]:

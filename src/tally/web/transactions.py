@@ -8,19 +8,19 @@ from typing import TypeVar
 
 import anyio.to_thread
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from tally.db.engine import WouldWait
+from tally.db.engine import WouldWait, is_busy
+from tally.errors import database_busy
 from tally.web.runtime import Runtime
 
 T = TypeVar("T")
 
 
 # How an event-loop writer waits for the write lock: polls from 0.5 ms up to every 10 ms,
-# then after 30 s (SQLite's busy timeout) queues on a thread like any other writer.
+# then after SQLite's busy timeout queues on a thread like any other writer.
 _POLL_FIRST = 0.0005
 _POLL_MAX = 0.01
-_POLL_SECONDS = 30.0
 
 # A transaction that lost a race (two upserts of one new source_id, a deadlock between
 # two writers) is run again from the start: the second run sees the winner's rows.
@@ -49,6 +49,9 @@ async def run_transaction(
                 with transaction(write=write) as conn:
                     return work(conn)
             except DBAPIError as exc:
+                # SQLite: another process kept the write lock past the busy timeout.
+                if runtime.db.is_sqlite and isinstance(exc, OperationalError) and is_busy(exc):
+                    raise database_busy() from None
                 if attempt == _ATTEMPTS or not _lost_race(exc):
                     raise
         raise AssertionError("unreachable")
@@ -68,7 +71,7 @@ async def run_transaction(
                 pass
         async with runtime.loop_writers:
             delay = _POLL_FIRST
-            deadline = time.monotonic() + _POLL_SECONDS
+            deadline = time.monotonic() + runtime.db.busy_seconds
             while True:
                 await asyncio.sleep(delay)
                 try:
