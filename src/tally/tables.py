@@ -2,6 +2,7 @@
 
 from tally.campaigns.tables import campaigns
 from tally.customers.tables import customers
+from tally.idempotency.tables import idempotency_keys
 from tally.orders.tables import orders
 from tally.products.tables import products, skus
 from tally.projects.tables import counters, projects
@@ -13,6 +14,7 @@ __all__ = [
     "campaigns",
     "counters",
     "customers",
+    "idempotency_keys",
     "orders",
     "products",
     "projects",

@@ -8,7 +8,7 @@ from fastapi.responses import Response
 from tally.clock import utcnow
 from tally.customers import presenter, service
 from tally.customers.schemas import CustomerCreate, CustomerOut, CustomersListOut, CustomerUpdate
-from tally.web.context import ProjectId, respond, run
+from tally.web.context import ProjectId, respond, respond_empty
 from tally.web.params import Limit, Page99
 
 router = APIRouter(prefix="/v1/customers", tags=["Customers"])
@@ -72,12 +72,10 @@ async def update_customer(
 @router.delete("/{customerId}", status_code=204, operation_id="delete-customer")
 async def delete_customer(request: Request, project_id: ProjectId, customerId: str) -> Response:
     """Delete a customer; their orders stay, without the link."""
-    await run(
+    return await respond_empty(
         request,
         lambda conn: service.delete(conn, project_id=project_id, ref=customerId),
-        write=True,
     )
-    return Response(status_code=204)
 
 
 @router.get("", responses={200: {"model": CustomersListOut}}, operation_id="list-customers")

@@ -19,7 +19,7 @@ from tally.products.schemas import (
     SkusListOut,
     SkuUpdate,
 )
-from tally.web.context import ProjectId, respond, run
+from tally.web.context import ProjectId, respond, respond_empty
 from tally.web.params import Limit, Page
 
 router = APIRouter(tags=["Products"])
@@ -135,12 +135,10 @@ async def delete_product(
     request: Request, project_id: ProjectId, productId: str, force: Force = False
 ) -> Response:
     """Delete a product and all its SKUs; orders keep their copy of the lines."""
-    await run(
+    return await respond_empty(
         request,
         lambda conn: service.delete_product(conn, project_id=project_id, ref=productId),
-        write=True,
     )
-    return Response(status_code=204)
 
 
 @router.post(
@@ -231,14 +229,12 @@ async def delete_sku(
     request: Request, project_id: ProjectId, productId: str, skuId: str, force: Force = False
 ) -> Response:
     """Delete one SKU of a product."""
-    await run(
+    return await respond_empty(
         request,
         lambda conn: service.delete_sku(
             conn, project_id=project_id, product_ref=productId, sku_ref=skuId
         ),
-        write=True,
     )
-    return Response(status_code=204)
 
 
 @router.get("/v1/skus/{skuId}", responses={200: {"model": SkuOut}}, operation_id="get-sku")

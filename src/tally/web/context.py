@@ -10,13 +10,23 @@ from fastapi import Depends, Request
 from fastapi.responses import Response
 from sqlalchemy.engine import Connection
 
+from tally.clock import utcnow
 from tally.errors import UNAUTHORIZED
+from tally.idempotency import service as idempotency
 from tally.orders.sessions import OrderSession
 from tally.web.runtime import Runtime, runtime_of
 from tally.web.sessions import run_in_session
 from tally.web.transactions import run_transaction
 
-__all__ = ["ProjectId", "Runtime", "respond", "respond_with_status", "run", "runtime_of"]
+__all__ = [
+    "ProjectId",
+    "Runtime",
+    "respond",
+    "respond_empty",
+    "respond_with_status",
+    "run",
+    "runtime_of",
+]
 
 T = TypeVar("T")
 
@@ -33,6 +43,7 @@ async def current_project(request: Request) -> str:
         project_id = await anyio.to_thread.run_sync(
             runtime.authenticate, app_id, app_token, limiter=runtime.limiter
         )
+    request.state.project_id = project_id
     return project_id
 
 
@@ -53,10 +64,21 @@ async def respond(
     The response body is encoded before the transaction commits: a result that cannot be
     encoded rolls everything back instead of leaving a write the client was told failed.
     """
-    body = await run(
-        request, lambda conn: orjson.dumps(work(conn)), write=write, quick=quick, session=session
+    return await respond_with_status(
+        request, lambda conn: (status_code, work(conn)), write=write, quick=quick, session=session
     )
-    return Response(body, status_code=status_code, media_type="application/json")
+
+
+async def respond_empty(
+    request: Request, work: Callable[[Connection], object], *, session: OrderSession | None = None
+) -> Response:
+    """Run the write ``work`` in one transaction and answer 204 No Content."""
+
+    def done(conn: Connection) -> tuple[int, object]:
+        work(conn)
+        return 204, None
+
+    return await respond_with_status(request, done, write=True, session=session)
 
 
 async def respond_with_status(
@@ -68,13 +90,47 @@ async def respond_with_status(
     session: OrderSession | None = None,
 ) -> Response:
     """:func:`respond` for work that picks its own status: a refused redemption is a 400
-    whose failure record is committed all the same."""
+    whose failure record is committed all the same.
+
+    A write sent with an ``Idempotency-Key`` header is done once: a retry gets the stored
+    answer (with ``Idempotent-Replayed: true``), see :mod:`tally.idempotency.service`."""
 
     def encoded(conn: Connection) -> tuple[int, bytes]:
         status, result = work(conn)
-        return status, orjson.dumps(result)
+        return status, b"" if status == 204 else orjson.dumps(result)
 
-    status, body = await run(request, encoded, write=write, quick=quick, session=session)
+    key = request.headers.get("idempotency-key") if write else None
+    if key is None:
+        status, body = await run(request, encoded, write=write, quick=quick, session=session)
+        return _answer(status, body)
+    idempotency.check_key(key)
+    project_id: str = request.state.project_id
+    fingerprint = idempotency.fingerprint(
+        request.method, request.url.path, request.url.query, await request.body()
+    )
+    answer = await run(
+        request,
+        lambda conn: idempotency.once(
+            conn,
+            project_id=project_id,
+            key=key,
+            fingerprint=fingerprint,
+            now=utcnow(),
+            work=encoded,
+        ),
+        write=write,
+        quick=quick,
+        session=session,
+    )
+    response = _answer(answer.status, answer.body)
+    if answer.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _answer(status: int, body: bytes) -> Response:
+    if status == 204:
+        return Response(status_code=204)
     return Response(body, status_code=status, media_type="application/json")
 
 

@@ -1,0 +1,1 @@
+"""Idempotency keys: a retried mutating request answers as the first one did."""
