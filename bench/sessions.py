@@ -191,9 +191,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--engines", nargs="+", default=["sqlite", "postgresql"])
-    parser.add_argument("--server-cpu", default="0")
+    parser.add_argument("--server-cpu", default="0", help='a taskset list, or "none"')
     parser.add_argument("--client-cpu", default="1")
     options = parser.parse_args(argv)
+    if options.server_cpu == "none":
+        options.server_cpu = None
     record: dict[str, Any] = {"started": datetime.now(UTC).isoformat(), "engines": {}}
     rows: list[tuple[str, ...]] = []
     for engine in options.engines:

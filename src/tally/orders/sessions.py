@@ -48,6 +48,20 @@ class OrderSession:
             source_ids=(order.source_id,) if order.source_id is not None else (),
         )
 
+    def named(self) -> list[Lock]:
+        """The locks as the client named them, read from nothing: what requests of one
+        process queue on, in one order (ids, then redemptions, then source_ids) so that two
+        requests never wait for each other's second name."""
+        found: dict[str, Lock] = {}
+        for ref in (*self.order_ids, *self.refs, *self.source_ids):
+            is_id = ref.startswith(f"{ORDER_ID_PREFIX}_") and ref not in self.source_ids
+            lock = Lock(f"o:{ref}" if is_id else f"s:{ref}", ref)
+            found.setdefault(lock.name, lock)
+        for redemption_id in self.redemption_ids:
+            lock = Lock(f"r:{redemption_id}", redemption_id, "redemption")
+            found.setdefault(lock.name, lock)
+        return sorted(found.values(), key=lambda lock: lock.name)
+
     def locks(self, conn: Connection) -> list[Lock]:
         """Every lock this request needs, as far as the database says now."""
         found: dict[str, Lock] = {}

@@ -9,6 +9,7 @@ from fastapi import Request
 
 from tally.db.engine import Database
 from tally.projects import service as projects
+from tally.web.queue import Queue
 
 # How long a verified key pair is trusted without asking the database again.
 _AUTH_TTL_SECONDS = 30.0
@@ -19,8 +20,10 @@ class Runtime:
 
     def __init__(self, db: Database, *, session_wait_ms: int = 500) -> None:
         self.db = db
-        # How long a request waits for an order session another request holds.
+        # How long a request waits for an order session another request holds, and the
+        # line this process's requests wait in (tally.web.sessions).
         self.session_wait = session_wait_ms / 1000
+        self.order_queue = Queue()
         self._keys: dict[tuple[str, str], tuple[str, float]] = {}
         # SQLite work on one object is CPU in this process and never waits: a read never
         # does (WAL), a write is only tried here when the write lock is free. It costs

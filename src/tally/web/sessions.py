@@ -1,8 +1,11 @@
 """Running a request inside its order session (BEHAVIOR 13).
 
 A request that finds an order taken waits on the event loop, holding no thread and no
-connection, and tries again until ``TALLY_ORDER_SESSION_WAIT_MS`` has passed; then it fails
-with ``multiple_requests``. The holder keeps the lock until its transaction has ended:
+connection, until ``TALLY_ORDER_SESSION_WAIT_MS`` has passed; then it fails with
+``multiple_requests``. Requests of one process first queue in arrival order on the names
+they gave the order (:class:`tally.web.queue.Queue`): the next in line gets it the moment
+its holder is done. Then the holder takes the lock that keeps other processes out, polling
+while another process holds it, and keeps it until its transaction has ended:
 
 - PostgreSQL: transaction advisory locks, taken first thing in the request's transaction.
 - SQLite: file locks taken before the transaction begins and released after it ends.
@@ -48,6 +51,27 @@ async def run_in_session(
     quick: bool,
 ) -> T:
     deadline = time.monotonic() + runtime.session_wait
+    queued: list[str] = []
+    try:
+        for lock in session.named():
+            if not await runtime.order_queue.take(lock.name, deadline - time.monotonic()):
+                raise multiple_requests(lock.resource_id, lock.resource_type)
+            queued.append(lock.name)
+        return await _across_processes(runtime, session, work, deadline, write=write, quick=quick)
+    finally:
+        for name in queued:
+            runtime.order_queue.give(name)
+
+
+async def _across_processes(
+    runtime: Runtime,
+    session: OrderSession,
+    work: Callable[[Connection], T],
+    deadline: float,
+    *,
+    write: bool,
+    quick: bool,
+) -> T:
     delay = _POLL_FIRST
     while True:
         try:
