@@ -129,6 +129,10 @@ def test_a_new_source_id_is_held_by_the_request_creating_it(failfast_servers: Li
         with holding(live.db_url, live.project_id, f"s:{source_id}"):
             response = http.post("/v1/orders", json={"source_id": source_id, "amount": 10})
             _assert_multiple_requests(response, source_id, "order")
+            # Nor may another order take that source_id meanwhile.
+            other = _order(http)
+            renamed = http.put(f"/v1/orders/{other['id']}", json={"source_id": source_id})
+            _assert_multiple_requests(renamed, source_id, "order")
             assert http.get(f"/v1/orders/{source_id}").status_code == 404
         created = http.post("/v1/orders", json={"source_id": source_id, "amount": 10})
         assert created.status_code == 200, created.text

@@ -50,7 +50,7 @@ def _until(condition: Callable[[], bool], what: str, timeout: float = 15.0) -> N
 def test_a_killed_server_leaves_the_order_free_and_nothing_half_written(
     db_url: str, tmp_path: Path
 ) -> None:
-    first = start_live_server(db_url, tmp_path / "first")
+    first = start_live_server(db_url, tmp_path / "first", workers=2)
     headers = first.headers
     with first.client() as http:
         voucher = {"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 300}}

@@ -60,7 +60,12 @@ async def update_order(
         ),
         write=True,
         quick=True,
-        session=OrderSession(project_id, refs=(orderId,)),
+        # A new source_id is held too: no other request may create an order with it.
+        session=OrderSession(
+            project_id,
+            refs=(orderId,),
+            source_ids=(payload.source_id,) if payload.source_id is not None else (),
+        ),
     )
 
 

@@ -1,11 +1,12 @@
 """The order session (BEHAVIOR 13): which locks a request must hold for the orders it uses.
 
-An order is locked by its canonical id (``o:ord_…``). A request that names a source_id no
-order has yet locks the source_id (``s:…``), so two requests cannot both create that order;
-once its holder has created the order, the next request finds it and locks its id as well.
-A rollback also locks its redemption (``r:…``).
+An order is locked by its canonical id (``o:ord_…``); a request naming an order by its
+source_id locks that name too (``s:…``), first, then the id it finds. Whatever may create an
+order with a source_id, or give an order one, holds that source_id: two requests cannot both
+create one order, and the id a held source_id names cannot change under its holder. A
+rollback locks its redemption (``r:…``), then the redemption's order.
 
-Which orders a request names is read before anything is locked; nothing here writes.
+Nothing here writes.
 """
 
 from dataclasses import dataclass
@@ -62,30 +63,20 @@ class OrderSession:
             found.setdefault(lock.name, lock)
         return sorted(found.values(), key=lambda lock: lock.name)
 
-    def locks(self, conn: Connection) -> list[Lock]:
-        """Every lock this request needs, as far as the database says now."""
+    def found(self, conn: Connection) -> list[Lock]:
+        """The locks the database adds to :meth:`named`: the id of each order named by its
+        source_id, and the order of each redemption. Read once the named locks are held:
+        an order with a held source_id cannot appear or change its id meanwhile."""
+        named = {lock.name for lock in self.named()}
         found: dict[str, Lock] = {}
-        for order_id in self.order_ids:
-            found.setdefault(f"o:{order_id}", Lock(f"o:{order_id}", order_id))
         for ref in (*self.refs, *self.source_ids):
             as_id = ref in self.refs and ref.startswith(f"{ORDER_ID_PREFIX}_")
-            named = repository.id_of(conn, self.project_id, ref, as_id=as_id)
-            if named is not None:
-                found.setdefault(f"o:{named}", Lock(f"o:{named}", ref))
-            else:
-                found.setdefault(f"s:{ref}", Lock(f"s:{ref}", ref))
+            order_id = repository.id_of(conn, self.project_id, ref, as_id=as_id)
+            if order_id is not None and f"o:{order_id}" not in named:
+                found.setdefault(f"o:{order_id}", Lock(f"o:{order_id}", ref))
         for redemption_id in self.redemption_ids:
-            found.setdefault(
-                f"r:{redemption_id}", Lock(f"r:{redemption_id}", redemption_id, "redemption")
-            )
-            of_redemption = redemptions.order_id_of(conn, self.project_id, redemption_id)
-            if of_redemption is not None:
-                lock = Lock(f"o:{of_redemption}", redemption_id, "redemption")
+            order_id = redemptions.order_id_of(conn, self.project_id, redemption_id)
+            if order_id is not None and f"o:{order_id}" not in named:
+                lock = Lock(f"o:{order_id}", redemption_id, "redemption")
                 found.setdefault(lock.name, lock)
         return list(found.values())
-
-    @staticmethod
-    def unresolved(locks: list[Lock]) -> bool:
-        """Whether some source_id named no order: once its lock is held, :meth:`locks` must
-        be asked again, as the request that held it may have created that order."""
-        return any(lock.name.startswith("s:") for lock in locks)

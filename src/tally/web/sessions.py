@@ -111,21 +111,12 @@ def _holding_advisory(
     session: OrderSession, work: Callable[[Connection], T]
 ) -> Callable[[Connection], T]:
     def run(conn: Connection) -> T:
-        held: set[str] = set()
-        locks = session.locks(conn)
-        while True:
-            missing = [lock for lock in locks if lock.name not in held]
-            if not missing:
-                break
-            numbers = _numbers(session, missing)
+        for locks in (session.named(), None):
+            locks = session.found(conn) if locks is None else locks
+            numbers = _numbers(session, locks)
             taken = try_advisory(conn, numbers)
             if taken is not None:
-                raise SessionTaken(missing[numbers.index(taken)])
-            held.update(lock.name for lock in missing)
-            if not OrderSession.unresolved(locks):
-                break
-            # The holder of a source_id may have created its order: lock that too.
-            locks = session.locks(conn)
+                raise SessionTaken(locks[numbers.index(taken)])
         return work(conn)
 
     return run
@@ -142,21 +133,15 @@ async def _holding_files(
 ) -> T:
     held: list[int] = []
     try:
-        held_names: set[str] = set()
-        locks = await run_transaction(runtime, session.locks, write=False, quick=True)
-        while True:
-            missing = [lock for lock in locks if lock.name not in held_names]
-            if not missing:
-                break
-            numbers = _numbers(session, missing)
+        named = session.named()
+        for locks in (named, None):
+            if locks is None:
+                locks = await run_transaction(runtime, session.found, write=False, quick=True)
+            numbers = _numbers(session, locks)
             taken = files.try_acquire(numbers)
             if taken is not None:
-                raise SessionTaken(missing[numbers.index(taken)])
+                raise SessionTaken(locks[numbers.index(taken)])
             held.extend(numbers)
-            held_names.update(lock.name for lock in missing)
-            if not OrderSession.unresolved(locks):
-                break
-            locks = await run_transaction(runtime, session.locks, write=False, quick=True)
         return await run_transaction(runtime, work, write=write, quick=quick)
     finally:
         files.release(held)
