@@ -35,8 +35,23 @@ orders = sa.Table(
     sa.Index(None, "project_id", "created_at", "id"),
     # A customer's orders, newest first: summaries and purchase-history rules read them
     # here (filtering the few rows by status), never by walking the project's orders.
-    sa.Index(None, "project_id", "customer_id", "created_at", "id"),
-    sa.Index(None, "referrer_id"),
+    # Partial: an order without a customer (most redemptions' new orders) has no entry to
+    # write. Lookups by a customer (customer_id = ...) imply IS NOT NULL and use them.
+    sa.Index(
+        None,
+        "project_id",
+        "customer_id",
+        "created_at",
+        "id",
+        sqlite_where=sa.text("customer_id IS NOT NULL"),
+        postgresql_where=sa.text("customer_id IS NOT NULL"),
+    ),
+    sa.Index(
+        None,
+        "referrer_id",
+        sqlite_where=sa.text("referrer_id IS NOT NULL"),
+        postgresql_where=sa.text("referrer_id IS NOT NULL"),
+    ),
 )
 
 # Sorting by updated_at puts never-updated rows at their creation time on both engines.

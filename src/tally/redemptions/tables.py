@@ -51,5 +51,12 @@ redemptions = sa.Table(
     # list's sort and its customer filter have one. A parent's children are found by the
     # ids its order entry lists.
     sa.Index(None, "project_id", "created_at", "id"),
-    sa.Index(None, "project_id", "customer_id", "created_at"),
+    sa.Index(
+        None,
+        "project_id",
+        "customer_id",
+        "created_at",
+        sqlite_where=sa.text("customer_id IS NOT NULL"),
+        postgresql_where=sa.text("customer_id IS NOT NULL"),
+    ),
 )
