@@ -127,10 +127,18 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], bool]] = [
     ("order.metadata", {"$is_days_in_future": [0]}, {"property": "opened"}, False),
     (
         "order.metadata",
-        {"$timeframe": ["2026-11-20T00:00:00Z", "2026-11-21T00:00:00Z"]},
+        {"$timeframe_absolute": ["2026-11-20T00:00:00Z;2026-11-21T00:00:00Z"]},
         {"property": "opened"},
         True,
     ),
+    (
+        "order.metadata",
+        {"$timeframe_absolute": ["2026-11-21T00:00:00Z;2026-11-22T00:00:00Z"]},
+        {"property": "opened"},
+        False,
+    ),
+    ("order.metadata", {"$dow": [5]}, {"property": "opened"}, True),  # a Friday
+    ("order.metadata", {"$dow": [0, 6]}, {"property": "opened"}, False),
     ("order.items.metadata_any", {"$is": ["black"]}, {"property": "color"}, True),
     ("order.items.metadata_each", {"$is": ["black"]}, {"property": "color"}, False),
     ("customer.metadata", {"$is": ["gold"]}, {"property": "tier"}, True),
@@ -270,6 +278,12 @@ def test_logic_combines_rules(logic: str, expected: bool) -> None:
         (_one("order.amount", {"$is": [1]}, property="x"), "only for metadata"),
         (_one("order.amount", {}), "at least one condition"),
         (_one("order.metadata", {"$after": ["yesterday"]}, property="d"), "ISO 8601"),
+        (
+            _one("order.metadata", {"$timeframe_absolute": ["2026-01-01"]}, property="d"),
+            "start;end",
+        ),
+        (_one("order.metadata", {"$dow": [7]}, property="d"), "day of the week"),
+        (_one("order.metadata", {"$timeframe": ["x"]}, property="d"), "'$timeframe' is not"),
         (_one("order.items.any", {"$is": ["mug"]}), '"object": "product"'),
         (
             _one("order.amount", {"$is": [1]}, rules={"1": {"name": "order.amount"}}),

@@ -103,7 +103,8 @@ _DATE_OPS = frozenset(
         "$more_than_future",
         "$less_than_future",
         "$is_days_in_future",
-        "$timeframe",
+        "$timeframe_absolute",
+        "$dow",
     }
 )
 _ANY_OPS = _NUMBER_OPS | _TEXT_OPS | _LIST_OPS | _DATE_OPS | {"$is_unknown"}
@@ -302,16 +303,20 @@ def _values(op: Any, values: Any, spec: _Name, name: str, path: str) -> tuple[An
         raise RuleError(f"{path} must be a list of 1 to {MAX_VALUES} values")
     if op in _SINGLE and len(values) != 1:
         raise RuleError(f"{path} takes exactly one value")
-    if op == "$timeframe" and len(values) != 2:
-        raise RuleError(f"{path} takes two values: the start and the end")
     if spec.kind == "items":
         return tuple(_item_ref(value, f"{path}[{i}]") for i, value in enumerate(values))
     out: list[Any] = []
     for i, value in enumerate(values):
         where = f"{path}[{i}]"
-        if op in _DATE_OPS and op not in ("$after", "$before", "$timeframe"):
+        if op == "$timeframe_absolute":
+            out.append(_span(value, where))
+        elif op == "$dow":
+            if isinstance(value, bool) or value not in range(7):
+                raise RuleError(f"{where} must be a day of the week, 0 (Sunday) to 6")
+            out.append(value)
+        elif op in _DATE_OPS and op not in ("$after", "$before"):
             out.append(_whole(value, where, "a number of days"))
-        elif op in ("$after", "$before", "$timeframe"):
+        elif op in ("$after", "$before"):
             out.append(_moment(value, where))
         elif op in ("$count", "$count_more", "$count_less"):
             out.append(_whole(value, where, "a count"))
@@ -357,6 +362,17 @@ def _moment(value: Any, where: str) -> datetime:
         else:
             return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     raise RuleError(f"{where} must be an ISO 8601 date or date-time")
+
+
+def _span(value: Any, where: str) -> tuple[datetime, datetime]:
+    """``"start;end"``, two ISO 8601 moments (Voucherify's $timeframe_absolute value)."""
+    parts = value.split(";") if isinstance(value, str) else []
+    if len(parts) != 2:
+        raise RuleError(f'{where} must be "start;end", two ISO 8601 date-times')
+    start, end = (_moment(part.strip(), where) for part in parts)
+    if end <= start:
+        raise RuleError(f"{where} ends before it starts")
+    return start, end
 
 
 @dataclass(frozen=True)
@@ -688,8 +704,10 @@ def _date_condition(op: str, values: tuple[Any, ...], value: Any, now: datetime)
         return bool(moment > values[0])
     if op == "$before":
         return bool(moment < values[0])
-    if op == "$timeframe":
-        return bool(values[0] <= moment < values[1])
+    if op == "$timeframe_absolute":
+        return any(start <= moment < end for start, end in values)
+    if op == "$dow":
+        return (moment.isoweekday() % 7) in values  # 0 is Sunday
     days = values[0]
     today: date = now.date()
     if op == "$more_than_ago":
