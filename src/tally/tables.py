@@ -8,6 +8,7 @@ from tally.products.tables import products, skus
 from tally.projects.tables import counters, projects
 from tally.promotions.tables import promotion_tiers
 from tally.redemptions.tables import redemptions
+from tally.validation_rules.tables import validation_rule_assignments, validation_rules
 from tally.vouchers.tables import vouchers
 
 __all__ = [
@@ -21,5 +22,7 @@ __all__ = [
     "promotion_tiers",
     "redemptions",
     "skus",
+    "validation_rule_assignments",
+    "validation_rules",
     "vouchers",
 ]

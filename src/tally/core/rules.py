@@ -280,7 +280,9 @@ def _entry(number: str, raw: Any, path: str, depth: int, parent: str | None) -> 
     if not conditions and spec.kind != "window":
         raise RuleError(f"{path}.conditions must hold at least one condition")
     nested_raw = raw.get("rules")
-    if nested_raw and not spec.subrules:
+    # {"logic": ""} is how an entry without nested rules is printed: no rules either.
+    has_nested = isinstance(nested_raw, Mapping) and any(k != "logic" for k in nested_raw)
+    if (has_nested or (nested_raw and not isinstance(nested_raw, Mapping))) and not spec.subrules:
         raise RuleError(f"{path}.rules: {name} takes no nested rules")
     nested = parse(nested_raw, _path=f"{path}.rules", _depth=depth + 1, _parent=name)
     error = raw.get("error")

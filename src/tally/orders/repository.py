@@ -74,3 +74,34 @@ def id_of(conn: Connection, project_id: str, ref: str, *, as_id: bool) -> str | 
     if row is None:
         row = _id_by("source_id").first(conn, params)
     return None if row is None else str(row["id"])
+
+
+def purchase_history(
+    conn: Connection,
+    project_id: str,
+    customer_id: str,
+    *,
+    after: Any,
+    before: Any,
+    counted: tuple[str, ...],
+    leave_out: str | None,
+) -> tuple[int, int]:
+    """How many of the customer's orders with a counted status were created in the window,
+    and their total amount, the order ``leave_out`` not included. Walks the customer's
+    (project_id, customer_id, created_at) index over the window only."""
+    where = [
+        orders.c.project_id == project_id,
+        orders.c.customer_id == customer_id,
+        orders.c.status.in_(counted),
+    ]
+    if after is not None:
+        where.append(orders.c.created_at > after)
+    if before is not None:
+        where.append(orders.c.created_at < before)
+    if leave_out is not None:
+        where.append(orders.c.id != leave_out)
+    stmt = sa.select(
+        sa.func.count(), sa.func.coalesce(sa.func.sum(orders.c.total_amount), 0)
+    ).where(*where)
+    count, amount = conn.execute(stmt).one()
+    return int(count), int(amount)

@@ -69,6 +69,7 @@ async def validate_voucher(
                 project_id=project_id,
                 code=code,
                 order=payload.order,
+                customer=payload.customer,
                 now=utcnow(),
                 request_id=request_id_of(request),
             ),

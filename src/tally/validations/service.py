@@ -16,7 +16,9 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from tally import ids
+from tally.core import rules as rules_core
 from tally.core.discounts import Applied, Cart, Discount, apply
+from tally.core.rules import Facts
 from tally.core.units import FreeUnits, UnitDiscount, apply_units
 from tally.customers.schemas import CustomerRef
 from tally.db.prepared import Row
@@ -25,7 +27,9 @@ from tally.orders import service as orders
 from tally.orders.schemas import OrderCreate
 from tally.products import repository as catalogue
 from tally.promotions import repository as promotions
+from tally.validation_rules import service as validation_rules
 from tally.validations import stacking
+from tally.validations.rule_inputs import RuleInputs
 from tally.validations.schemas import RedeemableIn, ValidationRequest
 from tally.vouchers import eligibility
 from tally.vouchers import repository as vouchers_repository
@@ -98,6 +102,7 @@ def validate(
         cart=start,
         now=now,
         request_id=request_id,
+        inputs=RuleInputs(conn, project_id, draft.row, body.customer, now),
         rules=rules,
     )
     return Validation(order=draft.row, start=start, outcomes=outcomes, rules=rules)
@@ -111,6 +116,7 @@ def validate_voucher(
     order: OrderCreate | None,
     now: datetime,
     request_id: str,
+    customer: CustomerRef | None = None,
 ) -> Validation:
     """POST /v1/vouchers/{code}/validate: one voucher, named by its path (unknown is 404)."""
     if vouchers.find(conn, project_id=project_id, ref=code) is None:
@@ -124,6 +130,7 @@ def validate_voucher(
         cart=start,
         now=now,
         request_id=request_id,
+        inputs=RuleInputs(conn, project_id, draft.row, customer, now),
     )
     return Validation(order=draft.row, start=start, outcomes=outcomes)
 
@@ -156,11 +163,13 @@ def evaluate(
     cart: Cart,
     now: datetime,
     request_id: str,
+    inputs: RuleInputs,
     rules: stacking.StackingRules = stacking.DEFAULT,
 ) -> list[Outcome]:
     """Each redeemable's outcome, in request order, each on the cart the applicable ones
     before it left. ALL mode: after the first refusal the rest are skipped; PARTIAL: every
-    one is evaluated (BEHAVIOR 10.7, 10.8)."""
+    one is evaluated (BEHAVIOR 10.7, 10.8). A redeemable whose validation rules the order
+    does not meet, as the ones before it left it, is refused (BEHAVIOR 16.7)."""
     codes = [r.id for r in redeemables if r.object == "voucher"]
     # Every voucher of the request in one statement (by code); ids and tiers one by one.
     by_code = vouchers_repository.get_by_codes(conn, project_id, codes) if codes else {}
@@ -172,6 +181,12 @@ def evaluate(
     if len(set(found)) < len(found):
         # A voucher named once by code and once by id is the same redeemable twice.
         raise DUPLICATED
+    assigned = validation_rules.assigned(
+        conn,
+        project_id,
+        [rid for source in sources if source is not None for rid in _ruled(source)],
+    )
+    start = cart
     outcomes: list[Outcome] = []
     applicable = 0
     for redeemable, source in zip(redeemables, sources, strict=True):
@@ -204,10 +219,51 @@ def evaluate(
             )
             continue
         step = apply_discount(cart, discount_of(conn, project_id, source))
+        ruled = [rule for rid in _ruled(source) for rule in assigned.get(rid, [])]
+        if ruled:
+            facts = inputs.facts(before=cart, after=step.cart, start=start)
+            violated = _violated(redeemable, source, ruled, facts, request_id)
+            if violated is not None:
+                outcomes.append(Outcome(redeemable, source=source, error=violated))
+                continue
         outcomes.append(Outcome(redeemable, source=source, step=step))
         cart = step.cart
         applicable += 1
     return outcomes
+
+
+def _ruled(source: Mapping[str, Any]) -> list[str]:
+    """The objects whose validation rules a redeemable must meet: a voucher and its
+    campaign, or a promotion tier (BEHAVIOR 16.7)."""
+    if "code" in source:
+        return [source["id"], *([source["campaign_id"]] if source.get("campaign_id") else [])]
+    return [source["id"]]
+
+
+def _violated(
+    redeemable: RedeemableIn,
+    source: Mapping[str, Any],
+    ruled: list[validation_rules.Assigned],
+    facts: Facts,
+    request_id: str,
+) -> dict[str, Any] | None:
+    """The error of the first rule the order does not meet, or None (BEHAVIOR 16.7, 2.6)."""
+    for rule in ruled:
+        verdict = rules_core.evaluate(rule.document, facts)
+        if verdict.passed:
+            continue
+        kind = "Voucher" if redeemable.object == "voucher" else "Promotion Tier"
+        error = _error(
+            "redemption_rules_violated",
+            "redemption does not match validation rules",
+            f"{kind} cannot be redeemed because of violated validation rules: {rule.rule_id}",
+            request_id,
+        )
+        message = verdict.message or rule.message
+        if message is not None:
+            error["error"] = {"message": message}
+        return error
+    return None
 
 
 def discount_of(

@@ -1,0 +1,1 @@
+"""Validation rules and their assignments to vouchers, campaigns and promotion tiers."""

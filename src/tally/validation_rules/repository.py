@@ -1,0 +1,130 @@
+"""Statements for validation rules and their assignments."""
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from tally.common import repository as common
+from tally.db.prepared import Row
+from tally.validation_rules.tables import validation_rule_assignments as assignments
+from tally.validation_rules.tables import validation_rules as rules
+
+
+def get(conn: Connection, project_id: str, rule_id: str) -> Row | None:
+    return common.one_by(conn, rules, project_id, "id", rule_id)
+
+
+def get_by_name(conn: Connection, project_id: str, name: str) -> Row | None:
+    return common.one_by(conn, rules, project_id, "name", name)
+
+
+def insert(conn: Connection, values: dict[str, Any]) -> None:
+    common.insert_row(conn, rules, values)
+
+
+def update(conn: Connection, project_id: str, rule_id: str, values: dict[str, Any]) -> None:
+    common.update_row(conn, rules, project_id, rule_id, values)
+
+
+def delete(conn: Connection, project_id: str, rule_id: str) -> None:
+    conn.execute(sa.delete(rules).where(rules.c.project_id == project_id, rules.c.id == rule_id))
+
+
+def page(
+    conn: Connection,
+    project_id: str,
+    *,
+    order: str,
+    limit: int,
+    page: int,
+    after: Any = None,
+    before: Any = None,
+) -> tuple[list[Row], int]:
+    where = [rules.c.project_id == project_id]
+    if after is not None:
+        where.append(rules.c.created_at >= after)
+    if before is not None:
+        where.append(rules.c.created_at <= before)
+    column, descending = order.lstrip("-"), order.startswith("-")
+    key: sa.ColumnElement[Any] = rules.c[column]
+    if column == "updated_at":
+        key = sa.func.coalesce(rules.c.updated_at, rules.c.created_at)
+    keys = [key.desc(), rules.c.id.desc()] if descending else [key.asc(), rules.c.id.asc()]
+    stmt = sa.select(rules).where(*where).order_by(*keys).limit(limit).offset((page - 1) * limit)
+    total = conn.execute(sa.select(sa.func.count()).select_from(rules).where(*where)).scalar_one()
+    return list(conn.execute(stmt).mappings()), int(total)
+
+
+def count_assignments(conn: Connection, project_id: str, rule_id: str, delta: int) -> None:
+    conn.execute(
+        sa.update(rules)
+        .where(rules.c.project_id == project_id, rules.c.id == rule_id)
+        .values(assignments_count=rules.c.assignments_count + delta)
+    )
+
+
+def get_assignment(conn: Connection, project_id: str, assignment_id: str) -> Row | None:
+    return common.one_by(conn, assignments, project_id, "id", assignment_id)
+
+
+def find_assignment(
+    conn: Connection, project_id: str, rule_id: str, related_type: str, related_id: str
+) -> Row | None:
+    stmt = sa.select(assignments).where(
+        assignments.c.project_id == project_id,
+        assignments.c.rule_id == rule_id,
+        assignments.c.related_object_type == related_type,
+        assignments.c.related_object_id == related_id,
+    )
+    return conn.execute(stmt).mappings().first()
+
+
+def insert_assignment(conn: Connection, values: dict[str, Any]) -> None:
+    common.insert_row(conn, assignments, values)
+
+
+def delete_assignment(conn: Connection, project_id: str, assignment_id: str) -> None:
+    conn.execute(
+        sa.delete(assignments).where(
+            assignments.c.project_id == project_id, assignments.c.id == assignment_id
+        )
+    )
+
+
+def assignments_page(
+    conn: Connection, project_id: str, rule_id: str, *, order: str, limit: int, page: int
+) -> tuple[list[Row], int]:
+    where = [assignments.c.project_id == project_id, assignments.c.rule_id == rule_id]
+    descending = order.startswith("-")
+    keys = (
+        [assignments.c.created_at.desc(), assignments.c.id.desc()]
+        if descending
+        else [assignments.c.created_at.asc(), assignments.c.id.asc()]
+    )
+    stmt = (
+        sa.select(assignments).where(*where).order_by(*keys).limit(limit).offset((page - 1) * limit)
+    )
+    total = conn.execute(
+        sa.select(sa.func.count()).select_from(assignments).where(*where)
+    ).scalar_one()
+    return list(conn.execute(stmt).mappings()), int(total)
+
+
+def rules_of(conn: Connection, project_id: str, related_ids: list[str]) -> list[tuple[str, Row]]:
+    """(related object id, rule) for every rule assigned to one of ``related_ids``."""
+    if not related_ids:
+        return []
+    stmt = (
+        sa.select(assignments.c.related_object_id, rules)
+        .join(rules, rules.c.id == assignments.c.rule_id)
+        .where(
+            assignments.c.project_id == project_id,
+            assignments.c.related_object_id.in_(sorted(set(related_ids))),
+        )
+        .order_by(assignments.c.created_at, assignments.c.id)
+    )
+    out: list[tuple[str, Row]] = []
+    for row in conn.execute(stmt).mappings():
+        out.append((str(row["related_object_id"]), row))
+    return out

@@ -1,0 +1,100 @@
+"""What validation rules read about a request (tally.core.rules.Facts), gathered once per
+request and only when a redeemable has rules: the order's lines and metadata, the
+customer's metadata and purchase history."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from tally.core.discounts import Cart
+from tally.core.rules import Facts, History, LineFacts, Window
+from tally.customers import repository as customers
+from tally.customers.schemas import CustomerRef
+from tally.orders import repository as orders_repository
+from tally.orders.tables import COUNTED_STATUSES
+
+
+@dataclass
+class RuleInputs:
+    """The request's side of every rule: built lazily, read by each redeemable with rules."""
+
+    conn: Connection
+    project_id: str
+    order: Mapping[str, Any]  # the order row as the request leaves it
+    customer: CustomerRef | None
+    now: datetime
+    _customer_row: Mapping[str, Any] | None = None
+    _looked_up: bool = False
+    _history: dict[Window, History] = field(default_factory=dict)
+
+    def _customer_of(self) -> Mapping[str, Any] | None:
+        if not self._looked_up:
+            self._looked_up = True
+            ref = None
+            if self.customer is not None:
+                ref = self.customer.id or self.customer.source_id
+            if ref is None and self.order.get("customer_id"):
+                ref = self.order["customer_id"]
+            if ref is not None:
+                self._customer_row = customers.get(self.conn, self.project_id, ref)
+        return self._customer_row
+
+    def _named(self) -> bool:
+        return self.customer is not None and bool(self.customer.id or self.customer.source_id)
+
+    def _seen(self, window: Window) -> History:
+        customer = self._customer_of()
+        if customer is None:
+            return History(0, 0)  # named, not known yet: a new customer, no orders
+        if window not in self._history:
+            count, amount = orders_repository.purchase_history(
+                self.conn,
+                self.project_id,
+                customer["id"],
+                after=window.after,
+                before=window.before,
+                counted=COUNTED_STATUSES,
+                leave_out=self.order.get("id"),
+            )
+            self._history[window] = History(count, amount)
+        return self._history[window]
+
+    def facts(self, *, before: Cart, after: Cart, start: Cart) -> Facts:
+        """Facts for a redeemable that meets the order as ``before`` and leaves it as
+        ``after``; ``start`` is the cart before any of the request's discounts."""
+        stored = self.order.get("items") or []
+        lines = []
+        for line, item in zip(before.lines, stored, strict=False):
+            product = item.get("product") or {}
+            sku = item.get("sku") or {}
+            own_source = item.get("source_id")
+            is_sku = item.get("related_object") == "sku"
+            lines.append(
+                LineFacts(
+                    quantity=line.quantity or 0,
+                    price=line.price,
+                    amount=line.amount or 0,
+                    product_id=item.get("product_id"),
+                    product_source_id=product.get("source_id") or (None if is_sku else own_source),
+                    sku_id=item.get("sku_id"),
+                    sku_source_id=sku.get("source_id") or (own_source if is_sku else None),
+                    metadata=item.get("metadata") or {},
+                )
+            )
+        customer = self._customer_of()
+        known = customer is not None or self._named()
+        return Facts(
+            amount=before.total_amount,
+            total_amount=after.total_amount,
+            initial_amount=start.amount,
+            lines=tuple(lines),
+            metadata=self.order.get("metadata") or {},
+            now=self.now,
+            customer_metadata=(customer["metadata"] or {})
+            if customer is not None
+            else ((self.customer.metadata or {}) if self.customer is not None and known else None),
+            history=self._seen if known else None,
+        )

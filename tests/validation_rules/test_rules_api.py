@@ -1,0 +1,318 @@
+"""Validation rules through the API on both engines: the spec's example documents saved
+and printed back, malformed ones refused saying what is wrong, assignments, and rules
+evaluated in validations and redemptions (BEHAVIOR 16)."""
+
+from typing import Any
+
+from support.inprocess import AppClient
+from support.spec import assert_matches
+
+CART_RULE = {
+    "name": "Cart over $100 and at least 2 items",
+    "rules": {
+        "1": {"name": "order.amount", "conditions": {"$more_than_or_equal": [10000]}, "rules": {}},
+        "2": {"name": "order.items.count", "conditions": {"$more_than_or_equal": [2]}, "rules": {}},
+        "logic": "1 and 2",
+    },
+    "error": {"message": "Spend $100 on 2+ items"},
+}
+MUG_RULE = {
+    "name": "2+ mugs in the cart",
+    "rules": {
+        "1": {
+            "name": "order.items.any",
+            "conditions": {"$is": [{"object": "product", "source_id": "mug"}]},
+            "rules": {
+                "1": {
+                    "name": "order.items.quantity",
+                    "conditions": {"$more_than_or_equal": [2]},
+                    "rules": {},
+                },
+                "logic": "1",
+            },
+        },
+        "logic": "1",
+    },
+}
+FEW_ORDERS_RULE = {
+    "name": "fewer than 3 paid orders in 30 days",
+    "rules": {
+        "1": {
+            "name": "x.customer.orders.count",
+            "conditions": {"$less_than": [3]},
+            "rules": {
+                "1": {
+                    "name": "x.customer.orders.created_at",
+                    "conditions": {"$less_than_ago": [30]},
+                    "rules": {},
+                },
+                "logic": "1",
+            },
+            "error": {"message": "For new customers only"},
+        },
+        "logic": "1",
+    },
+}
+
+
+def _rule(client: AppClient, body: dict[str, Any]) -> dict[str, Any]:
+    response = client.post("/v1/validation-rules", json=body)
+    assert response.status_code == 200, response.text
+    rule: dict[str, Any] = response.json()
+    assert_matches(rule, "validation-rules", "ValidationRule")
+    return rule
+
+
+def _voucher(client: AppClient, code: str, **extra: Any) -> dict[str, Any]:
+    body = {"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 500}}
+    response = client.post(f"/v1/vouchers/{code}", json={**body, **extra})
+    assert response.status_code == 200, response.text
+    voucher: dict[str, Any] = response.json()
+    return voucher
+
+
+def _assign(client: AppClient, rule_id: str, body: dict[str, Any], **params: Any) -> Any:
+    return client.post(f"/v1/validation-rules/{rule_id}/assignments", json=body, params=params)
+
+
+def _validate(client: AppClient, code: str, order: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    body = {"redeemables": [{"object": "voucher", "id": code}], "order": order, **extra}
+    response = client.post("/v1/validations", json=body)
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+LINES = [
+    {"source_id": "mug", "related_object": "product", "price": 1500, "quantity": 2},
+    {"source_id": "cap", "related_object": "product", "price": 8000, "quantity": 1},
+]
+
+
+def test_rules_are_saved_printed_listed_changed_and_deleted(client: AppClient) -> None:
+    rule = _rule(client, CART_RULE)
+    assert rule["id"].startswith("val_")
+    assert rule["rules"]["1"] == {
+        "name": "order.amount",
+        "property": None,
+        "conditions": {"$more_than_or_equal": [10000]},
+        "rules": {"logic": ""},
+    }
+    assert rule["rules"]["logic"] == "1 and 2"
+    assert rule["error"] == {"message": "Spend $100 on 2+ items"}
+    assert (rule["type"], rule["context_type"], rule["assignments_count"]) == (
+        "expression",
+        "global",
+        0,
+    )
+    assert rule["applicable_to"] == {"excluded": [], "included": [], "included_all": False}
+    assert "updated_at" not in rule
+    assert client.get(f"/v1/validation-rules/{rule['id']}").json() == rule
+    _rule(client, MUG_RULE)
+    listed = client.get("/v1/validation-rules", params={"order": "name"}).json()
+    assert_matches(listed, "validation-rules", "ValidationRulesListResponseBody")
+    assert [r["name"] for r in listed["data"]] == [MUG_RULE["name"], CART_RULE["name"]]
+    assert listed["total"] == 2
+    changed = client.put(
+        f"/v1/validation-rules/{rule['id']}", json={"name": "renamed", "error": None}
+    ).json()
+    assert (changed["name"], "error" in changed, "updated_at" in changed) == (
+        "renamed",
+        False,
+        True,
+    )
+    assert changed["rules"] == rule["rules"]
+    assert client.delete(f"/v1/validation-rules/{rule['id']}").status_code == 204
+    gone = client.get(f"/v1/validation-rules/{rule['id']}")
+    assert (gone.status_code, gone.json()["resource_type"]) == (404, "validation_rules")
+
+
+def test_malformed_and_unbuilt_rules_are_refused_saying_why(client: AppClient) -> None:
+    cases = [
+        (
+            {"name": "x", "rules": {"1": {"name": "order.metadata", "conditions": {"$is": ["a"]}}}},
+            "property is required",
+        ),
+        (
+            {
+                "name": "x",
+                "rules": {
+                    "1": {"name": "order.amount", "conditions": {"$greater_than_or_equal": [1]}}
+                },
+            },
+            "'$greater_than_or_equal' is not a condition",
+        ),
+        (
+            {
+                "name": "x",
+                "rules": {
+                    "1": {"name": "order.amount", "conditions": {"$is": [1]}},
+                    "logic": "(1 and 2",
+                },
+            },
+            "rules.logic",
+        ),
+        (
+            {
+                "name": "x",
+                "rules": {"1": {"name": "customer.segment", "conditions": {"$is": ["seg_1"]}}},
+            },
+            "not a rule Tally evaluates",
+        ),
+        (
+            {"name": "x", "applicable_to": {"included": [{"object": "product", "id": "prod_1"}]}},
+            "applicable_to",
+        ),
+        ({"name": "x", "bundle_rules": {"1": {"name": "order.items.any"}}}, "bundle_rules"),
+    ]
+    for body, says in cases:
+        response = client.post("/v1/validation-rules", json=body)
+        assert response.status_code == 400, response.text
+        assert response.json()["key"] == "invalid_validation_rules"
+        assert says in response.json()["details"], response.json()["details"]
+    assert client.get("/v1/validation-rules").json()["total"] == 0
+    _rule(client, CART_RULE)
+    again = client.post("/v1/validation-rules", json=CART_RULE)
+    assert (again.status_code, again.json()["key"]) == (409, "duplicate_found")
+
+
+def test_assignments_are_made_listed_replaced_and_removed(client: AppClient) -> None:
+    rule = _rule(client, CART_RULE)
+    voucher = _voucher(client, "RULED")
+    made = _assign(
+        client, rule["id"], {"related_object_type": "voucher", "related_object_id": voucher["id"]}
+    )
+    assert made.status_code == 200, made.text
+    assignment = made.json()
+    assert_matches(assignment, "validation-rules", "ValidationRuleAssignment")
+    assert (assignment["rule_id"], assignment["related_object_id"]) == (rule["id"], voucher["id"])
+    twice = _assign(client, rule["id"], {"voucher": "RULED"})  # the shorthand, by code
+    assert (twice.status_code, twice.json()["key"]) == (409, "duplicate_found")
+    forced = _assign(client, rule["id"], {"voucher": "RULED"}, force="true")
+    assert forced.status_code == 200 and forced.json()["id"] != assignment["id"]
+    listed = client.get(f"/v1/validation-rules/{rule['id']}/assignments").json()
+    assert [a["id"] for a in listed["data"]] == [forced.json()["id"]]
+    assert client.get(f"/v1/validation-rules/{rule['id']}").json()["assignments_count"] == 1
+    unknown = _assign(client, rule["id"], {"voucher": "NOPE"})
+    assert (unknown.status_code, unknown.json()["resource_type"]) == (404, "voucher")
+    unbuilt = _assign(
+        client, rule["id"], {"related_object_type": "earning_rule", "related_object_id": "ern_1"}
+    )
+    assert unbuilt.status_code == 400
+    in_use = client.delete(f"/v1/validation-rules/{rule['id']}")
+    assert (in_use.status_code, in_use.json()["key"]) == (400, "resource_in_use")
+    path = f"/v1/validation-rules/{rule['id']}/assignments/{forced.json()['id']}"
+    assert client.delete(path).status_code == 204
+    assert client.delete(path).status_code == 404
+    assert client.delete(f"/v1/validation-rules/{rule['id']}").status_code == 204
+
+
+def test_a_voucher_applies_only_to_orders_its_rules_admit(client: AppClient) -> None:
+    rule = _rule(client, CART_RULE)
+    _voucher(client, "BIGCART")
+    _assign(client, rule["id"], {"voucher": "BIGCART"})
+    small = _validate(client, "BIGCART", {"items": [LINES[0]]})
+    (refused,) = small["redeemables"]
+    assert (small["valid"], refused["status"]) == (False, "INAPPLICABLE")
+    error = refused["result"]["error"]
+    assert error["key"] == "redemption_rules_violated"
+    assert error["message"] == "redemption does not match validation rules"
+    assert error["details"] == (
+        f"Voucher cannot be redeemed because of violated validation rules: {rule['id']}"
+    )
+    assert error["error"] == {"message": "Spend $100 on 2+ items"}
+    big = _validate(client, "BIGCART", {"items": LINES})
+    assert big["valid"] and big["redeemables"][0]["status"] == "APPLICABLE"
+    # A redemption refused by a rule records its failure and writes nothing else.
+    response = client.post(
+        "/v1/redemptions",
+        json={
+            "redeemables": [{"object": "voucher", "id": "BIGCART"}],
+            "order": {"items": [LINES[0]]},
+        },
+    )
+    assert (response.status_code, response.json()["key"]) == (400, "redemption_rules_violated")
+    assert response.json()["resource_id"].startswith("rf_")
+    assert client.get("/v1/vouchers/BIGCART").json()["redemption"]["redeemed_quantity"] == 0
+    ok = client.post(
+        "/v1/redemptions",
+        json={"redeemables": [{"object": "voucher", "id": "BIGCART"}], "order": {"items": LINES}},
+    )
+    assert ok.status_code == 200, ok.text
+
+
+def test_campaign_rules_bind_its_vouchers_and_products_are_matched(client: AppClient) -> None:
+    rule = _rule(client, MUG_RULE)
+    campaign = client.post(
+        "/v1/campaigns",
+        json={
+            "name": "mugs",
+            "campaign_type": "DISCOUNT_COUPONS",
+            "type": "STATIC",
+            "voucher": {
+                "type": "DISCOUNT_VOUCHER",
+                "discount": {"type": "AMOUNT", "amount_off": 100},
+            },
+        },
+    ).json()
+    code = client.post(f"/v1/campaigns/{campaign['id']}/vouchers/MUGS1").json()["code"]
+    assert _assign(client, rule["id"], {"campaign": campaign["id"]}).status_code == 200
+    assert _validate(client, code, {"items": LINES})["valid"]
+    one_mug = [{**LINES[0], "quantity": 1}, LINES[1]]
+    assert not _validate(client, code, {"items": one_mug})["valid"]
+    assert not _validate(client, code, {"items": [LINES[1]]})["valid"]
+
+
+def test_stacked_rules_see_the_order_the_earlier_discounts_left(client: AppClient) -> None:
+    # 10% off 10,500 leaves 9,450: a second voucher for orders of 10,000 or more no longer fits.
+    client.post(
+        "/v1/vouchers/TENPC",
+        json={"type": "DISCOUNT_VOUCHER", "discount": {"type": "PERCENT", "percent_off": 10}},
+    )
+    rule = _rule(
+        client,
+        {
+            "name": "10k",
+            "rules": {
+                "1": {"name": "order.amount", "conditions": {"$more_than_or_equal": [10000]}}
+            },
+        },
+    )
+    _voucher(client, "OVER10K")
+    _assign(client, rule["id"], {"voucher": "OVER10K"})
+    order = {"amount": 10500}
+    alone = _validate(client, "OVER10K", order)
+    assert alone["valid"]
+    body = {
+        "redeemables": [
+            {"object": "voucher", "id": "TENPC"},
+            {"object": "voucher", "id": "OVER10K"},
+        ],
+        "order": order,
+    }
+    stacked = client.post("/v1/validations", json=body).json()
+    assert [r["status"] for r in stacked["redeemables"]] == ["APPLICABLE", "INAPPLICABLE"]
+
+
+def test_purchase_history_counts_paid_orders_in_the_window(client: AppClient) -> None:
+    rule = _rule(client, FEW_ORDERS_RULE)
+    _voucher(client, "NEWBIE")
+    _assign(client, rule["id"], {"voucher": "NEWBIE"})
+    customer = {"source_id": "alice"}
+    for status in ("PAID", "PAID", "CANCELED", "CREATED"):
+        made = client.post(
+            "/v1/orders", json={"amount": 1000, "status": status, "customer": customer}
+        )
+        assert made.status_code == 200
+    order = {"amount": 3000, "customer": customer}
+    assert _validate(client, "NEWBIE", order, customer=customer)["valid"]  # 2 paid orders
+    client.post("/v1/orders", json={"amount": 1000, "status": "FULFILLED", "customer": customer})
+    refused = _validate(client, "NEWBIE", order, customer=customer)
+    assert not refused["valid"]
+    assert refused["redeemables"][0]["result"]["error"]["error"] == {
+        "message": "For new customers only"
+    }
+    # Without a customer there is no history to meet the rule.
+    assert not _validate(client, "NEWBIE", {"amount": 3000})["valid"]
+    # A customer Tally does not know yet has no orders: the rule admits them.
+    assert _validate(client, "NEWBIE", {"amount": 3000}, customer={"source_id": "bob"})["valid"]
