@@ -97,7 +97,12 @@ def voucher_validation_json(result: Validation, code: str, tracking_id: str) -> 
     if outcome.step is None:
         assert outcome.error is not None
         out["error"] = outcome.error
-        out["reason"] = outcome.error["message"]
+        # BEHAVIOR 16.7: the legacy answer names a rule refusal by what was checked.
+        out["reason"] = (
+            "order does not match validation rules"
+            if outcome.error["key"] == "redemption_rules_violated"
+            else outcome.error["message"]
+        )
     else:
         assert outcome.source is not None
         voucher = outcome.source
