@@ -41,7 +41,7 @@ MAX_EXAMPLES = int(os.environ.get("TALLY_FUZZ_EXAMPLES", "30"))
 SEED = int(os.environ.get("TALLY_FUZZ_SEED", "20260101"))
 PATHS = (
     r"^/v1/(orders|customers|products|skus|vouchers|campaigns|promotions|validations"
-    r"|redemptions)(/|$)"
+    r"|validation-rules|redemptions)(/|$)"
 )
 
 
@@ -97,6 +97,18 @@ OFFICIAL_SCHEMAS: dict[str, tuple[str, str]] = {
     "list-redemptions": ("redemptions", "RedemptionsListResponseBody"),
     "rollback-redemption": ("redemptions", "RedemptionsRollbackCreateResponseBody"),
     "rollback-stacked-redemptions": ("redemptions", "RedemptionsRollbacksCreateResponseBody"),
+    "create-validation-rules": ("validation-rules", "ValidationRulesCreateResponseBody"),
+    "get-validation-rule": ("validation-rules", "ValidationRulesGetResponseBody"),
+    "update-validation-rule": ("validation-rules", "ValidationRulesUpdateResponseBody"),
+    "list-validation-rules": ("validation-rules", "ValidationRulesListResponseBody"),
+    "create-validation-rule-assignment": (
+        "validation-rules",
+        "ValidationRulesAssignmentsCreateResponseBody",
+    ),
+    "list-validation-rule-assignments": (
+        "validation-rules",
+        "ValidationRulesAssignmentsListResponseBody",
+    ),
     "add-voucher-with-specific-code-to-campaign": (
         "campaigns",
         "CampaignsVouchersCreateResponseBody",
@@ -205,6 +217,19 @@ def seeded(live_server: LiveServer) -> dict[str, str]:
             },
         )
         assert redeemed.status_code == 200, redeemed.text
+        rule = http.post(
+            "/v1/validation-rules",
+            json={
+                "name": f"fuzz-{tag}",
+                "rules": {"1": {"name": "order.amount", "conditions": {"$more_than": [0]}}},
+            },
+        )
+        assert rule.status_code == 200, rule.text
+        assignment = http.post(
+            f"/v1/validation-rules/{rule.json()['id']}/assignments",
+            json={"related_object_type": "voucher", "related_object_id": voucher.json()["id"]},
+        )
+        assert assignment.status_code == 200, assignment.text
     return {
         "orderId": order.json()["id"],
         "customerId": customer.json()["id"],
@@ -215,6 +240,8 @@ def seeded(live_server: LiveServer) -> dict[str, str]:
         "promotionTierId": promotion.json()["promotion"]["tiers"][0]["id"],
         "parentRedemptionId": redeemed.json()["parent_redemption"]["id"],
         "redemptionId": redeemed.json()["redemptions"][0]["id"],
+        "validationRuleId": rule.json()["id"],
+        "assignmentId": assignment.json()["id"],
     }
 
 
