@@ -1,13 +1,16 @@
 """Statements for customers."""
 
-from functools import lru_cache
+from datetime import date
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from tally.common import repository as common
-from tally.customers.tables import CUSTOMER_ID_PREFIX, customers
+from tally.core.order_history import Change
+from tally.customers.tables import CUSTOMER_ID_PREFIX, customer_order_days, customers
 from tally.db.prepared import Prepared, Row
 from tally.orders.tables import COUNTED_STATUSES, orders
 
@@ -83,6 +86,8 @@ def _counted_orders(customer: sa.ColumnElement[str]) -> list[sa.ColumnElement[bo
 
 
 def _last_counted(column: sa.Column[Any]) -> sa.ScalarSelect[Any]:
+    """The customer's newest counted order's ``column``: a walk of the customer's orders
+    index from the newest end, stopping at the first counted one."""
     return (
         sa.select(column)
         .where(*_counted_orders(customers.c.id))
@@ -92,31 +97,103 @@ def _last_counted(column: sa.Column[Any]) -> sa.ScalarSelect[Any]:
     )
 
 
-# Keyed by how many customers one request touches: one or two, rarely more.
-@lru_cache(maxsize=32)
-def _refresh_summaries(count: int) -> Prepared:
-    """summary.orders recomputed from the orders themselves, every figure in one statement,
-    for ``count`` customers."""
+@cache
+def _add_to_summary() -> Prepared:
+    """summary.orders moved by the counts an order write changed; the last order read
+    again from the index (it may be the order just written, or the one before it)."""
     return Prepared(
         customers.update()
         .where(
             customers.c.project_id == sa.bindparam("_project_id"),
-            customers.c.id.in_([sa.bindparam(f"_id{i}") for i in range(count)]),
+            customers.c.id == sa.bindparam("_id"),
         )
         .values(
-            orders_total_amount=sa.select(sa.func.coalesce(sa.func.sum(orders.c.total_amount), 0))
-            .where(*_counted_orders(customers.c.id))
-            .scalar_subquery(),
-            orders_total_count=sa.select(sa.func.count())
-            .where(*_counted_orders(customers.c.id))
-            .scalar_subquery(),
+            orders_total_count=customers.c.orders_total_count + sa.bindparam("_count"),
+            orders_total_amount=customers.c.orders_total_amount + sa.bindparam("_amount"),
             orders_last_amount=sa.func.coalesce(_last_counted(orders.c.total_amount), 0),
             orders_last_date=_last_counted(orders.c.created_at),
         )
     )
 
 
-def refresh_order_summaries(conn: Connection, project_id: str, customer_ids: list[str]) -> None:
-    params = {f"_id{i}": customer_id for i, customer_id in enumerate(customer_ids)}
-    params["_project_id"] = project_id
-    _refresh_summaries(len(customer_ids)).write(conn, params)
+def add_to_summary(
+    conn: Connection, project_id: str, customer_id: str, count: int, amount: int
+) -> None:
+    _add_to_summary().write(
+        conn, {"_project_id": project_id, "_id": customer_id, "_count": count, "_amount": amount}
+    )
+
+
+@cache
+def _add_to_day(dialect: str) -> Prepared:
+    insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
+    stmt = insert(customer_order_days).values(
+        {
+            name: sa.bindparam(name)
+            for name in ("customer_id", "day", "project_id", "orders_count", "orders_amount")
+        }
+    )
+    return Prepared(
+        stmt.on_conflict_do_update(
+            index_elements=["customer_id", "day"],
+            set_={
+                "orders_count": customer_order_days.c.orders_count + stmt.excluded.orders_count,
+                "orders_amount": customer_order_days.c.orders_amount + stmt.excluded.orders_amount,
+            },
+        )
+    )
+
+
+def add_to_days(conn: Connection, project_id: str, found: list[Change]) -> None:
+    """Each change added to its day bucket (made when it is the day's first purchase)."""
+    _add_to_day(conn.dialect.name).write_many(
+        conn,
+        [
+            {
+                "customer_id": change.customer_id,
+                "day": change.day,
+                "project_id": project_id,
+                "orders_count": change.count,
+                "orders_amount": change.amount,
+            }
+            for change in found
+        ],
+    )
+
+
+@cache
+def _sum_days(bounded: bool) -> Prepared:
+    where = [
+        customer_order_days.c.customer_id == sa.bindparam("_id"),
+        customer_order_days.c.project_id == sa.bindparam("_project_id"),
+        customer_order_days.c.day >= sa.bindparam("_first", type_=sa.Date),
+    ]
+    if bounded:
+        where.append(customer_order_days.c.day <= sa.bindparam("_last", type_=sa.Date))
+    return Prepared(
+        sa.select(
+            sa.func.coalesce(sa.func.sum(customer_order_days.c.orders_count), 0).label("count"),
+            sa.func.coalesce(sa.func.sum(customer_order_days.c.orders_amount), 0).label("amount"),
+        ).where(*where)
+    )
+
+
+def sum_days(
+    conn: Connection, project_id: str, customer_id: str, first: date, last: date | None
+) -> tuple[int, int]:
+    """The purchases of the days ``first``..``last`` (inclusive; None: up to the newest)."""
+    params: dict[str, Any] = {"_id": customer_id, "_project_id": project_id, "_first": first}
+    if last is not None:
+        params["_last"] = last
+    row = _sum_days(last is not None).first(conn, params)
+    assert row is not None  # an aggregate always answers
+    return int(row["count"]), int(row["amount"])
+
+
+def delete_days(conn: Connection, project_id: str, customer_id: str) -> None:
+    conn.execute(
+        customer_order_days.delete().where(
+            customer_order_days.c.project_id == project_id,
+            customer_order_days.c.customer_id == customer_id,
+        )
+    )

@@ -9,11 +9,14 @@ from sqlalchemy.engine import Connection
 
 from tally import ids
 from tally.common.filters import query_datetime
+from tally.core import order_history
+from tally.core.order_history import OrderState
 from tally.customers import repository
 from tally.customers.schemas import CustomerFields, CustomerRef, CustomerUpdate
 from tally.customers.tables import CUSTOMER_ID_PREFIX, customers
 from tally.db.prepared import Row
 from tally.errors import duplicate, not_found
+from tally.orders import repository as orders_repository
 from tally.orders.tables import orders
 from tally.projects import repository as counters
 
@@ -143,6 +146,7 @@ def delete(conn: Connection, *, project_id: str, ref: str) -> None:
             .where(orders.c.project_id == project_id, column == row["id"])
             .values({column.name: None})
         )
+    repository.delete_days(conn, project_id, row["id"])
     repository.delete(conn, project_id, row["id"])
     counters.bump(conn, project_id, "customers", -1)
 
@@ -190,14 +194,77 @@ def list_page(
     return rows, total
 
 
-def refresh_order_summaries(conn: Connection, *, project_id: str, customer_ids: set[str]) -> None:
-    """Recompute summary.orders of these customers from their orders, in the caller's
-    transaction: exact by construction, whatever changed (BEHAVIOR 14.4)."""
-    if not customer_ids:
+def record_order(
+    conn: Connection,
+    *,
+    project_id: str,
+    old: OrderState | None,
+    new: OrderState | None,
+    summarised: str | None = None,
+) -> None:
+    """An order write seen by its customers' summary.orders and purchase-history days, in
+    the caller's transaction (BEHAVIOR 14.4): ``old`` and ``new`` are the order before and
+    after it (None: none). ``summarised``: a customer created by this write with the order
+    already in its summary; only its day bucket is left to add."""
+    found = order_history.changes(old, new)
+    if not found:
         return
-    ordered = sorted(customer_ids)
-    repository.lock(conn, project_id, ordered)
-    repository.refresh_order_summaries(conn, project_id, ordered)
+    by_customer = order_history.per_customer(found)
+    repository.lock(conn, project_id, sorted(by_customer))
+    repository.add_to_days(conn, project_id, found)
+    for customer_id, (count, amount) in sorted(by_customer.items()):
+        if customer_id != summarised:
+            repository.add_to_summary(conn, project_id, customer_id, count, amount)
+
+
+def purchase_history(
+    conn: Connection,
+    *,
+    project_id: str,
+    customer: Row,
+    after: datetime | None,
+    before: datetime | None,
+    leave_out: OrderState | None,
+) -> tuple[int, int]:
+    """How many of ``customer``'s purchases were created after ``after`` and before
+    ``before`` (either may be open), and their total amount, ``leave_out`` (the stored order
+    under validation) not counted. Reads whole days from day buckets and the cut days order
+    by order: never a walk of all the customer's orders (tally.core.order_history)."""
+    customer_id = customer["id"]
+    span = order_history.span_of(after, before)
+
+    def count(span: order_history.Span) -> tuple[int, int]:
+        plan = order_history.reading(span)
+        total = (0, 0)
+        if plan.days:
+            assert plan.first_day is not None
+            total = repository.sum_days(
+                conn, project_id, customer_id, plan.first_day, plan.last_day
+            )
+        for edge in plan.edges:
+            assert edge.start is not None and edge.end is not None
+            found = orders_repository.counted_between(
+                conn, project_id, customer_id, edge.start, edge.end
+            )
+            total = (total[0] + found[0], total[1] + found[1])
+        return total
+
+    everything = (customer["orders_total_count"], customer["orders_total_amount"])
+    if span.start is None and span.end is None:
+        seen = everything
+    elif span.start is None:
+        later = count(order_history.complement(span))
+        seen = (everything[0] - later[0], everything[1] - later[1])
+    else:
+        seen = count(span)
+    if (
+        leave_out is not None
+        and leave_out.counted
+        and leave_out.customer_id == customer_id
+        and order_history.within(span, leave_out.created_at)
+    ):
+        seen = (seen[0] - 1, seen[1] - leave_out.total_amount)
+    return seen
 
 
 def average(total: int, count: int) -> int:

@@ -19,7 +19,7 @@ customers = sa.Table(
     sa.Column("birthdate", sa.String(10), nullable=True),
     sa.Column("address", JSONType, nullable=True),
     sa.Column("metadata", JSONType, nullable=False),
-    # summary.orders, recomputed from the orders table in the transaction that changes them.
+    # summary.orders, changed by deltas in the transaction that writes the order.
     sa.Column("orders_total_amount", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("orders_total_count", sa.Integer, nullable=False, server_default="0"),
     sa.Column("orders_last_amount", sa.BigInteger, nullable=False, server_default="0"),
@@ -44,4 +44,17 @@ sa.Index(
     customers.c.project_id,
     sa.func.coalesce(customers.c.updated_at, customers.c.created_at),
     customers.c.id,
+)
+
+# A customer's purchases (orders with a counted status) per UTC day, kept by deltas in the
+# transaction that writes the order: purchase-history rules read a window of days here
+# instead of counting the customer's orders (tally.core.order_history).
+customer_order_days = sa.Table(
+    "customer_order_days",
+    metadata,
+    sa.Column("customer_id", sa.String(40), sa.ForeignKey("customers.id"), primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("project_id", sa.String(40), sa.ForeignKey("projects.id"), nullable=False),
+    sa.Column("orders_count", sa.Integer, nullable=False),
+    sa.Column("orders_amount", sa.BigInteger, nullable=False),
 )

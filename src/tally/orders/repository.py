@@ -1,5 +1,6 @@
 """Statements for orders."""
 
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -7,8 +8,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tally.common import repository as common
+from tally.core.order_history import OrderState
 from tally.db.prepared import Prepared, Row
-from tally.orders.tables import ORDER_ID_PREFIX, orders
+from tally.orders.tables import COUNTED_STATUSES, ORDER_ID_PREFIX, orders
 
 
 def get(conn: Connection, project_id: str, ref: str) -> Row | None:
@@ -76,32 +78,51 @@ def id_of(conn: Connection, project_id: str, ref: str, *, as_id: bool) -> str | 
     return None if row is None else str(row["id"])
 
 
-def purchase_history(
-    conn: Connection,
-    project_id: str,
-    customer_id: str,
-    *,
-    after: Any,
-    before: Any,
-    counted: tuple[str, ...],
-    leave_out: str | None,
+@cache
+def _counted_between() -> Prepared:
+    return Prepared(
+        sa.select(
+            sa.func.count().label("count"),
+            sa.func.coalesce(sa.func.sum(orders.c.total_amount), 0).label("amount"),
+        ).where(
+            orders.c.project_id == sa.bindparam("_project_id"),
+            orders.c.customer_id == sa.bindparam("_customer_id"),
+            orders.c.created_at >= sa.bindparam("_start", type_=orders.c.created_at.type),
+            orders.c.created_at < sa.bindparam("_end", type_=orders.c.created_at.type),
+            # Constants, written into the SQL: a parameter list would be compiled every time.
+            orders.c.status.in_([sa.literal_column(f"'{status}'") for status in COUNTED_STATUSES]),
+        )
+    )
+
+
+def counted_between(
+    conn: Connection, project_id: str, customer_id: str, start: datetime, end: datetime
 ) -> tuple[int, int]:
-    """How many of the customer's orders with a counted status were created in the window,
-    and their total amount, the order ``leave_out`` not included. Walks the customer's
-    (project_id, customer_id, created_at) index over the window only."""
-    where = [
-        orders.c.project_id == project_id,
-        orders.c.customer_id == customer_id,
-        orders.c.status.in_(counted),
-    ]
-    if after is not None:
-        where.append(orders.c.created_at > after)
-    if before is not None:
-        where.append(orders.c.created_at < before)
-    if leave_out is not None:
-        where.append(orders.c.id != leave_out)
-    stmt = sa.select(
-        sa.func.count(), sa.func.coalesce(sa.func.sum(orders.c.total_amount), 0)
-    ).where(*where)
-    count, amount = conn.execute(stmt).one()
-    return int(count), int(amount)
+    """How many of the customer's counted orders were created at ``start`` <= t < ``end``,
+    and their total amount: the customer's orders index walked over that span only (a
+    purchase-history window reads its cut days here, at most a day each)."""
+    row = _counted_between().first(
+        conn,
+        {"_project_id": project_id, "_customer_id": customer_id, "_start": start, "_end": end},
+    )
+    assert row is not None  # an aggregate always answers
+    return int(row["count"]), int(row["amount"])
+
+
+@cache
+def _state() -> Prepared:
+    return Prepared(
+        sa.select(
+            orders.c.customer_id, orders.c.status, orders.c.total_amount, orders.c.created_at
+        ).where(
+            orders.c.project_id == sa.bindparam("_project_id"), orders.c.id == sa.bindparam("_id")
+        )
+    )
+
+
+def state(conn: Connection, project_id: str, order_id: str) -> OrderState | None:
+    """What the customer's purchase history holds of the stored order (None: not stored)."""
+    row = _state().first(conn, {"_project_id": project_id, "_id": order_id})
+    if row is None:
+        return None
+    return OrderState(row["customer_id"], row["status"], row["total_amount"], row["created_at"])

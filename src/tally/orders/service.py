@@ -22,6 +22,7 @@ from tally.core.order_amounts import (
     order_totals,
     price_line,
 )
+from tally.core.order_history import OrderState
 from tally.customers import service as customers
 from tally.db.prepared import Row
 from tally.errors import duplicate, invalid_payload, not_found
@@ -228,22 +229,25 @@ def save(
     if current is None:
         repository.insert(conn, row)
         counters.bump(conn, project_id, "orders", 1)
-        if counted and row["customer_id"] is not None and not people[2]:
-            customers.refresh_order_summaries(
-                conn, project_id=project_id, customer_ids={row["customer_id"]}
-            )
+        customers.record_order(
+            conn,
+            project_id=project_id,
+            old=None,
+            new=_state(row),
+            summarised=row["customer_id"] if people[2] else None,
+        )
         # What was inserted is what a read would return: no second round trip.
         return row
     # The upsert always marks the order as touched, as Voucherify does for a re-sent order.
     row["updated_at"] = now
     values = {k: v for k, v in row.items() if k not in _FIXED and current[k] != v}
     repository.update(conn, project_id, current["id"], values)
-    affected: set[str] = set()
-    for state in (current, row):
-        if state["status"] in COUNTED_STATUSES and state["customer_id"]:
-            affected.add(state["customer_id"])
-    customers.refresh_order_summaries(conn, project_id=project_id, customer_ids=affected)
+    customers.record_order(conn, project_id=project_id, old=_state(current), new=_state(row))
     return row
+
+
+def _state(row: Mapping[str, Any]) -> OrderState:
+    return OrderState(row["customer_id"], row["status"], row["total_amount"], row["created_at"])
 
 
 # Columns a save never rewrites.

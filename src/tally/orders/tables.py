@@ -1,12 +1,11 @@
 import sqlalchemy as sa
 
+# Statuses whose orders are purchases: one definition, in the pure core.
+from tally.core.order_history import COUNTED_STATUSES as COUNTED_STATUSES
 from tally.db.base import JSONType, UTCDateTime, metadata
 
 # Every id Tally makes starts with its prefix and "_" (tally.ids.new_id).
 ORDER_ID_PREFIX = "ord"
-
-# Statuses whose orders count as money spent in a customer's summary.orders (BEHAVIOR 14.4).
-COUNTED_STATUSES = ("PAID", "FULFILLED")
 
 orders = sa.Table(
     "orders",

@@ -10,11 +10,12 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from tally.core.discounts import Cart
+from tally.core.order_history import OrderState
 from tally.core.rules import Facts, History, LineFacts, Window
-from tally.customers import repository as customers
+from tally.customers import repository as customers_repository
+from tally.customers import service as customers
 from tally.customers.schemas import CustomerRef
 from tally.orders import repository as orders_repository
-from tally.orders.tables import COUNTED_STATUSES
 
 
 @dataclass
@@ -29,6 +30,9 @@ class RuleInputs:
     _customer_row: Mapping[str, Any] | None = None
     _looked_up: bool = False
     _history: dict[Window, History] = field(default_factory=dict)
+    # The order as stored before this request, which its own history leaves out.
+    _stored: OrderState | None = None
+    _stored_looked_up: bool = False
 
     def _customer_of(self) -> Mapping[str, Any] | None:
         if not self._looked_up:
@@ -39,7 +43,7 @@ class RuleInputs:
             if ref is None and self.order.get("customer_id"):
                 ref = self.order["customer_id"]
             if ref is not None:
-                self._customer_row = customers.get(self.conn, self.project_id, ref)
+                self._customer_row = customers_repository.get(self.conn, self.project_id, ref)
         return self._customer_row
 
     def _named(self) -> bool:
@@ -50,14 +54,19 @@ class RuleInputs:
         if customer is None:
             return History(0, 0)  # named, not known yet: a new customer, no orders
         if window not in self._history:
-            count, amount = orders_repository.purchase_history(
+            if not self._stored_looked_up:
+                self._stored_looked_up = True
+                if self.order.get("id"):
+                    self._stored = orders_repository.state(
+                        self.conn, self.project_id, self.order["id"]
+                    )
+            count, amount = customers.purchase_history(
                 self.conn,
-                self.project_id,
-                customer["id"],
+                project_id=self.project_id,
+                customer=customer,
                 after=window.after,
                 before=window.before,
-                counted=COUNTED_STATUSES,
-                leave_out=self.order.get("id"),
+                leave_out=self._stored,
             )
             self._history[window] = History(count, amount)
         return self._history[window]
