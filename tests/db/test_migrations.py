@@ -85,3 +85,73 @@ def test_indexes_of_optional_links_leave_rows_without_one_out(db_url: str) -> No
         engine.dispose()
     for name in partial:
         assert "WHERE" in definitions[name].upper() and "IS NOT NULL" in definitions[name].upper()
+
+
+def test_day_buckets_are_filled_from_the_orders_already_there(db_url: str) -> None:
+    """Migration 0009 on a database with orders: each customer's purchases per UTC day,
+    counted statuses only, orders without a customer left out."""
+    from datetime import UTC, date, datetime
+
+    upgrade(db_url, "0008")
+    engine = create_db_engine(db_url, pool_size=1)
+    at = datetime(2026, 1, 1, 23, 30, tzinfo=UTC)
+    late = datetime(2026, 1, 2, 0, 15, tzinfo=UTC)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO projects (id, name, app_id, app_token_hash, created_at)"
+                    " VALUES ('proj_1', 'p', 'app', 'hash', :at)"
+                ),
+                {"at": at},
+            )
+            for customer in ("cust_a", "cust_b"):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO customers (id, project_id, metadata, created_at)"
+                        " VALUES (:id, 'proj_1', '{}', :at)"
+                    ),
+                    {"id": customer, "at": at},
+                )
+            orders = [
+                ("ord_1", "cust_a", "PAID", 100, at),
+                ("ord_2", "cust_a", "FULFILLED", 200, at),
+                ("ord_3", "cust_a", "PAID", 400, late),
+                ("ord_4", "cust_a", "CANCELED", 800, at),
+                ("ord_5", "cust_b", "CREATED", 1600, at),
+                ("ord_6", None, "PAID", 3200, at),
+            ]
+            for order_id, customer, status, amount, when in orders:
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO orders (id, project_id, status, amount, initial_amount,"
+                        " discount_amount, items_discount_amount, total_amount, items,"
+                        " metadata, redemptions, customer_id, created_at) VALUES (:id,"
+                        " 'proj_1', :status, :amount, :amount, 0, 0, :amount, '[]', '{}', '{}',"
+                        " :customer, :at)"
+                    ),
+                    {
+                        "id": order_id,
+                        "status": status,
+                        "amount": amount,
+                        "customer": customer,
+                        "at": when
+                        if engine.dialect.name != "sqlite"
+                        else when.replace(tzinfo=None),
+                    },
+                )
+        upgrade(db_url)
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT customer_id, day, project_id, orders_count, orders_amount"
+                    " FROM customer_order_days ORDER BY customer_id, day"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    days = [(r[0], str(r[1]), r[2], r[3], r[4]) for r in rows]
+    assert days == [
+        ("cust_a", str(date(2026, 1, 1)), "proj_1", 2, 300),
+        ("cust_a", str(date(2026, 1, 2)), "proj_1", 1, 400),
+    ]
