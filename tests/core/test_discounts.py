@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tally.core.discounts import EFFECTS, Applied, Cart, Discount, apply, apply_all
+from tally.core.discounts import EFFECTS, Applied, Cart, Discount, Target, apply, apply_all
 from tally.core.money import allocate_capped
 from tally.core.order_amounts import price_line
 
@@ -197,6 +197,37 @@ def test_item_effects_only_touch_their_targets() -> None:
     assert step.line_discounts == (0, 500, 300)
 
 
+def test_unit_caps_of_a_target_limit_the_units_discounted() -> None:
+    """extra/discount-effects.mdx, each unit of matched product: $5 a unit, one product at
+    most 1 unit a line and 1 in all, the other at most 2 a line and 3 in all."""
+    order = priced((1000, 3), (2000, 4), (2000, 1), (1500, 2))
+    step = apply(
+        order,
+        amount_off(500, "APPLY_TO_ITEMS_BY_QUANTITY"),
+        [
+            Target((0,), quantity_limit=1, aggregated_quantity_limit=1),
+            Target((1, 2), quantity_limit=2, aggregated_quantity_limit=3),
+        ],
+    )
+    assert step.line_discounts == (500, 1000, 500, 0)
+
+
+def test_amount_caps_of_a_target_limit_each_line_and_all_its_lines() -> None:
+    order = priced((1000, 3), (2000, 4), (500, 1))
+    tenth = percent_off("10", "APPLY_TO_ITEMS")
+    # 300, 800, 50 uncapped; at most 500 a line (300, 500, 50), then 700 over the
+    # target's lines, split in proportion (247.06, 411.76, 41.18: the largest remainder
+    # gets the last cent).
+    step = apply(order, tenth, [Target((0, 1, 2), amount_limit=500, aggregated_amount_limit=700)])
+    assert step.line_discounts == (247, 412, 41)
+    assert sum(step.line_discounts) == 700
+    # Two units of the 4 at 2000: a tenth of their 4000.
+    assert apply(order, tenth, [Target((1,), quantity_limit=2)]).line_discounts == (0, 400, 0)
+    # A line two targets name belongs to the first.
+    step = apply(order, tenth, [Target((1,), quantity_limit=1), Target((0, 1))])
+    assert step.line_discounts == (300, 200, 0)
+
+
 def test_item_discounts_stop_at_what_is_left_to_pay() -> None:
     # The client's amount (1,000) is below its lines (3,000): item discounts cannot take
     # the order below zero either.
@@ -267,6 +298,60 @@ def stacks(draw: st.DrawFn, size: int) -> list[tuple[Discount, list[int] | None]
         targets = draw(st.none() | st.lists(st.integers(min_value=0, max_value=max(size - 1, 0))))
         out.append((draw(discounts()), targets if size else None))
     return out
+
+
+@st.composite
+def target_lists(draw: st.DrawFn, size: int) -> list[Target] | None:
+    if not size or draw(st.booleans()):
+        return None
+    caps = st.none() | st.integers(min_value=0, max_value=30)
+    amounts = st.none() | money
+    return [
+        Target(
+            tuple(draw(st.lists(st.integers(min_value=0, max_value=size - 1), max_size=size))),
+            quantity_limit=draw(caps),
+            aggregated_quantity_limit=draw(caps),
+            amount_limit=draw(amounts),
+            aggregated_amount_limit=draw(amounts),
+        )
+        for _ in range(draw(st.integers(min_value=1, max_value=3)))
+    ]
+
+
+@given(carts().flatmap(lambda c: st.tuples(st.just(c), discounts(), target_lists(len(c.lines)))))
+def test_targets_and_their_caps_hold_in_every_step(
+    case: tuple[Cart, Discount, list[Target] | None],
+) -> None:
+    start, discount, targets = case
+    step = apply(start, discount, targets)
+    check_invariants(start, step)
+    if targets is None or discount.effect == "APPLY_TO_ORDER":
+        return
+    owner: dict[int, Target] = {}
+    for target in targets:
+        for index in target.lines:
+            owner.setdefault(index, target)
+    for index, part in enumerate(step.line_discounts):
+        target = owner.get(index)
+        if target is None:
+            assert part == 0  # a line no target names is never discounted
+        elif target.amount_limit is not None:
+            assert part <= target.amount_limit
+        if target is not None and (
+            target.quantity_limit == 0 or target.aggregated_quantity_limit == 0
+        ):
+            assert part == 0
+    for target in targets:
+        if target.aggregated_amount_limit is not None:
+            mine = {i for i, t in owner.items() if t is target}
+            assert sum(step.line_discounts[i] for i in mine) <= target.aggregated_amount_limit
+        if discount.type == "AMOUNT" and discount.effect == "APPLY_TO_ITEMS_BY_QUANTITY":
+            assert discount.amount_off is not None
+            for i in (i for i, t in owner.items() if t is target):
+                reached = start.lines[i].quantity or 1
+                if target.quantity_limit is not None:
+                    reached = min(reached, target.quantity_limit)
+                assert step.line_discounts[i] <= discount.amount_off * reached
 
 
 def check_invariants(before: Cart, step: Applied) -> None:

@@ -121,10 +121,47 @@ class Applied:
         return self.discount_amount + self.items_discount_amount
 
 
-def apply(cart: Cart, discount: Discount, targets: Iterable[int] | None = None) -> Applied:
-    """Apply ``discount`` to ``cart``. ``targets``: indices of the lines an item effect may
-    discount (resolved from the discount's ``applicable_to``); ``None`` means every line
-    (BEHAVIOR 11.5). Order-level effects ignore it."""
+@dataclass(frozen=True, slots=True)
+class Target:
+    """The lines one ``applicable_to`` entry lets an item discount reach, and its caps
+    (BEHAVIOR 11.6): units discounted on each line and over all its lines, discount on each
+    line and over all its lines. None: no cap."""
+
+    lines: tuple[int, ...]
+    quantity_limit: int | None = None
+    aggregated_quantity_limit: int | None = None
+    amount_limit: int | None = None
+    aggregated_amount_limit: int | None = None
+
+    def __post_init__(self) -> None:
+        for cap in (
+            self.quantity_limit,
+            self.aggregated_quantity_limit,
+            self.amount_limit,
+            self.aggregated_amount_limit,
+        ):
+            if cap is not None and cap < 0:
+                raise ValueError("target caps must not be negative")
+
+
+Targets = Sequence[Target] | Iterable[int] | None
+
+
+def _targets(targets: Targets, size: int) -> list[Target]:
+    """Targets as a list; plain line indices are one target without caps, None every line."""
+    if targets is None:
+        return [Target(tuple(range(size)))]
+    found = list(targets)
+    if all(isinstance(t, Target) for t in found):
+        return found  # type: ignore[return-value]
+    return [Target(tuple(t for t in found if isinstance(t, int)))]
+
+
+def apply(cart: Cart, discount: Discount, targets: Targets = None) -> Applied:
+    """Apply ``discount`` to ``cart``. ``targets``: the lines an item effect may discount,
+    with their caps (resolved from the rules' ``applicable_to``); a line two targets name
+    belongs to the first; ``None`` means every line (BEHAVIOR 11.5). Order-level effects
+    ignore them."""
     left = cart.total_amount
     if discount.effect == "APPLY_TO_ORDER":
         off = min(_order_discount(discount, left), left)
@@ -133,9 +170,41 @@ def apply(cart: Cart, discount: Discount, targets: Iterable[int] | None = None) 
             discount_amount=off,
             line_discounts=(0,) * len(cart.lines),
         )
-    chosen = set(range(len(cart.lines))) if targets is None else set(targets)
-    bases = [_line_base(line) if i in chosen else 0 for i, line in enumerate(cart.lines)]
-    parts = _item_discounts(discount, cart.lines, bases)
+    size = len(cart.lines)
+    owned: list[list[int]] = []  # per target, the lines it reaches, in order
+    taken: set[int] = set()
+    chosen = _targets(targets, size)
+    for target in chosen:
+        mine = []
+        for index in target.lines:
+            if 0 <= index < size and index not in taken:
+                taken.add(index)
+                mine.append(index)
+        owned.append(mine)
+    units = [0] * size
+    bases = [0] * size
+    for target, mine in zip(chosen, owned, strict=True):
+        units_left = target.aggregated_quantity_limit
+        for index in mine:
+            line = cart.lines[index]
+            whole = _units(line)
+            allowed = _capped(whole, target.quantity_limit)
+            if units_left is not None:
+                allowed = min(allowed, units_left)
+                units_left -= allowed
+            units[index] = allowed
+            base = _line_base(line)
+            # Fewer units than the line has: their share of what is left on it.
+            bases[index] = base if allowed >= whole else base * allowed // whole
+    parts = _item_discounts(discount, bases, units)
+    for target, mine in zip(chosen, owned, strict=True):
+        if target.amount_limit is not None:
+            for index in mine:
+                parts[index] = min(parts[index], target.amount_limit)
+        cap = target.aggregated_amount_limit
+        if cap is not None and sum(parts[i] for i in mine) > cap:
+            for index, part in zip(mine, allocate(cap, [parts[i] for i in mine]), strict=True):
+                parts[index] = part
     # Caps, smallest result wins: the discount's own limit for the whole order, then what
     # is left to pay on the order (its amount may be below the sum of its lines).
     for cap in (discount.aggregated_amount_limit, left):
@@ -148,7 +217,7 @@ def apply(cart: Cart, discount: Discount, targets: Iterable[int] | None = None) 
     return Applied(cart=replace(cart, lines=lines), discount_amount=0, line_discounts=tuple(parts))
 
 
-def apply_all(cart: Cart, stack: Sequence[tuple[Discount, Iterable[int] | None]]) -> list[Applied]:
+def apply_all(cart: Cart, stack: Sequence[tuple[Discount, Targets]]) -> list[Applied]:
     """Apply discounts in order, each on the cart the ones before it left (BEHAVIOR 5.10)."""
     out: list[Applied] = []
     for discount, targets in stack:
@@ -198,19 +267,21 @@ def _units(line: Line) -> int:
     return 1 if line.amount else 0
 
 
-def _item_discounts(discount: Discount, lines: Sequence[Line], bases: list[int]) -> list[int]:
+def _item_discounts(discount: Discount, bases: list[int], units: list[int]) -> list[int]:
+    """Each line's part, before the caps: ``bases`` is what is left on each line to
+    discount (0: not targeted), ``units`` how many of its units the discount reaches."""
     effect = discount.effect
     if discount.type == "PERCENT":
         assert discount.percent_off is not None
         percent = discount.percent_off
         return [_capped(_percent_of(b, percent), discount.amount_limit) for b in bases]
     if discount.type == "FIXED":
-        # Every unit on a targeted line is priced at fixed_amount from now on.
+        # Every reached unit on a targeted line is priced at fixed_amount from now on.
         assert discount.fixed_amount is not None
         fixed = discount.fixed_amount
         return [
-            _capped(max(0, b - fixed * _units(line)), discount.amount_limit) if b else 0
-            for line, b in zip(lines, bases, strict=True)
+            _capped(max(0, b - fixed * n), discount.amount_limit) if b else 0
+            for b, n in zip(bases, units, strict=True)
         ]
     assert discount.amount_off is not None
     off = discount.amount_off
@@ -218,14 +289,14 @@ def _item_discounts(discount: Discount, lines: Sequence[Line], bases: list[int])
         return [_capped(min(off, b), discount.amount_limit) for b in bases]
     if effect == "APPLY_TO_ITEMS_BY_QUANTITY":
         return [
-            _capped(min(off * _units(line), b), discount.amount_limit)
-            for line, b in zip(lines, bases, strict=True)
+            _capped(min(off * n, b), discount.amount_limit)
+            for b, n in zip(bases, units, strict=True)
         ]
     if effect == "APPLY_TO_ITEMS_PROPORTIONALLY":
         # In proportion to what is left on each line; a share never exceeds its line.
         return allocate(min(off, sum(bases)), bases)
     # APPLY_TO_ITEMS_PROPORTIONALLY_BY_QUANTITY: in proportion to units, each line capped at
     # what is left on it; a capped line's excess goes to the others.
-    weights = [_units(line) if b else 0 for line, b in zip(lines, bases, strict=True)]
+    weights = [n if b else 0 for b, n in zip(bases, units, strict=True)]
     reachable = sum(b for b, w in zip(bases, weights, strict=True) if w)
     return allocate_capped(min(off, reachable), weights, bases)
