@@ -403,3 +403,22 @@ def test_fuzzed_documents_never_crash_parse_or_evaluate(
     )
     verdict = evaluate(parsed, facts)
     assert verdict.passed in (True, False)
+
+
+@pytest.mark.parametrize(
+    ("op", "expected"),
+    [("$not_differ", False), ("$not_intersect", True), ("$in", False), ("$is_not", True)],
+)
+def test_set_conditions_on_lists_of_objects_never_raise(op: str, expected: bool) -> None:
+    # Metadata is free-form JSON: a list may hold objects and lists, which no condition value
+    # (text, numbers, booleans) ever equals.
+    facts = Facts(
+        amount=1,
+        total_amount=1,
+        initial_amount=1,
+        lines=(),
+        metadata={"tags": [{"a": 1}, ["b"], "c"]},
+        now=NOW,
+    )
+    document = parse(_one("order.metadata", {op: ["a", "b"]}, property="tags"))
+    assert evaluate(document, facts).passed is expected

@@ -694,8 +694,17 @@ def _condition(op: str, values: tuple[Any, ...], value: Any, now: datetime) -> b
 
 
 def _key(value: Any) -> Any:
+    """What ``value`` is compared by in the set conditions: numbers by value, so 2 and "2"
+    are one. An object or a list (free-form metadata may hold them) cannot go in a set and
+    can never equal a condition value, which is always text, a number or a boolean: it gets
+    a key of its own that matches nothing."""
     number = _as_number(value) if not isinstance(value, str) else None
-    return number if number is not None else value
+    key = number if number is not None else value
+    try:
+        hash(key)
+    except TypeError:
+        return object()
+    return key
 
 
 def _date_condition(op: str, values: tuple[Any, ...], value: Any, now: datetime) -> bool:
