@@ -422,3 +422,54 @@ def test_set_conditions_on_lists_of_objects_never_raise(op: str, expected: bool)
     )
     document = parse(_one("order.metadata", {op: ["a", "b"]}, property="tags"))
     assert evaluate(document, facts).passed is expected
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        _one("order.metadata", {"$after": ["0001-01-01T00:00:00+05:00"]}, property="d"),
+        _one("order.metadata", {"$before": ["9999-12-31T23:59:59-05:00"]}, property="d"),
+        _one(
+            "order.metadata",
+            {"$timeframe_absolute": ["0001-01-01T00:00:00+01:00;2026-01-01T00:00:00Z"]},
+            property="d",
+        ),
+        _one(
+            "x.customer.orders.count",
+            {"$more_than": [0]},
+            rules={
+                "1": {
+                    "name": "x.customer.orders.created_at",
+                    "conditions": {"$after": ["0001-01-01T00:00:00+05:00"]},
+                },
+                "logic": "1",
+            },
+        ),
+    ],
+)
+def test_moments_without_a_utc_form_are_refused(document: dict[str, Any]) -> None:
+    # Moments are kept in UTC (a purchase-history window is bound to the database as UTC):
+    # one whose offset carries it past year 1 or 9999 has none.
+    with pytest.raises(RuleError) as raised:
+        parse(document)
+    assert "out of range" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("op", "value", "expected"),
+    [
+        ("$before", "0001-01-01T00:00:00+05:00", True),
+        ("$after", "9999-12-31T23:59:59-05:00", True),
+        ("$dow", "0001-01-01T00:00:00+05:00", False),
+        ("$is_days_ago", "9999-12-31T23:59:59-05:00", False),
+    ],
+)
+def test_extreme_moments_in_metadata_are_evaluated_without_raising(
+    op: str, value: str, expected: bool
+) -> None:
+    values: list[Any] = [0] if op in ("$dow", "$is_days_ago") else ["2026-01-01T00:00:00Z"]
+    facts = Facts(
+        amount=1, total_amount=1, initial_amount=1, lines=(), metadata={"d": value}, now=NOW
+    )
+    document = parse(_one("order.metadata", {op: values}, property="d"))
+    assert evaluate(document, facts).passed is expected

@@ -164,6 +164,24 @@ def test_malformed_and_unbuilt_rules_are_refused_saying_why(client: AppClient) -
             "applicable_to",
         ),
         ({"name": "x", "bundle_rules": {"1": {"name": "order.items.any"}}}, "bundle_rules"),
+        (
+            {
+                "name": "x",
+                "rules": {
+                    "1": {
+                        "name": "x.customer.orders.count",
+                        "conditions": {"$more_than": [0]},
+                        "rules": {
+                            "1": {
+                                "name": "x.customer.orders.created_at",
+                                "conditions": {"$after": ["0001-01-01T00:00:00+05:00"]},
+                            }
+                        },
+                    }
+                },
+            },
+            "out of range",
+        ),
     ]
     for body, says in cases:
         response = client.post("/v1/validation-rules", json=body)

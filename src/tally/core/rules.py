@@ -355,15 +355,27 @@ def _whole(value: Any, where: str, what: str) -> int:
     return value
 
 
+def _read_moment(value: Any) -> datetime | None:
+    """An ISO 8601 date or date-time, with its own offset (UTC when it names none)."""
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def _moment(value: Any, where: str) -> datetime:
-    if isinstance(value, str) and len(value) <= 64:
-        try:
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            pass
-        else:
-            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    raise RuleError(f"{where} must be an ISO 8601 date or date-time")
+    """A moment a rule names, in UTC: a purchase-history window is bound to the database as
+    UTC, and a moment whose offset carries it before year 1 or past 9999 has no UTC form."""
+    moment = _read_moment(value)
+    if moment is None:
+        raise RuleError(f"{where} must be an ISO 8601 date or date-time")
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise RuleError(f"{where} is out of range once converted to UTC") from None
 
 
 def _span(value: Any, where: str) -> tuple[datetime, datetime]:
@@ -641,12 +653,9 @@ def _equal(value: Any, expected: Any) -> bool:
 def _as_moment(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, str) and len(value) <= 64:
-        try:
-            return _moment(value, "")
-        except RuleError:
-            return None
-    return None
+    # Kept with its own offset: comparing moments never overflows, and $dow and $is_days_ago
+    # read the day where the value was written.
+    return _read_moment(value)
 
 
 def _condition(op: str, values: tuple[Any, ...], value: Any, now: datetime) -> bool:
