@@ -473,3 +473,23 @@ def test_extreme_moments_in_metadata_are_evaluated_without_raising(
     )
     document = parse(_one("order.metadata", {op: values}, property="d"))
     assert evaluate(document, facts).passed is expected
+
+
+@pytest.mark.parametrize(
+    "logic",
+    ["(" * 400 + "1" + ")" * 400, "not " * 200 + "1", "(not " * 17 + "1" + ")" * 17],
+    ids=["parentheses", "not", "both"],
+)
+def test_logic_nested_too_deep_is_refused(logic: str) -> None:
+    document = {"1": {"name": "order.amount", "conditions": {"$is": [1]}}, "logic": logic}
+    with pytest.raises(RuleError) as raised:
+        parse(document)
+    assert "rules.logic nests ( and not more than 32 levels deep" in str(raised.value)
+
+
+def test_logic_nested_32_deep_is_read() -> None:
+    document = {
+        "1": {"name": "order.amount", "conditions": {"$is": [4890]}},
+        "logic": "(" * 16 + "not " * 16 + "1" + ")" * 16,
+    }
+    assert evaluate(parse(document), FACTS).passed

@@ -19,6 +19,8 @@ MAX_ENTRIES = 50
 MAX_DEPTH = 4
 MAX_VALUES = 100
 MAX_TEXT = 1000
+# Parentheses and "not"s a logic expression may nest: its parser recurses at each level.
+MAX_LOGIC_DEPTH = 32
 
 
 class RuleError(ValueError):
@@ -430,6 +432,7 @@ def _parse_logic(text: str, numbers: set[str], path: str) -> Any:
         tokens.append(match.group(match.lastindex or 0).lower())
         pos = match.end()
     at = 0
+    nesting = 0
 
     def expr() -> Any:
         nonlocal at
@@ -448,24 +451,32 @@ def _parse_logic(text: str, numbers: set[str], path: str) -> Any:
         return parts[0] if len(parts) == 1 else ("and", parts)
 
     def factor() -> Any:
-        nonlocal at
+        nonlocal at, nesting
         if at >= len(tokens):
             raise RuleError(f"{path} ends where a rule number or ( was expected")
         token = tokens[at]
         at += 1
-        if token == "not":
-            return ("not", [factor()])
-        if token == "(":
-            inner = expr()
-            if at >= len(tokens) or tokens[at] != ")":
-                raise RuleError(f"{path} has an unbalanced parenthesis")
-            at += 1
-            return inner
+        if token in ("not", "("):
+            nesting += 1
+            if nesting > MAX_LOGIC_DEPTH:
+                raise RuleError(f"{path} nests ( and not more than {MAX_LOGIC_DEPTH} levels deep")
+            try:
+                return ("not", [factor()]) if token == "not" else parenthesised()
+            finally:
+                nesting -= 1
         if token.isdigit():
             if token not in numbers:
                 raise RuleError(f"{path} refers to rule {token}, which is not defined")
             return token
         raise RuleError(f"{path}: {token!r} where a rule number or ( was expected")
+
+    def parenthesised() -> Any:
+        nonlocal at
+        inner = expr()
+        if at >= len(tokens) or tokens[at] != ")":
+            raise RuleError(f"{path} has an unbalanced parenthesis")
+        at += 1
+        return inner
 
     tree = expr()
     if at != len(tokens):
