@@ -493,3 +493,16 @@ def test_logic_nested_32_deep_is_read() -> None:
         "logic": "(" * 16 + "not " * 16 + "1" + ")" * 16,
     }
     assert evaluate(parse(document), FACTS).passed
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["\u0661", "\uff11", "12345", "1" * 5000, "0", "01", " 1"],
+    ids=["arabic-indic", "fullwidth", "five-digits", "huge", "zero", "leading-zero", "space"],
+)
+def test_rule_keys_are_short_ascii_numbers(key: str) -> None:
+    entry = {"name": "order.amount", "conditions": {"$is": [1]}}
+    with pytest.raises(RuleError) as raised:
+        parse({key: entry})
+    assert "keys are rule numbers" in str(raised.value)
+    assert parse({"9999": entry, "logic": "9999"}).entries.keys() == {"9999"}

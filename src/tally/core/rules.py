@@ -236,8 +236,18 @@ def parse(
         if key == "logic":
             logic_text = value
             continue
-        if not (isinstance(key, str) and key.isdigit() and not key.startswith("0")):
-            raise RuleError(f"{_path} has key {key!r}: keys are rule numbers 1, 2, ... and logic")
+        # ASCII only: str.isdigit() also admits other scripts' digits (U+0661, U+FF11), which
+        # logic does not read; at most four digits, so int() never meets too long a number.
+        if not (
+            isinstance(key, str)
+            and key.isascii()
+            and key.isdigit()
+            and len(key) <= 4
+            and not key.startswith("0")
+        ):
+            raise RuleError(
+                f"{_path} has key {str(key)[:20]!r}: keys are rule numbers 1, 2, ... and logic"
+            )
         entries[key] = _entry(key, value, f"{_path}.{key}", _depth, _parent)
     if len(entries) > MAX_ENTRIES:
         raise RuleError(f"{_path} has more than {MAX_ENTRIES} rules")
@@ -415,7 +425,7 @@ def _item_ref(value: Any, where: str) -> ItemRef:
 
 # ---------------------------------------------------------------- logic expressions
 
-_TOKEN = re.compile(r"\s*(?:(\d+)|(\()|(\))|(and|or|not)\b)", re.IGNORECASE)
+_TOKEN = re.compile(r"\s*(?:([0-9]+)|(\()|(\))|(and|or|not)\b)", re.IGNORECASE)
 
 
 def _parse_logic(text: str, numbers: set[str], path: str) -> Any:
