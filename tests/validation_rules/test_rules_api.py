@@ -4,6 +4,7 @@ evaluated in validations and redemptions (BEHAVIOR 16)."""
 
 from typing import Any
 
+from support.db import snapshot
 from support.inprocess import AppClient
 from support.spec import assert_matches
 
@@ -192,6 +193,34 @@ def test_malformed_and_unbuilt_rules_are_refused_saying_why(client: AppClient) -
     _rule(client, CART_RULE)
     again = client.post("/v1/validation-rules", json=CART_RULE)
     assert (again.status_code, again.json()["key"]) == (409, "duplicate_found")
+
+
+def _nested(depth: int) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+def test_unstorable_bodies_are_refused_before_anything_is_written(client: AppClient) -> None:
+    rule = _rule(client, CART_RULE)
+    _voucher(client, "STORABLE")
+    on_metadata = {"name": "order.metadata", "property": "p", "conditions": {"$is": ["a\u0000"]}}
+    over_64_bits = {"name": "order.amount", "conditions": {"$is": [2**64]}}
+    cases = [
+        ("POST", "/v1/validation-rules", {"name": "nul", "rules": {"1": on_metadata}}),
+        ("POST", "/v1/validation-rules", {"name": "big", "rules": {"1": over_64_bits}}),
+        ("POST", "/v1/validation-rules", {"name": "deep", "bundle_rules": _nested(40)}),
+        ("PUT", f"/v1/validation-rules/{rule['id']}", {"error": {"message": "\u0000"}}),
+        ("PUT", f"/v1/validation-rules/{rule['id']}", {"rules": {"1": over_64_bits}}),
+        ("POST", f"/v1/validation-rules/{rule['id']}/assignments", {"voucher": "STORABLE\u0000"}),
+    ]
+    before = snapshot(client.db)
+    for method, path, body in cases:
+        response = client.request(method, path, json=body)
+        assert response.status_code == 400, (body, response.text)
+        assert response.json()["key"] == "invalid_payload", response.text
+    assert snapshot(client.db) == before
 
 
 def test_assignments_are_made_listed_replaced_and_removed(client: AppClient) -> None:

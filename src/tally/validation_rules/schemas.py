@@ -4,7 +4,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from tally.common.schemas import ObjectId, RequestModel, ShortText
+from tally.common.schemas import ObjectId, RequestBody, RequestModel, ShortText
 
 CONTEXT_TYPES = (
     "earning_rule.order.paid",
@@ -80,7 +80,7 @@ class ApplicableToSet(RequestModel):
     included_all: bool = False
 
 
-class RuleCreate(RequestModel):
+class RuleCreate(RequestBody):
     name: str = Field(min_length=1, max_length=255)
     rules: dict[str, Any] | None = None
     bundle_rules: dict[str, Any] | None = None
@@ -90,7 +90,7 @@ class RuleCreate(RequestModel):
     context_type: ContextType = "global"
 
 
-class RuleUpdate(RequestModel):
+class RuleUpdate(RequestBody):
     name: str | None = Field(default=None, min_length=1, max_length=255)
     rules: dict[str, Any] | None = None
     bundle_rules: dict[str, Any] | None = None
@@ -105,7 +105,7 @@ RelatedType = Literal[
 ]
 
 
-class AssignmentCreate(RequestModel):
+class AssignmentCreate(RequestBody):
     related_object_type: RelatedType = "voucher"
     related_object_id: ObjectId | None = None
     # The shorthand of validation-rules.json's examples: {"voucher": "v_..."}.
