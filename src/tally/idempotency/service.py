@@ -48,10 +48,12 @@ def check_key(key: str) -> str:
 
 def fingerprint(method: str, path: str, query: str, body: bytes) -> str:
     """What makes two requests the same: method, path, query, and the body as JSON with
-    sorted keys (key order and spacing are not a different request)."""
+    sorted keys (key order and spacing are not a different request). A body that is not
+    JSON, or that orjson reads but cannot write back (it writes 254 levels of nesting and
+    reads 1024), is compared as sent."""
     try:
         canonical = orjson.dumps(orjson.loads(body), option=orjson.OPT_SORT_KEYS) if body else b""
-    except orjson.JSONDecodeError:
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
         canonical = body
     digest = hashlib.sha256()
     for part in (method.encode(), path.encode(), query.encode(), canonical):
