@@ -1,12 +1,22 @@
 """Validation rules through the API on both engines: the spec's example documents saved
 and printed back, malformed ones refused saying what is wrong, assignments, and rules
-evaluated in validations and redemptions (BEHAVIOR 16)."""
+evaluated in validations and redemptions (BEHAVIOR 16). A delete racing an assignment is
+driven through the service, two transactions at once (PostgreSQL)."""
 
+import threading
+import time
+from datetime import UTC, datetime
 from typing import Any
+
+import pytest
+import sqlalchemy as sa
 
 from support.db import snapshot
 from support.inprocess import AppClient
 from support.spec import assert_matches
+from tally.errors import TallyError
+from tally.validation_rules import service
+from tally.validation_rules.schemas import AssignmentCreate
 
 CART_RULE = {
     "name": "Cart over $100 and at least 2 items",
@@ -252,6 +262,67 @@ def test_assignments_are_made_listed_replaced_and_removed(client: AppClient) -> 
     assert client.delete(path).status_code == 204
     assert client.delete(path).status_code == 404
     assert client.delete(f"/v1/validation-rules/{rule['id']}").status_code == 204
+
+
+def test_an_assigned_rule_is_not_deleted_and_says_why(client: AppClient) -> None:
+    rule = _rule(client, CART_RULE)
+    _voucher(client, "IN-USE")
+    assert _assign(client, rule["id"], {"voucher": "IN-USE"}).status_code == 200
+    refused = client.delete(f"/v1/validation-rules/{rule['id']}")
+    assert (refused.status_code, refused.json()["key"]) == (400, "resource_in_use"), refused.text
+    assert client.get(f"/v1/validation-rules/{rule['id']}").status_code == 200
+
+
+def _wait_for_a_lock_wait(client: AppClient) -> None:
+    """Until a session of this database waits for a row lock (PostgreSQL)."""
+    waiting = sa.text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with client.db.transaction(write=False) as conn:
+            if conn.execute(waiting).scalar_one():
+                return
+        time.sleep(0.01)
+    raise AssertionError("the delete never waited for the assignment's transaction")
+
+
+def test_a_delete_racing_an_assignment_is_refused_not_a_server_error(client: AppClient) -> None:
+    if client.db.is_sqlite:
+        pytest.skip("SQLite writers take turns: a delete cannot overlap an assignment")
+    rule = _rule(client, CART_RULE)
+    _voucher(client, "RACED")
+    project_id = client.project.project_id
+    outcome: list[BaseException | None] = []
+
+    def delete() -> None:
+        try:
+            with client.db.transaction(write=True) as conn:
+                service.delete(conn, project_id=project_id, rule_id=rule["id"])
+        except BaseException as exc:  # the outcome is judged below, on the test's thread
+            outcome.append(exc)
+        else:
+            outcome.append(None)
+
+    # The assignment is written and not yet committed when the delete begins.
+    with client.db.transaction(write=True) as conn:
+        service.assign(
+            conn,
+            project_id=project_id,
+            rule_id=rule["id"],
+            body=AssignmentCreate(voucher="RACED"),
+            force=False,
+            now=datetime.now(UTC),
+        )
+        deleting = threading.Thread(target=delete)
+        deleting.start()
+        _wait_for_a_lock_wait(client)
+    deleting.join(10)
+    [error] = outcome
+    assert isinstance(error, TallyError), repr(error)
+    assert (error.status, error.key) == (400, "resource_in_use")
+    assert client.get(f"/v1/validation-rules/{rule['id']}").json()["assignments_count"] == 1
 
 
 def test_a_voucher_applies_only_to_orders_its_rules_admit(client: AppClient) -> None:

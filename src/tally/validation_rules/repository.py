@@ -15,6 +15,18 @@ def get(conn: Connection, project_id: str, rule_id: str) -> Row | None:
     return common.one_by(conn, rules, project_id, "id", rule_id)
 
 
+def lock(conn: Connection, project_id: str, rule_id: str) -> Row | None:
+    """The rule, read again and locked for the rest of the transaction. On PostgreSQL a
+    delete and an assignment of one rule so run one after the other, and the delete sees
+    the assignment; SQLite has no FOR UPDATE and needs none (its writers take turns)."""
+    stmt = (
+        sa.select(rules)
+        .where(rules.c.project_id == project_id, rules.c.id == rule_id)
+        .with_for_update()
+    )
+    return conn.execute(stmt).mappings().first()
+
+
 def get_by_name(conn: Connection, project_id: str, name: str) -> Row | None:
     return common.one_by(conn, rules, project_id, "name", name)
 

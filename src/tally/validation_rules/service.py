@@ -115,6 +115,16 @@ def get(conn: Connection, *, project_id: str, rule_id: str) -> Row:
     return row
 
 
+def _locked(conn: Connection, project_id: str, rule_id: str) -> Row:
+    # Deletes, assignments and unassignments of a rule take its row lock first: otherwise a
+    # delete that read no assignments could meet one committed since, and fail on the
+    # foreign key (a 500) instead of answering resource_in_use.
+    row = repository.lock(conn, project_id, rule_id)
+    if row is None:
+        raise not_found(RULE, rule_id)
+    return row
+
+
 def update(
     conn: Connection, *, project_id: str, rule_id: str, body: RuleUpdate, now: datetime
 ) -> Row:
@@ -138,7 +148,7 @@ def update(
 
 
 def delete(conn: Connection, *, project_id: str, rule_id: str) -> None:
-    row = get(conn, project_id=project_id, rule_id=rule_id)
+    row = _locked(conn, project_id, rule_id)
     if row["assignments_count"] > 0:
         # BEHAVIOR 2.5: a rule still assigned stays; its assignments go first.
         raise TallyError(
@@ -212,7 +222,7 @@ def assign(
     force: bool,
     now: datetime,
 ) -> Row:
-    get(conn, project_id=project_id, rule_id=rule_id)
+    _locked(conn, project_id, rule_id)
     kind, ref = _related(body)
     related_id = _existing(conn, project_id, kind, ref)
     found = repository.find_assignment(conn, project_id, rule_id, kind, related_id)
@@ -244,7 +254,7 @@ def assign(
 
 
 def unassign(conn: Connection, *, project_id: str, rule_id: str, assignment_id: str) -> None:
-    get(conn, project_id=project_id, rule_id=rule_id)
+    _locked(conn, project_id, rule_id)
     row = repository.get_assignment(conn, project_id, assignment_id)
     if row is None or row["rule_id"] != rule_id:
         raise not_found(ASSIGNMENT, assignment_id)
