@@ -10,6 +10,7 @@ Both only ever *try*: a caller that finds a lock taken waits elsewhere (on the e
 holding neither a thread nor a connection) and tries again.
 """
 
+import contextlib
 import errno
 import fcntl
 import hashlib
@@ -67,23 +68,43 @@ class FileLocks:
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600) if path else None
 
     def try_acquire(self, numbers: Sequence[int]) -> int | None:
-        """Take all of ``numbers`` or none: the first taken elsewhere, or None."""
+        """Take all of ``numbers`` or none: the first taken elsewhere, or None. An
+        unexpected error midway (from the kernel) is raised with none of them held."""
         taken: list[int] = []
+        refused: int | None = None
         with self._mutex:
-            for number in numbers:
-                if number in self._held or not self._lock_file(number):
-                    for undo in taken:
-                        self._unlock(undo)
-                    return number
-                self._held.add(number)
-                taken.append(number)
-        return None
+            try:
+                for number in numbers:
+                    if number in self._held or not self._lock_file(number):
+                        refused = number
+                        break
+                    self._held.add(number)
+                    taken.append(number)
+            except BaseException:
+                # The caller never learns which were taken, so it could never release them.
+                with contextlib.suppress(OSError):
+                    self._unlock_all(taken)
+                raise
+            if refused is not None:
+                self._unlock_all(taken)
+        return refused
 
     def release(self, numbers: Sequence[int]) -> None:
         with self._mutex:
-            for number in numbers:
-                if number in self._held:
-                    self._unlock(number)
+            self._unlock_all([number for number in numbers if number in self._held])
+
+    def _unlock_all(self, numbers: Sequence[int]) -> None:
+        """Release every one of ``numbers``, even after one fails: a lock left held would
+        keep its order out of reach until this process ends. The first failure is raised
+        once all have been tried."""
+        failed: OSError | None = None
+        for number in numbers:
+            try:
+                self._unlock(number)
+            except OSError as exc:
+                failed = failed or exc
+        if failed is not None:
+            raise failed
 
     def holds(self, number: int) -> bool:
         """Whether this process holds ``number`` (for tests and diagnostics)."""
