@@ -170,10 +170,6 @@ def test_malformed_and_unbuilt_rules_are_refused_saying_why(client: AppClient) -
             },
             "not a rule Tally evaluates",
         ),
-        (
-            {"name": "x", "applicable_to": {"included": [{"object": "product", "id": "prod_1"}]}},
-            "applicable_to",
-        ),
         ({"name": "x", "bundle_rules": {"1": {"name": "order.items.any"}}}, "bundle_rules"),
         (
             {
@@ -288,9 +284,9 @@ def _wait_for_a_lock_wait(client: AppClient) -> None:
     raise AssertionError("the delete never waited for the assignment's transaction")
 
 
+# PostgreSQL only: SQLite writers take turns, so a delete cannot overlap an assignment.
+@pytest.mark.parametrize("migrated_db_url", ["postgresql"], indirect=True)
 def test_a_delete_racing_an_assignment_is_refused_not_a_server_error(client: AppClient) -> None:
-    if client.db.is_sqlite:
-        pytest.skip("SQLite writers take turns: a delete cannot overlap an assignment")
     rule = _rule(client, CART_RULE)
     _voucher(client, "RACED")
     project_id = client.project.project_id
@@ -434,3 +430,42 @@ def test_purchase_history_counts_paid_orders_in_the_window(client: AppClient) ->
     assert not _validate(client, "NEWBIE", {"amount": 3000})["valid"]
     # A customer Tally does not know yet has no orders: the rule admits them.
     assert _validate(client, "NEWBIE", {"amount": 3000}, customer={"source_id": "bob"})["valid"]
+
+
+def test_a_stored_rule_tally_can_no_longer_read_refuses_not_fails(client: AppClient) -> None:
+    """A rule saved before a check existed (here: a date with no UTC form, refused at save
+    since) refuses its redeemable; it never becomes a 500 nor a discount given unchecked."""
+    import sqlalchemy as sa
+
+    from tally.validation_rules.tables import validation_rules
+
+    rule = _rule(client, CART_RULE)
+    _voucher(client, "OLDRULE")
+    _assign(client, rule["id"], {"voucher": "OLDRULE"})
+    unreadable = {
+        "1": {
+            "name": "x.customer.orders.count",
+            "property": None,
+            "conditions": {"$more_than": [0]},
+            "rules": {
+                "1": {
+                    "name": "x.customer.orders.created_at",
+                    "property": None,
+                    "conditions": {"$after": ["0001-01-01T00:00:00+05:00"]},
+                    "rules": {"logic": ""},
+                },
+                "logic": "1",
+            },
+        },
+        "logic": "1",
+    }
+    with client.db.transaction(write=True) as conn:
+        conn.execute(
+            sa.update(validation_rules)
+            .where(validation_rules.c.id == rule["id"])
+            .values(rules=unreadable)
+        )
+    refused = _validate(client, "OLDRULE", {"amount": 20000, "items": LINES})
+    assert not refused["valid"]
+    error = refused["redeemables"][0]["result"]["error"]
+    assert error["key"] == "redemption_rules_violated"

@@ -234,7 +234,7 @@ def _reapply(conn: Connection, project_id: str, cart: Cart, used: list[Outcome])
     for outcome in used:
         assert outcome.source is not None
         step = validations.apply_discount(
-            cart, validations.discount_of(conn, project_id, outcome.source)
+            cart, validations.discount_of(conn, project_id, outcome.source), outcome.targets
         )
         steps.append(step)
         cart = step.cart

@@ -13,7 +13,7 @@ def rule_json(row: Mapping[Any, Any]) -> dict[str, Any]:
         "id": row["id"],
         "name": row["name"],
         "rules": row["rules"],
-        "applicable_to": dict(_NO_ITEMS),
+        "applicable_to": row["applicable_to"] or dict(_NO_ITEMS),
         "type": row["type"],
         "context_type": row["context_type"],
         "created_at": iso(row["created_at"]),

@@ -1,10 +1,10 @@
 """Request and response bodies of /v1/validation-rules (validation-rules.json)."""
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt, model_validator
 
-from tally.common.schemas import ObjectId, RequestBody, RequestModel, ShortText
+from tally.common.schemas import Money, ObjectId, RequestBody, RequestModel, ShortText
 
 CONTEXT_TYPES = (
     "earning_rule.order.paid",
@@ -71,12 +71,75 @@ class RuleMessage(RequestModel):
     message: ShortText
 
 
-class ApplicableToSet(RequestModel):
-    """Which order items the discount may touch. Tally does not target items by rule yet:
-    only an empty set is accepted (see service.check_applicable_to)."""
+# Parts of an applicable_to entry Tally does not apply yet: refused by name, never ignored.
+_ENTRY_NOT_BUILT = (
+    "price",
+    "price_formula",
+    "order_item_indices",
+    "order_item_units",
+    "repeat",
+    "skip_initially",
+    "target",
+)
+Count = Annotated[StrictInt, Field(ge=0, le=1_000_000_000)]
 
-    included: list[dict[str, Any]] = Field(default_factory=list, max_length=100)
-    excluded: list[dict[str, Any]] = Field(default_factory=list, max_length=100)
+
+class ApplicableToEntry(RequestModel):
+    """A product or SKU a discount may (``included``) or may not (``excluded``) touch, and
+    the caps on what it gets (validation-rules.json ApplicableTo; BEHAVIOR 11.6)."""
+
+    object: Literal["product", "sku", "products_collection"]
+    id: ObjectId | None = None
+    source_id: ObjectId | None = None
+    # Printed as the catalogue has them; what a client sends here is not read.
+    product_id: ObjectId | None = None
+    product_source_id: ObjectId | None = None
+    strict: bool = False
+    effect: Literal[
+        "APPLY_TO_EVERY",
+        "APPLY_TO_CHEAPEST",
+        "APPLY_FROM_CHEAPEST",
+        "APPLY_TO_MOST_EXPENSIVE",
+        "APPLY_FROM_MOST_EXPENSIVE",
+    ] = "APPLY_TO_EVERY"
+    quantity_limit: Count | None = None
+    aggregated_quantity_limit: Count | None = None
+    amount_limit: Money | None = None
+    aggregated_amount_limit: Money | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_unbuilt(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key in _ENTRY_NOT_BUILT:
+                if data.get(key) not in (None, [], ""):
+                    raise ValueError(
+                        f"Property .applicable_to entry .{key} is not supported by Tally yet"
+                    )
+        return data
+
+    @model_validator(mode="after")
+    def _checked(self) -> "ApplicableToEntry":
+        if self.object == "products_collection":
+            raise ValueError(
+                "Property .applicable_to entry .object: products collections are not "
+                "supported by Tally yet"
+            )
+        if self.effect != "APPLY_TO_EVERY":
+            raise ValueError(
+                f"Property .applicable_to entry .effect: {self.effect} is not supported by "
+                "Tally yet (APPLY_TO_EVERY is)"
+            )
+        if self.id is None and self.source_id is None:
+            raise ValueError("Property .applicable_to entry needs an id or a source_id")
+        return self
+
+
+class ApplicableToSet(RequestModel):
+    """Which order items the discount may touch (BEHAVIOR 11.5)."""
+
+    included: list[ApplicableToEntry] = Field(default_factory=list, max_length=100)
+    excluded: list[ApplicableToEntry] = Field(default_factory=list, max_length=100)
     included_all: bool = False
 
 

@@ -13,12 +13,15 @@ from sqlalchemy.engine import Connection
 
 from tally import ids
 from tally.campaigns import repository as campaigns
+from tally.core import applicable
 from tally.core import rules as core
 from tally.db.prepared import Row
 from tally.errors import TallyError, duplicate, not_found
+from tally.products import repository as catalogue
 from tally.promotions import repository as promotions
 from tally.validation_rules import repository
 from tally.validation_rules.schemas import (
+    ApplicableToEntry,
     ApplicableToSet,
     AssignmentCreate,
     RuleCreate,
@@ -68,25 +71,64 @@ def _normal(raw: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _check_unbuilt(
-    bundle_rules: Mapping[str, Any] | None, applicable_to: ApplicableToSet | None
-) -> None:
-    # Never stored to be ignored: a rule that says which items a discount may touch, or
-    # what makes a bundle, is refused until Tally applies it.
+def _check_unbuilt(bundle_rules: Mapping[str, Any] | None) -> None:
+    # Never stored to be ignored: a rule that says what makes a bundle is refused until
+    # Tally applies it.
     if bundle_rules:
         raise invalid_rules("bundle_rules are not supported by Tally yet")
-    if applicable_to is not None and (
-        applicable_to.included or applicable_to.excluded or applicable_to.included_all
-    ):
-        raise invalid_rules(
-            "applicable_to (item targeting by rule) is not supported by Tally yet; "
-            "send it empty or leave it out"
-        )
+
+
+def _applicable(
+    conn: Connection, project_id: str, sent: ApplicableToSet | None
+) -> dict[str, Any] | None:
+    """``applicable_to`` as stored and printed: each entry completed from the catalogue
+    (id and source_id, and a SKU's product), None when it says nothing. An id the catalogue
+    does not have is refused: a typo would otherwise never match a line. A source_id alone
+    may name a product that orders bring later, and is kept as sent."""
+    if sent is None or not (sent.included or sent.excluded or sent.included_all):
+        return None
+    out: dict[str, Any] = {"included": [], "excluded": [], "included_all": sent.included_all}
+    for side in ("included", "excluded"):
+        for entry in getattr(sent, side):
+            out[side].append(_entry(conn, project_id, entry))
+    return out
+
+
+def _entry(conn: Connection, project_id: str, entry: ApplicableToEntry) -> dict[str, Any]:
+    kind = entry.object
+    ref = entry.id if entry.id is not None else entry.source_id
+    assert ref is not None  # the schema asks for one
+    found = (
+        catalogue.get_product(conn, project_id, ref)
+        if kind == "product"
+        else catalogue.get_sku(conn, project_id, ref)
+    )
+    if found is not None and entry.id is not None and found["id"] != entry.id:
+        found = None  # an id that is some other item's source_id names nothing
+    if found is None and entry.id is not None:
+        raise not_found(kind, entry.id)
+    out: dict[str, Any] = {"object": kind}
+    if found is not None:
+        out["id"] = found["id"]
+        out["source_id"] = found["source_id"]
+        if kind == "sku":
+            parent = catalogue.products_by_ids(conn, project_id, {found["product_id"]})
+            out["product_id"] = found["product_id"]
+            out["product_source_id"] = parent[found["product_id"]]["source_id"]
+    else:
+        out["source_id"] = entry.source_id
+    out["strict"] = entry.strict
+    out["effect"] = entry.effect
+    for cap in applicable.CAPS:
+        if getattr(entry, cap) is not None:
+            out[cap] = getattr(entry, cap)
+    return out
 
 
 def create(conn: Connection, *, project_id: str, body: RuleCreate, now: datetime) -> Row:
-    _check_unbuilt(body.bundle_rules, body.applicable_to)
+    _check_unbuilt(body.bundle_rules)
     document = _checked_rules(body.rules)
+    items = _applicable(conn, project_id, body.applicable_to)
     if repository.get_by_name(conn, project_id, body.name) is not None:
         raise duplicate(RULE, f"A validation rule named {body.name} already exists", body.name)
     rule_id = ids.new_id(RULE_ID_PREFIX, 12)
@@ -98,6 +140,7 @@ def create(conn: Connection, *, project_id: str, body: RuleCreate, now: datetime
             "name": body.name,
             "rules": document,
             "error": body.error.model_dump() if body.error is not None else None,
+            "applicable_to": items,
             "type": body.type,
             "context_type": body.context_type,
             "assignments_count": 0,
@@ -130,7 +173,7 @@ def update(
 ) -> Row:
     current = get(conn, project_id=project_id, rule_id=rule_id)
     sent = body.model_fields_set
-    _check_unbuilt(body.bundle_rules, body.applicable_to)
+    _check_unbuilt(body.bundle_rules)
     values: dict[str, Any] = {"updated_at": now}
     if "name" in sent and body.name is not None and body.name != current["name"]:
         if repository.get_by_name(conn, project_id, body.name) is not None:
@@ -138,6 +181,8 @@ def update(
         values["name"] = body.name
     if "rules" in sent:
         values["rules"] = _checked_rules(body.rules)
+    if "applicable_to" in sent:
+        values["applicable_to"] = _applicable(conn, project_id, body.applicable_to)
     if "error" in sent:
         values["error"] = body.error.model_dump() if body.error is not None else None
     for field in ("type", "context_type"):
@@ -279,14 +324,26 @@ class Assigned:
     """A rule a redeemable must satisfy, ready to evaluate."""
 
     rule_id: str
-    document: core.Document
+    # None: a rule saved before Tally checked what it checks now, which it can no longer
+    # read. It refuses the redeemable (fail closed: a discount is never given unchecked).
+    document: core.Document | None
     message: str | None  # the rule set's own error.message, the fallback
+    items: applicable.Applicable  # which lines the discount may touch
+    stored_items: Mapping[str, Any] | None  # the same, as printed
 
 
 @lru_cache(maxsize=4096)
-def _parsed(rule_id: str, version: str, text: bytes) -> core.Document:
+def _parsed(rule_id: str, version: str, text: bytes) -> core.Document | None:
     # Keyed by id and last change: a rule is parsed once per process, not per request.
-    return core.parse(orjson.loads(text))
+    try:
+        return core.parse(orjson.loads(text))
+    except core.RuleError:
+        return None
+
+
+@lru_cache(maxsize=4096)
+def _items(rule_id: str, version: str, text: bytes) -> applicable.Applicable:
+    return applicable.applicable_of(orjson.loads(text))
 
 
 def assigned(
@@ -299,5 +356,8 @@ def assigned(
         version = str(row["updated_at"] or row["created_at"])
         document = _parsed(str(row["id"]), version, orjson.dumps(row["rules"]))
         message = (row["error"] or {}).get("message")
-        out.setdefault(related_id, []).append(Assigned(str(row["id"]), document, message))
+        items = _items(str(row["id"]), version, orjson.dumps(row["applicable_to"]))
+        out.setdefault(related_id, []).append(
+            Assigned(str(row["id"]), document, message, items, row["applicable_to"])
+        )
     return out

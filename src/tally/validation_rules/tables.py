@@ -15,6 +15,8 @@ validation_rules = sa.Table(
     # The rule document as the API prints it (checked by tally.core.rules.parse on write).
     sa.Column("rules", JSONType, nullable=False),
     sa.Column("error", JSONType, nullable=True),
+    # {included, excluded, included_all} with each entry as printed; NULL: says nothing.
+    sa.Column("applicable_to", JSONType, nullable=True),
     sa.Column("type", sa.String(16), nullable=False),
     sa.Column("context_type", sa.String(80), nullable=False),
     sa.Column("assignments_count", sa.Integer, nullable=False, server_default="0"),

@@ -67,6 +67,12 @@ def with_applied(out: dict[str, Any], applied: Sequence[Applied]) -> dict[str, A
     return out
 
 
+def _listed(entries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    if not entries:
+        return _EMPTY_LIST
+    return {"data": list(entries), "total": len(entries), "data_ref": "data", "object": "list"}
+
+
 def redeemable_json(
     order: Mapping[str, Any], outcome: Outcome, products: Mapping[str, Mapping[str, Any]]
 ) -> dict[str, Any]:
@@ -77,8 +83,8 @@ def redeemable_json(
             "status": "APPLICABLE",
             **out,
             "order": order_json(order, outcome.step.cart, [outcome.step], products),
-            "applicable_to": _EMPTY_LIST,
-            "inapplicable_to": _EMPTY_LIST,
+            "applicable_to": _listed(outcome.items[0]),
+            "inapplicable_to": _listed(outcome.items[1]),
             "result": {"discount": outcome.source["discount"]},
         }
     if outcome.error is not None:
@@ -106,8 +112,8 @@ def voucher_validation_json(result: Validation, code: str, tracking_id: str) -> 
     else:
         assert outcome.source is not None
         voucher = outcome.source
-        out["applicable_to"] = _EMPTY_LIST
-        out["inapplicable_to"] = _EMPTY_LIST
+        out["applicable_to"] = _listed(outcome.items[0])
+        out["inapplicable_to"] = _listed(outcome.items[1])
         if voucher.get("campaign_name") is not None:
             out["campaign"] = voucher["campaign_name"]
             out["campaign_id"] = voucher["campaign_id"]

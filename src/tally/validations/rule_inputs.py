@@ -71,12 +71,12 @@ class RuleInputs:
             self._history[window] = History(count, amount)
         return self._history[window]
 
-    def facts(self, *, before: Cart, after: Cart, start: Cart) -> Facts:
-        """Facts for a redeemable that meets the order as ``before`` and leaves it as
-        ``after``; ``start`` is the cart before any of the request's discounts."""
+    def lines(self, cart: Cart) -> tuple[LineFacts, ...]:
+        """What rules read of each line of ``cart`` that the order was sent with (lines a
+        discount added in this request come after them, and have none)."""
         stored = self.order.get("items") or []
         lines = []
-        for line, item in zip(before.lines, stored, strict=False):
+        for line, item in zip(cart.lines, stored, strict=False):
             product = item.get("product") or {}
             sku = item.get("sku") or {}
             own_source = item.get("source_id")
@@ -93,13 +93,19 @@ class RuleInputs:
                     metadata=item.get("metadata") or {},
                 )
             )
+        return tuple(lines)
+
+    def facts(self, *, before: Cart, after: Cart, start: Cart) -> Facts:
+        """Facts for a redeemable that meets the order as ``before`` and leaves it as
+        ``after``; ``start`` is the cart before any of the request's discounts."""
+        lines = self.lines(before)
         customer = self._customer_of()
         known = customer is not None or self._named()
         return Facts(
             amount=before.total_amount,
             total_amount=after.total_amount,
             initial_amount=start.amount,
-            lines=tuple(lines),
+            lines=lines,
             metadata=self.order.get("metadata") or {},
             now=self.now,
             customer_metadata=(customer["metadata"] or {})

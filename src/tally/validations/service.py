@@ -8,7 +8,7 @@ redeemables).
 
 import base64
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,8 +16,9 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from tally import ids
+from tally.core import applicable as applicable_items
 from tally.core import rules as rules_core
-from tally.core.discounts import Applied, Cart, Discount, apply
+from tally.core.discounts import Applied, Cart, Discount, Target, apply
 from tally.core.rules import Facts
 from tally.core.units import FreeUnits, UnitDiscount, apply_units
 from tally.customers.schemas import CustomerRef
@@ -46,6 +47,11 @@ class Outcome:
     step: Applied | None = None
     error: dict[str, Any] | None = None
     skipped: tuple[str, str] | None = None  # (key, message)
+    # What the redeemable's rules include and exclude, as printed (applicable_to and
+    # inapplicable_to of an APPLICABLE redeemable).
+    items: tuple[tuple[dict[str, Any], ...], tuple[dict[str, Any], ...]] = ((), ())
+    # The lines the discount could touch, to apply it again on the same lines.
+    targets: Sequence[Target] | None = None
 
 
 @dataclass(frozen=True)
@@ -218,15 +224,22 @@ def evaluate(
                 )
             )
             continue
-        step = apply_discount(cart, discount_of(conn, project_id, source))
         ruled = [rule for rid in _ruled(source) for rule in assigned.get(rid, [])]
+        targets = None
+        if any(not rule.items.empty for rule in ruled):
+            targets = applicable_items.targets(
+                [rule.items for rule in ruled], inputs.lines(cart), len(cart.lines)
+            )
+        step = apply_discount(cart, discount_of(conn, project_id, source), targets)
         if ruled:
             facts = inputs.facts(before=cart, after=step.cart, start=start)
             violated = _violated(redeemable, source, ruled, facts, request_id)
             if violated is not None:
                 outcomes.append(Outcome(redeemable, source=source, error=violated))
                 continue
-        outcomes.append(Outcome(redeemable, source=source, step=step))
+        outcomes.append(
+            Outcome(redeemable, source=source, step=step, items=_listed(ruled), targets=targets)
+        )
         cart = step.cart
         applicable += 1
     return outcomes
@@ -249,7 +262,10 @@ def _violated(
 ) -> dict[str, Any] | None:
     """The error of the first rule the order does not meet, or None (BEHAVIOR 16.7, 2.6)."""
     for rule in ruled:
-        verdict = rules_core.evaluate(rule.document, facts)
+        if rule.document is None:
+            verdict = rules_core.Verdict(False, None)
+        else:
+            verdict = rules_core.evaluate(rule.document, facts)
         if verdict.passed:
             continue
         kind = "Voucher" if redeemable.object == "voucher" else "Promotion Tier"
@@ -290,10 +306,26 @@ def discount_of(
     )
 
 
-def apply_discount(cart: Cart, discount: Discount | UnitDiscount) -> Applied:
+def apply_discount(
+    cart: Cart, discount: Discount | UnitDiscount, targets: Sequence[Target] | None = None
+) -> Applied:
+    """``targets``: the lines an item effect may touch (None: every line); free units add
+    their own lines and take none."""
     if isinstance(discount, UnitDiscount):
         return apply_units(cart, discount)
-    return apply(cart, discount)
+    return apply(cart, discount, targets)
+
+
+def _listed(
+    ruled: list[validation_rules.Assigned],
+) -> tuple[tuple[dict[str, Any], ...], tuple[dict[str, Any], ...]]:
+    included: list[dict[str, Any]] = []
+    excluded: list[dict[str, Any]] = []
+    for rule in ruled:
+        stored = rule.stored_items or {}
+        included.extend(stored.get("included") or ())
+        excluded.extend(stored.get("excluded") or ())
+    return tuple(included), tuple(excluded)
 
 
 def products_of(outcomes: list[Outcome]) -> dict[str, dict[str, Any]]:
