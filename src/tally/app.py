@@ -18,6 +18,7 @@ from tally.products.endpoints import router as products_router
 from tally.promotions.endpoints import router as promotions_router
 from tally.redemptions.endpoints import legacy_router as legacy_redemptions_router
 from tally.redemptions.endpoints import router as redemptions_router
+from tally.validation_rules.endpoints import assignments_router as rule_assignments_router
 from tally.validation_rules.endpoints import router as validation_rules_router
 from tally.validations.endpoints import legacy_router as legacy_validations_router
 from tally.validations.endpoints import router as validations_router
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(campaigns_router)
     app.include_router(promotions_router)
     app.include_router(validation_rules_router)
+    app.include_router(rule_assignments_router)
     app.include_router(legacy_validations_router)
     app.include_router(legacy_redemptions_router)
 

@@ -41,7 +41,7 @@ MAX_EXAMPLES = int(os.environ.get("TALLY_FUZZ_EXAMPLES", "30"))
 SEED = int(os.environ.get("TALLY_FUZZ_SEED", "20260101"))
 PATHS = (
     r"^/v1/(orders|customers|products|skus|vouchers|campaigns|promotions|validations"
-    r"|validation-rules|redemptions)(/|$)"
+    r"|validation-rules|validation-rules-assignments|redemptions)(/|$)"
 )
 
 
@@ -106,6 +106,10 @@ OFFICIAL_SCHEMAS: dict[str, tuple[str, str]] = {
         "ValidationRulesAssignmentsCreateResponseBody",
     ),
     "list-validation-rule-assignments": (
+        "validation-rules",
+        "ValidationRulesAssignmentsListResponseBody",
+    ),
+    "list-validation-rules-assignments": (
         "validation-rules",
         "ValidationRulesAssignmentsListResponseBody",
     ),

@@ -469,3 +469,44 @@ def test_a_stored_rule_tally_can_no_longer_read_refuses_not_fails(client: AppCli
     assert not refused["valid"]
     error = refused["redeemables"][0]["result"]["error"]
     assert error["key"] == "redemption_rules_violated"
+
+
+def test_every_assignment_of_the_project_is_listed_by_rule_or_object(client: AppClient) -> None:
+    cart = _rule(client, CART_RULE)
+    mugs = _rule(client, MUG_RULE)
+    first = _voucher(client, "FIRST")
+    second = _voucher(client, "SECOND")
+    made = [
+        _assign(client, cart["id"], {"voucher": "FIRST"}).json(),
+        _assign(client, mugs["id"], {"voucher": "FIRST"}).json(),
+        _assign(client, mugs["id"], {"voucher": "SECOND"}).json(),
+    ]
+    everything = client.get("/v1/validation-rules-assignments")
+    assert everything.status_code == 200
+    assert_matches(
+        everything.json(), "validation-rules", "ValidationRulesAssignmentsListResponseBody"
+    )
+    assert everything.json()["total"] == 3
+    # Newest first; ids break ties within a millisecond, so compare as sets.
+    assert {a["id"] for a in everything.json()["data"]} == {a["id"] for a in made}
+    by_rule = client.get("/v1/validation-rules-assignments", params={"rule": mugs["id"]}).json()
+    assert {a["related_object_id"] for a in by_rule["data"]} == {first["id"], second["id"]}
+    by_object = client.get(
+        "/v1/validation-rules-assignments",
+        params={"related_object_id": first["id"], "order": "created_at"},
+    ).json()
+    assert {a["rule_id"] for a in by_object["data"]} == {cart["id"], mugs["id"]}
+    both = client.get(
+        "/v1/validation-rules-assignments",
+        params={"related_object_id": second["id"], "rule": cart["id"]},
+    ).json()
+    assert both["total"] == 0
+    pages = [
+        client.get("/v1/validation-rules-assignments", params={"limit": 1, "page": n}).json()
+        for n in (1, 2, 3, 4)
+    ]
+    assert [len(p["data"]) for p in pages] == [1, 1, 1, 0]
+    assert {p["data"][0]["id"] for p in pages[:3]} == {a["id"] for a in made}
+    # Another project sees none of them.
+    other = client.as_project(client.new_project("other"))
+    assert other.get("/v1/validation-rules-assignments").json()["total"] == 0

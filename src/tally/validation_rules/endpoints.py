@@ -23,6 +23,8 @@ from tally.web.context import ProjectId, respond, respond_empty
 from tally.web.params import Limit, Page
 
 router = APIRouter(prefix="/v1/validation-rules", tags=["Validation rules"])
+# Every assignment of the project, filtered by rule or object.
+assignments_router = APIRouter(prefix="/v1/validation-rules-assignments", tags=["Validation rules"])
 
 RuleId = Annotated[str, Path(min_length=1, max_length=64)]
 AssignmentId = Annotated[str, Path(min_length=1, max_length=64)]
@@ -206,4 +208,37 @@ async def unassign_rule(
         lambda conn: service.unassign(
             conn, project_id=project_id, rule_id=validationRuleId, assignment_id=assignmentId
         ),
+    )
+
+
+@assignments_router.get(
+    "",
+    responses={200: {"model": AssignmentsListOut}},
+    operation_id="list-validation-rules-assignments",
+)
+async def list_all_assignments(
+    request: Request,
+    project_id: ProjectId,
+    related_object_id: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
+    rule: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    limit: Limit = 10,
+    page: Page = 1,
+    order: Literal["created_at", "-created_at"] = "-created_at",
+) -> Response:
+    """The project's assignments: of one rule (``rule``), of one voucher, campaign or
+    promotion tier (``related_object_id``), or all."""
+    return await respond(
+        request,
+        lambda conn: presenter.assignments_page(
+            *service.assignments_page(
+                conn,
+                project_id=project_id,
+                rule_id=rule,
+                related_object_id=related_object_id,
+                limit=limit,
+                page=page,
+                order=order,
+            )
+        ),
+        write=False,
     )

@@ -105,9 +105,21 @@ def delete_assignment(conn: Connection, project_id: str, assignment_id: str) -> 
 
 
 def assignments_page(
-    conn: Connection, project_id: str, rule_id: str, *, order: str, limit: int, page: int
+    conn: Connection,
+    project_id: str,
+    rule_id: str | None,
+    *,
+    order: str,
+    limit: int,
+    page: int,
+    related_object_id: str | None = None,
 ) -> tuple[list[Row], int]:
-    where = [assignments.c.project_id == project_id, assignments.c.rule_id == rule_id]
+    """A page of the project's assignments, of one rule and/or one object when given."""
+    where = [assignments.c.project_id == project_id]
+    if rule_id is not None:
+        where.append(assignments.c.rule_id == rule_id)
+    if related_object_id is not None:
+        where.append(assignments.c.related_object_id == related_object_id)
     descending = order.startswith("-")
     keys = (
         [assignments.c.created_at.desc(), assignments.c.id.desc()]

@@ -308,11 +308,24 @@ def unassign(conn: Connection, *, project_id: str, rule_id: str, assignment_id: 
 
 
 def assignments_page(
-    conn: Connection, *, project_id: str, rule_id: str, limit: int, page: int, order: str
+    conn: Connection,
+    *,
+    project_id: str,
+    rule_id: str | None,
+    limit: int,
+    page: int,
+    order: str,
+    related_object_id: str | None = None,
 ) -> tuple[list[Row], int]:
-    # An unknown rule has no assignments (validation-rules.json: an empty list).
+    # An unknown rule or object has no assignments (validation-rules.json: an empty list).
     return repository.assignments_page(
-        conn, project_id, rule_id, order=order, limit=limit, page=page
+        conn,
+        project_id,
+        rule_id,
+        order=order,
+        limit=limit,
+        page=page,
+        related_object_id=related_object_id,
     )
 
 
