@@ -133,7 +133,7 @@ BASE = {"name": "Bad", "campaign_type": "DISCOUNT_COUPONS", "voucher": TEMPLATE}
         ({"name": "Bad", "campaign_type": "DISCOUNT_COUPONS"}, "voucher"),
         ({**BASE, "name": ""}, "name"),
         ({**BASE, "category": "Seasonal"}, "categories"),
-        ({**BASE, "validation_rules": ["val_1"]}, "validation rules"),
+        ({**BASE, "validation_rules": ["val_1", "val_2"]}, "validation_rules"),
         ({**BASE, "vouchers_count": 1001}, "vouchers_count"),
         ({**BASE, "vouchers_count": -1}, "vouchers_count"),
         ({**BASE, "voucher": {**TEMPLATE, "discount": {"type": "UNIT"}}}, "unit_type"),

@@ -190,7 +190,7 @@ DISCOUNT = {"type": "DISCOUNT_VOUCHER", "discount": PERCENT}
         ),
         ({**DISCOUNT, "campaign": "Summer"}, "/v1/campaigns/{campaignId}/vouchers/{code}"),
         ({**DISCOUNT, "category": "New"}, "categories"),
-        ({**DISCOUNT, "validation_rules": ["val_123"]}, "validation rules"),
+        ({**DISCOUNT, "validation_rules": ["val_1"] * 11}, "validation_rules"),
         (
             {
                 **DISCOUNT,

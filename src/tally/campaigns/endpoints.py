@@ -1,13 +1,15 @@
 """HTTP routes of /v1/campaigns: parse, call one service function, shape the response."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Request
 from fastapi.responses import Response
+from sqlalchemy.engine import Connection
 
 from tally.campaigns import presenter, service
 from tally.campaigns.schemas import CampaignCreate, CampaignOut, CampaignVoucherCreate
 from tally.clock import utcnow
+from tally.validation_rules import service as validation_rules
 from tally.vouchers import presenter as vouchers
 from tally.vouchers.codes import MAX_CODE_LENGTH
 from tally.vouchers.schemas import VoucherOut
@@ -28,12 +30,10 @@ async def create_campaign(
     """Create a campaign of discount vouchers, with `vouchers_count` codes made at once."""
     return await respond(
         request,
-        lambda conn: presenter.campaign_json(
-            *service.view(
-                conn,
-                project_id=project_id,
-                ref=service.create(conn, project_id=project_id, body=body, now=utcnow())["id"],
-            )
+        lambda conn: _campaign_out(
+            conn,
+            project_id,
+            service.create(conn, project_id=project_id, body=body, now=utcnow())["id"],
         ),
         write=True,
     )
@@ -46,9 +46,7 @@ async def get_campaign(
     """A campaign by its id or its name."""
     return await respond(
         request,
-        lambda conn: presenter.campaign_json(
-            *service.view(conn, project_id=project_id, ref=campaignId)
-        ),
+        lambda conn: _campaign_out(conn, project_id, campaignId),
         write=False,
         quick=True,
     )
@@ -78,3 +76,14 @@ async def add_voucher(
         write=True,
         quick=True,
     )
+
+
+def _campaign_out(conn: Connection, project_id: str, ref: str) -> dict[str, Any]:
+    """The campaign as printed; a promotion with its tiers and their rule assignments."""
+    row, tiers = service.view(conn, project_id=project_id, ref=ref)
+    assigned = (
+        validation_rules.assignments_of(conn, project_id, [tier["id"] for tier in tiers])
+        if tiers
+        else {}
+    )
+    return presenter.campaign_json(row, tiers, assigned)

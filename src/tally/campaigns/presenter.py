@@ -19,8 +19,11 @@ _OMITTED_WHEN_NONE = (
 
 
 def campaign_json(
-    row: Mapping[Any, Any], tiers: Sequence[Mapping[Any, Any]] | None = None
+    row: Mapping[Any, Any],
+    tiers: Sequence[Mapping[Any, Any]] | None = None,
+    assigned: Mapping[str, Sequence[Mapping[Any, Any]]] | None = None,
 ) -> dict[str, Any]:
+    """``assigned``: the validation rule assignments of the tiers, by tier id."""
     out: dict[str, Any] = {
         "id": row["id"],
         "name": row["name"],
@@ -49,7 +52,7 @@ def campaign_json(
         "object": "campaign",
     }
     if tiers is not None:
-        out["promotion"] = promotions.tiers_json(tiers)
+        out["promotion"] = promotions.tiers_json(tiers, assigned)
     for key in _OMITTED_WHEN_NONE:
         if out[key] is None:
             del out[key]

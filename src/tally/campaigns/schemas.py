@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from tally.common.schemas import LongText, Metadata, RequestBody, RequestModel
+from tally.common.schemas import LongText, Metadata, ObjectId, RequestBody, RequestModel
 from tally.promotions.schemas import PromotionIn
 from tally.vouchers.schemas import (
     CodeConfigIn,
@@ -53,6 +53,8 @@ class CampaignCreate(RequestBody):
     auto_join: bool = False
     use_voucher_metadata_schema: bool = False
     vouchers_count: Annotated[int, Field(ge=0)] | None = None
+    # At most one rule, assigned to the campaign as it is made (BEHAVIOR 16.8).
+    validation_rules: Annotated[list[ObjectId], Field(max_length=1)] | None = None
     start_date: datetime | None = None
     expiration_date: datetime | None = None
     validity_timeframe: ValidityTimeframe | None = None
@@ -67,10 +69,6 @@ class CampaignCreate(RequestBody):
             for key, part in _NOT_BUILT.items():
                 if data.get(key) not in (None, ""):
                     raise ValueError(f"Property .{key}: {part} are not supported by Tally yet")
-            if data.get("validation_rules"):
-                raise ValueError(
-                    "Property .validation_rules: validation rules are not supported by Tally yet"
-                )
         return data
 
     @model_validator(mode="after")

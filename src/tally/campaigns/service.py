@@ -18,6 +18,7 @@ from tally.campaigns.tables import CAMPAIGN_ID_PREFIX
 from tally.db.prepared import Row
 from tally.errors import TallyError, duplicate, invalid_payload, not_found
 from tally.promotions import service as promotions
+from tally.validation_rules import service as validation_rules
 from tally.vouchers import service as vouchers
 from tally.vouchers.codes import ALPHANUMERIC, DEFAULT_LENGTH, CodeConfigError, make_code
 
@@ -45,6 +46,8 @@ def create(
         raise duplicate(
             "campaign", f"A campaign named {body.name} already exists", resource_id=body.name
         )
+    rule_ids = body.validation_rules or []
+    targeted = validation_rules.check_rules(conn, project_id=project_id, rule_ids=rule_ids)
     template = body.voucher
     config: dict[str, Any] = {}
     voucher: dict[str, Any] | None = None
@@ -59,7 +62,7 @@ def create(
         voucher = {
             "type": template.type,
             "discount": vouchers.stored_discount(
-                conn, project_id, template.discount.model_dump(exclude_none=True)
+                conn, project_id, template.discount.model_dump(exclude_none=True), targeted=targeted
             ),
             "code_config": config,
             "redemption": {"quantity": quantity},
@@ -89,6 +92,14 @@ def create(
         "updated_at": None,
     }
     repository.insert(conn, row)
+    validation_rules.assign_new(
+        conn,
+        project_id=project_id,
+        rule_ids=rule_ids,
+        kind="campaign",
+        related_id=row["id"],
+        now=now,
+    )
     tiers = (body.promotion.tiers if body.promotion else None) or []
     for position, tier in enumerate(tiers, start=1):
         promotions.insert(

@@ -1,13 +1,16 @@
 """HTTP routes of /v1/promotions: parse, call one service function, shape the response."""
 
-from typing import Annotated
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Request
 from fastapi.responses import Response
+from sqlalchemy.engine import Connection
 
 from tally.clock import utcnow
 from tally.promotions import presenter, service
 from tally.promotions.schemas import TierCreate, TierOut, TiersListOut
+from tally.validation_rules import service as validation_rules
 from tally.web.context import ProjectId, respond
 
 router = APIRouter(prefix="/v1/promotions", tags=["Promotions"])
@@ -26,10 +29,12 @@ async def create_tier(
     """Add a tier to a promotion campaign (by its id or name)."""
     return await respond(
         request,
-        lambda conn: presenter.tier_json(
+        lambda conn: _tier_out(
+            conn,
+            project_id,
             service.create(
                 conn, project_id=project_id, campaign_ref=campaignId, body=body, now=utcnow()
-            )
+            ),
         ),
         write=True,
         quick=True,
@@ -45,8 +50,8 @@ async def get_tier(request: Request, project_id: ProjectId, promotionTierId: Ref
     """A promotion tier by its id."""
     return await respond(
         request,
-        lambda conn: presenter.tier_json(
-            service.get(conn, project_id=project_id, tier_id=promotionTierId)
+        lambda conn: _tier_out(
+            conn, project_id, service.get(conn, project_id=project_id, tier_id=promotionTierId)
         ),
         write=False,
         quick=True,
@@ -62,8 +67,20 @@ async def list_tiers(request: Request, project_id: ProjectId, campaignId: Ref) -
     """The tiers of a promotion campaign, lowest hierarchy first."""
     return await respond(
         request,
-        lambda conn: presenter.tiers_json(
-            service.list_of(conn, project_id=project_id, campaign_ref=campaignId)
+        lambda conn: _tiers_out(
+            conn, project_id, service.list_of(conn, project_id=project_id, campaign_ref=campaignId)
         ),
         write=False,
     )
+
+
+def _tier_out(conn: Connection, project_id: str, row: Mapping[Any, Any]) -> dict[str, Any]:
+    assigned = validation_rules.assignments_of(conn, project_id, [row["id"]])
+    return presenter.tier_json(row, assigned.get(row["id"], ()))
+
+
+def _tiers_out(
+    conn: Connection, project_id: str, rows: Sequence[Mapping[Any, Any]]
+) -> dict[str, Any]:
+    assigned = validation_rules.assignments_of(conn, project_id, [row["id"] for row in rows])
+    return presenter.tiers_json(rows, assigned)

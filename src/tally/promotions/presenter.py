@@ -4,11 +4,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tally.clock import iso
+from tally.validation_rules import presenter as rules
 
 _VALIDITY = ("validity_timeframe", "validity_day_of_week", "validity_hours")
 
 
-def tier_json(row: Mapping[Any, Any]) -> dict[str, Any]:
+def tier_json(
+    row: Mapping[Any, Any], assignments: Sequence[Mapping[Any, Any]] = ()
+) -> dict[str, Any]:
+    """``assignments``: the validation rules assigned to the tier."""
     campaign: dict[str, Any] = {
         "id": row["campaign_id"],
         "start_date": iso(row["campaign_start_date"]),
@@ -41,23 +45,22 @@ def tier_json(row: Mapping[Any, Any]) -> dict[str, Any]:
             },
         },
         "object": "promotion_tier",
-        "validation_rule_assignments": {
-            "object": "list",
-            "data_ref": "data",
-            "data": [],
-            "total": 0,
-        },
+        "validation_rule_assignments": rules.assignments_list(assignments),
         "categories": [],
     }
     # promotions.json types these without null: absent when unset.
     return {k: v for k, v in out.items() if v is not None}
 
 
-def tiers_json(rows: Sequence[Mapping[Any, Any]]) -> dict[str, Any]:
+def tiers_json(
+    rows: Sequence[Mapping[Any, Any]],
+    assigned: Mapping[str, Sequence[Mapping[Any, Any]]] | None = None,
+) -> dict[str, Any]:
+    assigned = assigned or {}
     return {
         "object": "list",
         "data_ref": "tiers",
-        "tiers": [tier_json(row) for row in rows],
+        "tiers": [tier_json(row, assigned.get(row["id"], ())) for row in rows],
         "total": len(rows),
         "has_more": False,
     }

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from tally.common.schemas import LongText, Metadata, RequestBody, RequestModel
+from tally.common.schemas import LongText, Metadata, ObjectId, RequestBody, RequestModel
 from tally.vouchers.schemas import DayOfWeek, DiscountIn, ValidityHours, ValidityTimeframe
 
 # Tiers a promotion campaign may be created with at once.
@@ -29,6 +29,8 @@ class TierCreate(RequestBody):
     validity_timeframe: ValidityTimeframe | None = None
     validity_day_of_week: Annotated[list[DayOfWeek], Field(max_length=7)] | None = None
     validity_hours: ValidityHours | None = None
+    # Rules assigned to the tier as it is made (BEHAVIOR 16.8).
+    validation_rules: Annotated[list[ObjectId], Field(max_length=10)] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -37,9 +39,9 @@ class TierCreate(RequestBody):
             for key in ("category", "category_id"):
                 if data.get(key) not in (None, ""):
                     raise ValueError(f"Property .{key}: categories are not supported by Tally yet")
-            if data.get("validation_rules") or data.get("validation_rule_assignments"):
+            if data.get("validation_rule_assignments"):
                 raise ValueError(
-                    "Property .validation_rules: validation rules are not supported by Tally yet"
+                    "Property .validation_rule_assignments: send validation_rules (rule ids)"
                 )
         return data
 

@@ -16,6 +16,7 @@ from tally.errors import TallyError, not_found
 from tally.promotions import repository
 from tally.promotions.schemas import TierCreate
 from tally.promotions.tables import TIER_ID_PREFIX
+from tally.validation_rules import service as validation_rules
 from tally.vouchers.service import stored_discount
 
 
@@ -55,6 +56,8 @@ def insert(
     elif hierarchy is None:
         hierarchy = len(repository.of_campaign(conn, project_id, campaign["id"])) + 1
     tier_id = ids.new_id(TIER_ID_PREFIX)
+    rule_ids = body.validation_rules or []
+    targeted = validation_rules.check_rules(conn, project_id=project_id, rule_ids=rule_ids)
     repository.insert(
         conn,
         {
@@ -64,7 +67,10 @@ def insert(
             "name": body.name,
             "banner": body.banner,
             "discount": stored_discount(
-                conn, project_id, body.action.discount.model_dump(exclude_none=True)
+                conn,
+                project_id,
+                body.action.discount.model_dump(exclude_none=True),
+                targeted=targeted,
             ),
             "metadata": body.metadata or {},
             "hierarchy": hierarchy,
@@ -77,6 +83,14 @@ def insert(
             "created_at": now,
             "updated_at": None,
         },
+    )
+    validation_rules.assign_new(
+        conn,
+        project_id=project_id,
+        rule_ids=rule_ids,
+        kind="promotion_tier",
+        related_id=tier_id,
+        now=now,
     )
     return tier_id
 

@@ -47,6 +47,11 @@ def assignment_json(row: Mapping[Any, Any]) -> dict[str, Any]:
     }
 
 
+def assignments_list(rows: Sequence[Mapping[Any, Any]]) -> dict[str, Any]:
+    """An object's own assignments, as a voucher or promotion tier prints them."""
+    return assignments_page(rows, len(rows))
+
+
 def assignments_page(rows: Sequence[Mapping[Any, Any]], total: int) -> dict[str, Any]:
     return {
         "object": "list",

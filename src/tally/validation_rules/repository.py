@@ -135,6 +135,21 @@ def assignments_page(
     return list(conn.execute(stmt).mappings()), int(total)
 
 
+def assignments_of(conn: Connection, project_id: str, related_ids: list[str]) -> list[Row]:
+    """Every assignment to one of ``related_ids``, oldest first."""
+    if not related_ids:
+        return []
+    stmt = (
+        sa.select(assignments)
+        .where(
+            assignments.c.project_id == project_id,
+            assignments.c.related_object_id.in_(sorted(set(related_ids))),
+        )
+        .order_by(assignments.c.created_at, assignments.c.id)
+    )
+    return list(conn.execute(stmt).mappings())
+
+
 def rules_of(conn: Connection, project_id: str, related_ids: list[str]) -> list[tuple[str, Row]]:
     """(related object id, rule) for every rule assigned to one of ``related_ids``."""
     if not related_ids:

@@ -298,6 +298,53 @@ def assign(
     return row
 
 
+def assignments_of(
+    conn: Connection, project_id: str, related_ids: Sequence[str]
+) -> dict[str, list[Row]]:
+    """The assignments of each of these vouchers, campaigns or tiers, as their objects
+    print them (validation_rules_assignments)."""
+    out: dict[str, list[Row]] = {}
+    for row in repository.assignments_of(conn, project_id, list(related_ids)):
+        out.setdefault(row["related_object_id"], []).append(row)
+    return out
+
+
+def check_rules(conn: Connection, *, project_id: str, rule_ids: Sequence[str]) -> bool:
+    """``validation_rules`` of a create body: every rule must exist (404 names the first
+    that does not). Whether one of them names products or SKUs, which makes an amount or
+    percent discount without an effect APPLY_TO_ITEMS (BEHAVIOR 11.2)."""
+    targets = False
+    for rule_id in rule_ids:
+        row = get(conn, project_id=project_id, rule_id=rule_id)
+        stored = row["applicable_to"] or {}
+        targets = targets or bool(stored.get("included") or stored.get("excluded"))
+    return targets
+
+
+def assign_new(
+    conn: Connection,
+    *,
+    project_id: str,
+    rule_ids: Sequence[str],
+    kind: str,
+    related_id: str,
+    now: datetime,
+) -> None:
+    """The rules a voucher, campaign or promotion tier is created with, assigned to it in
+    the creating transaction (a rule named twice is assigned once)."""
+    for rule_id in dict.fromkeys(rule_ids):
+        assign(
+            conn,
+            project_id=project_id,
+            rule_id=rule_id,
+            body=AssignmentCreate.model_validate(
+                {"related_object_type": kind, "related_object_id": related_id}
+            ),
+            force=False,
+            now=now,
+        )
+
+
 def unassign(conn: Connection, *, project_id: str, rule_id: str, assignment_id: str) -> None:
     _locked(conn, project_id, rule_id)
     row = repository.get_assignment(conn, project_id, assignment_id)

@@ -1,17 +1,27 @@
 """HTTP routes of /v1/vouchers: parse, call one service function, shape the response."""
 
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Request
 from fastapi.responses import Response
+from sqlalchemy.engine import Connection
 
 from tally.clock import utcnow
+from tally.validation_rules import service as validation_rules
 from tally.vouchers import presenter, service
 from tally.vouchers.codes import MAX_CODE_LENGTH
 from tally.vouchers.schemas import VoucherCreate, VoucherGenerate, VoucherOut
 from tally.web.context import ProjectId, respond
 
 router = APIRouter(prefix="/v1/vouchers", tags=["Vouchers"])
+
+
+def voucher_out(conn: Connection, project_id: str, row: Mapping[Any, Any]) -> dict[str, Any]:
+    """The voucher as printed, with the validation rules assigned to it."""
+    assigned = validation_rules.assignments_of(conn, project_id, [row["id"]])
+    return presenter.voucher_json(row, assigned.get(row["id"], ()))
+
 
 CodePath = Annotated[str, Path(min_length=1, max_length=MAX_CODE_LENGTH)]
 
@@ -23,8 +33,8 @@ async def generate_voucher(
     """Create a voucher with the code in the body, or one made from `code_config`."""
     return await respond(
         request,
-        lambda conn: presenter.voucher_json(
-            service.generate(conn, project_id=project_id, body=body, now=utcnow())
+        lambda conn: voucher_out(
+            conn, project_id, service.generate(conn, project_id=project_id, body=body, now=utcnow())
         ),
         write=True,
         quick=True,
@@ -41,8 +51,10 @@ async def create_voucher(
     """Create a voucher with this code."""
     return await respond(
         request,
-        lambda conn: presenter.voucher_json(
-            service.create(conn, project_id=project_id, code=code, body=body, now=utcnow())
+        lambda conn: voucher_out(
+            conn,
+            project_id,
+            service.create(conn, project_id=project_id, code=code, body=body, now=utcnow()),
         ),
         write=True,
         quick=True,
@@ -54,7 +66,9 @@ async def get_voucher(request: Request, project_id: ProjectId, code: CodePath) -
     """A voucher by its code."""
     return await respond(
         request,
-        lambda conn: presenter.voucher_json(service.get(conn, project_id=project_id, code=code)),
+        lambda conn: voucher_out(
+            conn, project_id, service.get(conn, project_id=project_id, code=code)
+        ),
         write=False,
         quick=True,
     )

@@ -1,10 +1,11 @@
 """Voucher rows as the API prints them (vouchers.json: Voucher)."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
 from tally.clock import iso
+from tally.validation_rules import presenter as rules
 
 # vouchers.json types these as strings or objects without null: absent when unset.
 _OMITTED_WHEN_NONE = (
@@ -20,7 +21,10 @@ _OMITTED_WHEN_NONE = (
 )
 
 
-def voucher_json(row: Mapping[Any, Any]) -> dict[str, Any]:
+def voucher_json(
+    row: Mapping[Any, Any], assignments: Sequence[Mapping[Any, Any]] = ()
+) -> dict[str, Any]:
+    """``assignments``: the validation rules assigned to the voucher itself."""
     code = row["code"]
     out: dict[str, Any] = {
         "id": row["id"],
@@ -42,12 +46,7 @@ def voucher_json(row: Mapping[Any, Any]) -> dict[str, Any]:
         "created_at": iso(row["created_at"]),
         "updated_at": iso(row["updated_at"]),
         "redemption": _redemption(code, row["redemption_quantity"], row["redeemed_quantity"]),
-        "validation_rules_assignments": {
-            "object": "list",
-            "data_ref": "data",
-            "data": [],
-            "total": 0,
-        },
+        "validation_rules_assignments": rules.assignments_list(assignments),
         "object": "voucher",
     }
     for key in _OMITTED_WHEN_NONE:

@@ -217,7 +217,8 @@ class VoucherCreate(RequestBody):
     active: bool | None = None
     additional_info: LongText | None = None
     metadata: Metadata | None = None
-    validation_rules: Annotated[list[str], Field(max_length=100)] | None = None
+    # Rules assigned to the voucher as it is made (BEHAVIOR 16.8).
+    validation_rules: Annotated[list[ObjectId], Field(max_length=10)] | None = None
     redemption: RedemptionIn | None = None
 
     @model_validator(mode="before")
@@ -233,10 +234,6 @@ class VoucherCreate(RequestBody):
                         f"Property .{key}: add a voucher to a campaign with "
                         "POST /v1/campaigns/{campaignId}/vouchers/{code}"
                     )
-            if data.get("validation_rules"):
-                raise ValueError(
-                    "Property .validation_rules: validation rules are not supported by Tally yet"
-                )
         return data
 
     @model_validator(mode="after")

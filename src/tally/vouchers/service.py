@@ -16,6 +16,7 @@ from tally.core.discounts import Discount
 from tally.db.prepared import Row
 from tally.errors import TallyError, duplicate, invalid_payload, not_found
 from tally.products import repository as catalogue
+from tally.validation_rules import service as validation_rules
 from tally.vouchers import repository
 from tally.vouchers.codes import CodeConfigError, make_code
 from tally.vouchers.schemas import VoucherCreate, VoucherGenerate
@@ -60,9 +61,26 @@ def create(
     conn: Connection, *, project_id: str, code: str, body: VoucherCreate, now: datetime
 ) -> dict[str, Any]:
     """POST /v1/vouchers/{code}: a voucher with this exact code; a taken code is 409."""
-    return insert(
-        conn, project_id=project_id, code=code, fields=fields_of(conn, project_id, body), now=now
+    return _made(conn, project_id=project_id, code=code, body=body, now=now)
+
+
+def _made(
+    conn: Connection, *, project_id: str, code: str, body: VoucherCreate, now: datetime
+) -> dict[str, Any]:
+    """A new voucher from ``body``, with the validation rules it names assigned."""
+    rule_ids = body.validation_rules or []
+    targeted = validation_rules.check_rules(conn, project_id=project_id, rule_ids=rule_ids)
+    fields = fields_of(conn, project_id, body, targeted=targeted)
+    row = insert(conn, project_id=project_id, code=code, fields=fields, now=now)
+    validation_rules.assign_new(
+        conn,
+        project_id=project_id,
+        rule_ids=rule_ids,
+        kind="voucher",
+        related_id=row["id"],
+        now=now,
     )
+    return row
 
 
 def generate(
@@ -73,9 +91,7 @@ def generate(
         return create(conn, project_id=project_id, code=body.code, body=body, now=now)
     config = body.code_config.model_dump() if body.code_config else {}
     code = new_code(conn, project_id=project_id, config=config)
-    return insert(
-        conn, project_id=project_id, code=code, fields=fields_of(conn, project_id, body), now=now
-    )
+    return _made(conn, project_id=project_id, code=code, body=body, now=now)
 
 
 def new_code(conn: Connection, *, project_id: str, config: Mapping[str, Any]) -> str:
@@ -96,12 +112,16 @@ def _taken(code: str) -> TallyError:
     return duplicate("voucher", f"A voucher with code {code} already exists", resource_id=code)
 
 
-def fields_of(conn: Connection, project_id: str, body: VoucherCreate) -> dict[str, Any]:
-    """The stored fields of a voucher created from ``body``, code and ids aside."""
+def fields_of(
+    conn: Connection, project_id: str, body: VoucherCreate, *, targeted: bool = False
+) -> dict[str, Any]:
+    """The stored fields of a voucher created from ``body``, code and ids aside.
+    ``targeted``: its validation rules name products or SKUs (see :func:`stored_discount`)."""
     assert body.discount is not None  # VoucherCreate requires it for discount vouchers
+    discount = body.discount.model_dump(exclude_none=True)
     return {
         "type": body.type,
-        "discount": stored_discount(conn, project_id, body.discount.model_dump(exclude_none=True)),
+        "discount": stored_discount(conn, project_id, discount, targeted=targeted),
         "start_date": body.start_date,
         "expiration_date": body.expiration_date,
         "validity_timeframe": _dump(body.validity_timeframe),
@@ -144,9 +164,12 @@ def _dump(model: Any) -> Any:
     return None if model is None else model.model_dump()
 
 
-def stored_discount(conn: Connection, project_id: str, discount: dict[str, Any]) -> dict[str, Any]:
+def stored_discount(
+    conn: Connection, project_id: str, discount: dict[str, Any], *, targeted: bool = False
+) -> dict[str, Any]:
     """The discount as stored and printed: effects filled in, and for UNIT discounts each
-    free product checked to exist and described (``product``), as Voucherify prints it."""
+    free product checked to exist and described (``product``), as Voucherify prints it.
+    ``targeted``: the validation rules it is made with name products or SKUs."""
     # percent_off is read as an exact decimal; it is stored and printed as a JSON number.
     percent = discount.get("percent_off")
     if isinstance(percent, Decimal):
@@ -166,7 +189,9 @@ def stored_discount(conn: Connection, project_id: str, discount: dict[str, Any])
                 "source_id": product["source_id"],
                 "name": product["name"],
             }
-    # Without validation rules there are no products to target: APPLY_TO_ORDER (BEHAVIOR 11.2).
-    discount.setdefault("effect", "APPLY_TO_ORDER")
+    # An amount or percent off the products its rules name applies to those items; without
+    # such rules there are no products to target: APPLY_TO_ORDER (BEHAVIOR 11.2).
+    targets_items = targeted and discount["type"] in ("AMOUNT", "PERCENT")
+    discount.setdefault("effect", "APPLY_TO_ITEMS" if targets_items else "APPLY_TO_ORDER")
     discount["is_dynamic"] = False  # formulas are not built (BEHAVIOR 11.1)
     return discount
