@@ -137,6 +137,53 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], bool]] = [
         {"property": "opened"},
         False,
     ),
+    # Every day from 1 November, 9:00 to 11:00: opened (20 November, 10:00) falls in one.
+    (
+        "order.metadata",
+        {"$timeframe": ["2026-11-01T09:00:00Z;P1D;PT2H"]},
+        {"property": "opened"},
+        True,
+    ),
+    (
+        "order.metadata",
+        {"$timeframe": ["2026-11-01T11:00:00Z;P1D;PT2H"]},
+        {"property": "opened"},
+        False,
+    ),
+    (
+        "order.metadata",
+        {"$timeframe": ["2026-11-21T09:00:00Z;P1D;PT2H"]},
+        {"property": "opened"},
+        False,
+    ),
+    (
+        "order.metadata",
+        {"$timeframe": ["2026-11-06T10:00:00Z;P1W;PT1S"]},
+        {"property": "opened"},
+        True,
+    ),
+    ("order.metadata", {"$timeframe_daily_hours": ["09:00;10:01;5"]}, {"property": "opened"}, True),
+    (
+        "order.metadata",
+        {"$timeframe_daily_hours": ["09:00;10:00;5"]},
+        {"property": "opened"},
+        False,
+    ),
+    (
+        "order.metadata",
+        {"$timeframe_daily_hours": ["09:00;12:00;1,2"]},
+        {"property": "opened"},
+        False,
+    ),
+    # From Thursday 22:00 past midnight to 11:00: Friday 10:00 is in Thursday's window.
+    ("order.metadata", {"$timeframe_daily_hours": ["22:00;11:00;4"]}, {"property": "opened"}, True),
+    (
+        "order.metadata",
+        {"$timeframe_daily_hours": ["22:00;11:00;5"]},
+        {"property": "opened"},
+        False,
+    ),
+    ("order.metadata", {"$timeframe_daily_hours": ["09:30;10:30"]}, {"property": "opened"}, True),
     ("order.metadata", {"$dow": [5]}, {"property": "opened"}, True),  # a Friday
     ("order.metadata", {"$dow": [0, 6]}, {"property": "opened"}, False),
     ("order.items.metadata_any", {"$is": ["black"]}, {"property": "color"}, True),
@@ -283,7 +330,28 @@ def test_logic_combines_rules(logic: str, expected: bool) -> None:
             "start;end",
         ),
         (_one("order.metadata", {"$dow": [7]}, property="d"), "day of the week"),
-        (_one("order.metadata", {"$timeframe": ["x"]}, property="d"), "'$timeframe' is not"),
+        (_one("order.metadata", {"$timeframe": ["x"]}, property="d"), "start;interval;duration"),
+        (
+            _one("order.metadata", {"$timeframe": ["2026-01-01T00:00:00Z;P1M;PT1H"]}, property="d"),
+            "ISO 8601 durations",
+        ),
+        (
+            _one("order.metadata", {"$timeframe": ["2026-01-01T00:00:00Z;P1D;PT0S"]}, property="d"),
+            "more than zero",
+        ),
+        (
+            _one("order.metadata", {"$timeframe_daily_hours": ["25:00;10:00"]}, property="d"),
+            "HH:MM",
+        ),
+        (
+            _one("order.metadata", {"$timeframe_daily_hours": ["09:00;10:00;7"]}, property="d"),
+            "0 (Sunday) to 6",
+        ),
+        (
+            _one("order.metadata", {"$timeframe_daily_hours": ["09:00;09:00"]}, property="d"),
+            "two different",
+        ),
+        (_one("order.items.any", {"$from": ["pc_1"]}), "product collection"),
         (_one("order.items.any", {"$is": ["mug"]}), '"object": "product"'),
         (
             _one("order.amount", {"$is": [1]}, rules={"1": {"name": "order.amount"}}),
@@ -340,9 +408,30 @@ _ops = st.sampled_from(
         "$count",
         "$contains",
         "$timeframe",
+        "$timeframe_daily_hours",
+        "$timeframe_absolute",
+        "$dow",
+        "$from",
         "$is_unknown",
         "$not_differ",
         "$bogus",
+    ]
+)
+_edge_moments = st.sampled_from(
+    ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00", "2026-11-20T23:30:00-02:00"]
+)
+# Values that read as time windows, and near misses, so the fuzz reaches past the parse.
+_frames = st.sampled_from(
+    [
+        "2026-11-01T09:00:00Z;P1D;PT2H",
+        "2026-11-01T09:00:00+14:00;PT1S;P1W",
+        "0001-01-01T00:00:00Z;P1D;PT1H",
+        "9999-12-31T23:59:59Z;P36600D;PT1H",
+        "2026-11-01;P1DT;PT1H",
+        "22:00;11:00;4",
+        "09:00;10:00",
+        "09:00:00.5;23:59:59.999999;0,6",
+        "2026-11-01T00:00:00Z;2026-11-02T00:00:00Z",
     ]
 )
 
@@ -354,7 +443,7 @@ def _documents(draw: st.DrawFn, depth: int = 0) -> Any:
         entry: dict[str, Any] = {
             "name": draw(_names),
             "conditions": draw(
-                st.dictionaries(_ops, st.lists(_json, max_size=3) | _json, max_size=2)
+                st.dictionaries(_ops, st.lists(_json | _frames, max_size=3) | _json, max_size=2)
             ),
         }
         if draw(st.booleans()):
@@ -374,7 +463,7 @@ _lines = st.builds(
     amount=st.integers(0, 50_000),
     product_id=st.sampled_from([None, "prod_mug", "prod_cap"]),
     product_source_id=st.sampled_from([None, "mug"]),
-    metadata=st.dictionaries(st.text(max_size=3), _json, max_size=3),
+    metadata=st.dictionaries(st.text(max_size=3), _json | _edge_moments, max_size=3),
 )
 
 
@@ -382,7 +471,7 @@ _lines = st.builds(
 @given(
     document=_documents(),
     lines=st.lists(_lines, max_size=4),
-    metadata=st.dictionaries(st.text(max_size=3), _json, max_size=3),
+    metadata=st.dictionaries(st.text(max_size=3), _json | _edge_moments, max_size=3),
 )
 def test_fuzzed_documents_never_crash_parse_or_evaluate(
     document: Any, lines: list[LineFacts], metadata: dict[str, Any]

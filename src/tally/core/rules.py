@@ -11,9 +11,11 @@ nested document holds.
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from tally.core.durations import fixed_duration
 
 MAX_ENTRIES = 50
 MAX_DEPTH = 4
@@ -105,7 +107,9 @@ _DATE_OPS = frozenset(
         "$more_than_future",
         "$less_than_future",
         "$is_days_in_future",
+        "$timeframe",
         "$timeframe_absolute",
+        "$timeframe_daily_hours",
         "$dow",
     }
 )
@@ -307,6 +311,8 @@ def _entry(number: str, raw: Any, path: str, depth: int, parent: str | None) -> 
 
 
 def _values(op: Any, values: Any, spec: _Name, name: str, path: str) -> tuple[Any, ...]:
+    if op == "$from":
+        raise RuleError(f"{path}: $from names a product collection; Tally has none yet")
     if op not in spec.ops:
         raise RuleError(
             f"{path}: {op!r} is not a condition of {name}; one of: " + ", ".join(sorted(spec.ops))
@@ -324,6 +330,10 @@ def _values(op: Any, values: Any, spec: _Name, name: str, path: str) -> tuple[An
         where = f"{path}[{i}]"
         if op == "$timeframe_absolute":
             out.append(_span(value, where))
+        elif op == "$timeframe":
+            out.append(_recurring(value, where))
+        elif op == "$timeframe_daily_hours":
+            out.append(_daily_hours(value, where))
         elif op == "$dow":
             if isinstance(value, bool) or value not in range(7):
                 raise RuleError(f"{where} must be a day of the week, 0 (Sunday) to 6")
@@ -399,6 +409,81 @@ def _span(value: Any, where: str) -> tuple[datetime, datetime]:
     if end <= start:
         raise RuleError(f"{where} ends before it starts")
     return start, end
+
+
+@dataclass(frozen=True)
+class Recurring:
+    """``"start;interval;duration"``: from ``start``, every ``interval`` for ``duration``
+    (Voucherify's $timeframe, e.g. "2024-11-12T14:59:23.019Z;P1D;PT1H")."""
+
+    start: datetime
+    interval: timedelta
+    duration: timedelta
+
+    def holds(self, moment: datetime) -> bool:
+        if moment < self.start:
+            return False
+        return (moment - self.start) % self.interval < self.duration
+
+
+def _recurring(value: Any, where: str) -> Recurring:
+    parts = value.split(";") if isinstance(value, str) else []
+    if len(parts) != 3:
+        raise RuleError(f'{where} must be "start;interval;duration", e.g. "{_RECURRING_EXAMPLE}"')
+    start = _moment(parts[0].strip(), where)
+    interval, duration = (fixed_duration(part.strip()) for part in parts[1:])
+    if interval is None or duration is None or not interval or not duration:
+        raise RuleError(
+            f"{where}: interval and duration must be ISO 8601 durations of weeks, days, hours, "
+            "minutes or seconds, more than zero"
+        )
+    return Recurring(start, interval, duration)
+
+
+_RECURRING_EXAMPLE = "2024-11-12T14:59:23.019Z;P1D;PT1H"
+
+
+@dataclass(frozen=True)
+class DailyHours:
+    """``"start;end;days"``: between two times of day (``end`` not included; an ``end``
+    before ``start`` runs past midnight) on the days listed, 0 being Sunday (Voucherify's
+    $timeframe_daily_hours, e.g. "18:00;20:01;2,3"). The time and day are read where the
+    value was written, as $dow reads them."""
+
+    start: time
+    end: time
+    days: frozenset[int]
+
+    def holds(self, moment: datetime) -> bool:
+        at = moment.timetz().replace(tzinfo=None)
+        weekday = moment.isoweekday() % 7
+        if self.start <= self.end:
+            return self.start <= at < self.end and weekday in self.days
+        if at >= self.start:
+            return weekday in self.days
+        # After midnight: the window opened the day before.
+        return at < self.end and (weekday - 1) % 7 in self.days
+
+
+def _daily_hours(value: Any, where: str) -> DailyHours:
+    parts = value.split(";") if isinstance(value, str) else []
+    if len(parts) not in (2, 3):
+        raise RuleError(f'{where} must be "HH:MM;HH:MM;days", e.g. "18:00;20:01;2,3"')
+    try:
+        start, end = (time.fromisoformat(part.strip()) for part in parts[:2])
+    except ValueError:
+        raise RuleError(f"{where}: times must be HH:MM") from None
+    if start.tzinfo is not None or end.tzinfo is not None or start == end:
+        raise RuleError(f"{where}: two different times of day, without an offset")
+    days: set[int] = set(range(7))
+    if len(parts) == 3 and parts[2].strip():
+        try:
+            days = {int(day) for day in parts[2].split(",")}
+        except ValueError:
+            raise RuleError(f"{where}: days must be numbers 0 (Sunday) to 6") from None
+        if not days <= set(range(7)):
+            raise RuleError(f"{where}: days must be numbers 0 (Sunday) to 6")
+    return DailyHours(start, end, frozenset(days))
 
 
 @dataclass(frozen=True)
@@ -747,6 +832,8 @@ def _date_condition(op: str, values: tuple[Any, ...], value: Any, now: datetime)
         return bool(moment < values[0])
     if op == "$timeframe_absolute":
         return any(start <= moment < end for start, end in values)
+    if op in ("$timeframe", "$timeframe_daily_hours"):
+        return any(window.holds(moment) for window in values)
     if op == "$dow":
         return (moment.isoweekday() % 7) in values  # 0 is Sunday
     days = values[0]

@@ -3,11 +3,12 @@
 Time rules are read in UTC: Tally has no project time zone yet.
 """
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+
+from tally.core.durations import fixed_duration as fixed_duration
 
 
 @dataclass(frozen=True)
@@ -21,18 +22,6 @@ NOT_ACTIVE = Refusal("voucher_not_active", "voucher not active")
 EXPIRED = Refusal("voucher_expired", "voucher expired")
 NOT_ACTIVE_NOW = Refusal("voucher_not_active_now", "voucher not active now")
 QUANTITY_EXCEEDED = Refusal("quantity_exceeded", "quantity exceeded")
-
-_FIXED_DURATION = re.compile(r"P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?")
-
-
-def fixed_duration(text: str) -> timedelta | None:
-    """An ISO 8601 duration of weeks, days, hours, minutes and seconds; None for anything
-    else (months and years have no fixed length)."""
-    match = _FIXED_DURATION.fullmatch(text)
-    if match is None or text in ("P", "PT"):
-        return None
-    weeks, days, hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
-    return timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
 
 
 def refusal(voucher: Mapping[str, Any], now: datetime) -> Refusal | None:
