@@ -344,6 +344,22 @@ def test_logic_combines_rules(logic: str, expected: bool) -> None:
             "HH:MM",
         ),
         (
+            _one(
+                "order.metadata",
+                {"$timeframe": ["2026-01-01T00:00:00Z;P" + "9" * 5000 + "D;PT1H"]},
+                property="d",
+            ),
+            "ISO 8601 durations",
+        ),
+        (
+            _one(
+                "order.metadata",
+                {"$timeframe": ["2026-01-01T00:00:00Z;P\u0661D;PT1H"]},
+                property="d",
+            ),
+            "ISO 8601 durations",
+        ),
+        (
             _one("order.metadata", {"$timeframe_daily_hours": ["09:00;10:00;7"]}, property="d"),
             "0 (Sunday) to 6",
         ),

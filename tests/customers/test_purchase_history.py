@@ -229,3 +229,15 @@ def test_buckets_and_summaries_equal_a_recount_after_any_writes(client: AppClien
             response = client.delete(f"/v1/customers/{ref}")
             assert response.status_code in (204, 404), response.text
         assert _stored(client) == _recount(client), f"after step {step}: {action}"
+
+
+def test_windows_at_the_end_of_the_calendar_answer(client: AppClient) -> None:
+    """A window bound near year 9999 saves, and validations read it without an error."""
+    _order(client, 1, "PAID", None)
+    for window in (
+        {"$before": ["9999-12-31T12:00:00Z"]},
+        {"$after": ["9999-12-31T23:59:59.999Z"]},
+        {"$after": ["9999-12-30T12:00:00Z"]},
+    ):
+        count = 1 if "$before" in window else 0
+        assert _history_is(client, window, count, count)

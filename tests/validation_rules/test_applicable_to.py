@@ -254,3 +254,26 @@ def test_a_rule_without_applicable_to_leaves_every_line_reachable(client: AppCli
     redeemable = _validate(client, "ALL")
     assert _line_discounts(redeemable["order"]) == [100, 100, 100, 100]
     assert redeemable["applicable_to"]["total"] == 0
+
+
+def test_a_source_id_is_read_as_a_source_id_even_when_it_looks_like_an_id(
+    client: AppClient,
+) -> None:
+    products = _products(client)
+    rule = _post(
+        client,
+        "/v1/validation-rules",
+        {
+            "name": "by source",
+            "applicable_to": {
+                "included": [{"object": "product", "source_id": products["mug"]["id"]}]
+            },
+        },
+    )
+    # No product has the mug's id as its source_id: kept as sent, not resolved to the mug.
+    assert rule["applicable_to"]["included"][0] == {
+        "object": "product",
+        "source_id": products["mug"]["id"],
+        "strict": False,
+        "effect": "APPLY_TO_EVERY",
+    }

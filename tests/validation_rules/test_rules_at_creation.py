@@ -184,3 +184,34 @@ def test_a_campaign_rule_binds_its_vouchers_and_tier_rules_their_tier(client: Ap
     assert _valid(client, {"object": "promotion_tier", "id": made["id"]}, 20000)
     later = _post(client, f"/v1/promotions/{promotion['id']}/tiers", {**tier, "name": "later"})
     assert later["validation_rule_assignments"]["total"] == 1
+
+
+def test_a_promotion_campaign_rule_binds_its_tiers(client: AppClient) -> None:
+    rule = _post(client, "/v1/validation-rules", BIG_CART)
+    mugs = _post(client, "/v1/validation-rules", MUGS_ONLY)
+    tier = {"name": "5 off", "action": {"discount": {"type": "AMOUNT", "amount_off": 500}}}
+    promotion = _post(
+        client,
+        "/v1/campaigns",
+        {
+            "name": "Ruled promo",
+            "campaign_type": "PROMOTION",
+            "validation_rules": [rule["id"]],
+            "promotion": {"tiers": [tier]},
+        },
+    )
+    assert promotion["validation_rules_assignments"]["data"][0]["rule_id"] == rule["id"]
+    fetched = client.get(f"/v1/campaigns/{promotion['id']}").json()
+    assert fetched["validation_rules_assignments"]["total"] == 1
+    made = promotion["promotion"]["tiers"][0]
+    assert made["validation_rule_assignments"]["total"] == 0  # the rule is the campaign's
+    assert not _valid(client, {"object": "promotion_tier", "id": made["id"]}, 5000)
+    assert _valid(client, {"object": "promotion_tier", "id": made["id"]}, 20000)
+    # A tier added to a campaign whose rule names products gets an item effect.
+    targeted = _post(
+        client,
+        "/v1/campaigns",
+        {"name": "Mug promo", "campaign_type": "PROMOTION", "validation_rules": [mugs["id"]]},
+    )
+    later = _post(client, f"/v1/promotions/{targeted['id']}/tiers", tier)
+    assert later["action"]["discount"]["effect"] == "APPLY_TO_ITEMS"

@@ -81,9 +81,6 @@ async def add_voucher(
 def _campaign_out(conn: Connection, project_id: str, ref: str) -> dict[str, Any]:
     """The campaign as printed; a promotion with its tiers and their rule assignments."""
     row, tiers = service.view(conn, project_id=project_id, ref=ref)
-    assigned = (
-        validation_rules.assignments_of(conn, project_id, [tier["id"] for tier in tiers])
-        if tiers
-        else {}
-    )
+    related = [row["id"], *(tier["id"] for tier in tiers or [])]
+    assigned = validation_rules.assignments_of(conn, project_id, related)
     return presenter.campaign_json(row, tiers, assigned)

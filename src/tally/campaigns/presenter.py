@@ -5,6 +5,7 @@ from typing import Any
 
 from tally.clock import iso
 from tally.promotions import presenter as promotions
+from tally.validation_rules import presenter as rules
 
 # campaigns.json types these without null: absent when unset.
 _OMITTED_WHEN_NONE = (
@@ -23,7 +24,7 @@ def campaign_json(
     tiers: Sequence[Mapping[Any, Any]] | None = None,
     assigned: Mapping[str, Sequence[Mapping[Any, Any]]] | None = None,
 ) -> dict[str, Any]:
-    """``assigned``: the validation rule assignments of the tiers, by tier id."""
+    """``assigned``: the validation rule assignments of the campaign and its tiers, by id."""
     out: dict[str, Any] = {
         "id": row["id"],
         "name": row["name"],
@@ -49,6 +50,7 @@ def campaign_json(
         "protected": False,
         "category_id": None,
         "categories": [],
+        "validation_rules_assignments": rules.assignments_list((assigned or {}).get(row["id"], ())),
         "object": "campaign",
     }
     if tiers is not None:

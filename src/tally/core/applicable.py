@@ -114,7 +114,8 @@ def targets(
                     aggregated_amount_limit=item.aggregated_amount_limit,
                 )
             )
-    if any(rule.included_all or not rule.included for rule in said):
-        # Every line not excluded, after the named ones (which keep their own caps).
+    if any(rule.included_all for rule in said) or not any(rule.included for rule in said):
+        # Every line not excluded, after the named ones (which keep their own caps). A rule
+        # that only excludes does not widen another rule's list of included items.
         found.append(Target(tuple(i for i in range(size) if i not in out_of_reach)))
     return found

@@ -4,7 +4,10 @@ Pure: no I/O."""
 import re
 from datetime import timedelta
 
-_FIXED_DURATION = re.compile(r"P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?")
+# ASCII digits, nine at most: "\d" would take other scripts' digits, and a number of
+# thousands of digits makes int() itself refuse.
+_N = r"([0-9]{1,9})"
+_FIXED_DURATION = re.compile(rf"P(?:{_N}W)?(?:{_N}D)?(?:T(?:{_N}H)?(?:{_N}M)?(?:{_N}S)?)?")
 # Past this a duration means nothing a shop would write (and timedelta would overflow).
 _MAX_DAYS = 100 * 366
 

@@ -86,14 +86,20 @@ class Span:
 def span_of(after: datetime | None, before: datetime | None) -> Span:
     """The span of a window that counts orders created strictly after ``after`` and
     strictly before ``before``."""
-    return Span(None if after is None else after + _TICK, before)
+    if after is None:
+        return Span(None, before)
+    try:
+        return Span(after + _TICK, before)
+    except OverflowError:
+        return Span(after, after)  # nothing is after the last moment there is
 
 
 @dataclass(frozen=True)
 class Reading:
     """How to count a span: the whole days ``first_day``..``last_day`` (inclusive; None
     when open on that side) from buckets when ``days`` is set, plus the orders of every span
-    in ``edges`` counted one by one."""
+    in ``edges`` (each with a start; an end only missing at the last day there is) counted
+    one by one."""
 
     days: bool
     first_day: date | None
@@ -110,32 +116,31 @@ def _midnight(day: date) -> datetime:
 
 
 def reading(span: Span) -> Reading:
-    """How to count a span that starts somewhere (see :func:`complement` for one that does
-    not): the whole days inside it from buckets, the cut days at its ends order by order."""
-    assert span.start is not None
-    start = span.start.astimezone(UTC)
+    """How to count a span: the whole days inside it from buckets, the cut days at its ends
+    order by order. An open start reads every bucket up to its end (one row per day with
+    purchases, however many orders)."""
+    start = None if span.start is None else span.start.astimezone(UTC)
     end = None if span.end is None else span.end.astimezone(UTC)
-    if end is not None and end <= start:
+    if start is not None and end is not None and end <= start:
         return Reading(False, None, None, ())
     edges: list[Span] = []
-    first = day_of(start)
-    if start != _midnight(first):
-        first_end = _midnight(first + timedelta(days=1))
-        if end is not None and end <= first_end:
-            return Reading(False, None, None, (Span(start, end),))
-        edges.append(Span(start, first_end))
-        first += timedelta(days=1)
+    first: date | None = None
+    if start is not None:
+        first = day_of(start)
+        if start != _midnight(first):
+            if first == date.max:
+                return Reading(False, None, None, (Span(start, end),))  # no day after it
+            first_end = _midnight(first + timedelta(days=1))
+            if end is not None and end <= first_end:
+                return Reading(False, None, None, (Span(start, end),))
+            edges.append(Span(start, first_end))
+            first += timedelta(days=1)
     if end is None:
         return Reading(True, first, None, tuple(edges))
     last = day_of(end)
     if end != _midnight(last):
         edges.append(Span(_midnight(last), end))
+    if last == date.min:
+        return Reading(False, None, None, tuple(edges))  # no day before it
     last -= timedelta(days=1)  # the day ``end`` falls on is cut (or starts at ``end``)
-    return Reading(first <= last, first, last, tuple(edges))
-
-
-def complement(span: Span) -> Span:
-    """For a span open at its start: the span of every order after it. Its count is the
-    customer's total less the complement's, so an open start never reads every day."""
-    assert span.start is None and span.end is not None
-    return Span(span.end, None)
+    return Reading(first is None or first <= last, first, last, tuple(edges))

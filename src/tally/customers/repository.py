@@ -76,6 +76,19 @@ def lock(conn: Connection, project_id: str, customer_ids: list[str]) -> None:
     ).all()
 
 
+def lock_to_delete(conn: Connection, project_id: str, customer_id: str) -> None:
+    """PostgreSQL: the row locked FOR UPDATE before a delete unlinks the customer's orders,
+    so an order inserted for them meanwhile commits first (and is unlinked too) instead of
+    failing the delete on its foreign key."""
+    if conn.dialect.name == "sqlite":
+        return
+    conn.execute(
+        sa.select(customers.c.id)
+        .where(customers.c.project_id == project_id, customers.c.id == customer_id)
+        .with_for_update()
+    ).all()
+
+
 def _counted_orders(customer: sa.ColumnElement[str]) -> list[sa.ColumnElement[bool]]:
     return [
         orders.c.project_id == customers.c.project_id,
@@ -162,13 +175,14 @@ def add_to_days(conn: Connection, project_id: str, found: list[Change]) -> None:
 
 
 @cache
-def _sum_days(bounded: bool) -> Prepared:
+def _sum_days(from_first: bool, to_last: bool) -> Prepared:
     where = [
         customer_order_days.c.customer_id == sa.bindparam("_id"),
         customer_order_days.c.project_id == sa.bindparam("_project_id"),
-        customer_order_days.c.day >= sa.bindparam("_first", type_=sa.Date),
     ]
-    if bounded:
+    if from_first:
+        where.append(customer_order_days.c.day >= sa.bindparam("_first", type_=sa.Date))
+    if to_last:
         where.append(customer_order_days.c.day <= sa.bindparam("_last", type_=sa.Date))
     return Prepared(
         sa.select(
@@ -179,13 +193,16 @@ def _sum_days(bounded: bool) -> Prepared:
 
 
 def sum_days(
-    conn: Connection, project_id: str, customer_id: str, first: date, last: date | None
+    conn: Connection, project_id: str, customer_id: str, first: date | None, last: date | None
 ) -> tuple[int, int]:
-    """The purchases of the days ``first``..``last`` (inclusive; None: up to the newest)."""
-    params: dict[str, Any] = {"_id": customer_id, "_project_id": project_id, "_first": first}
+    """The purchases of the days ``first``..``last`` (inclusive; None: from the oldest, up
+    to the newest)."""
+    params: dict[str, Any] = {"_id": customer_id, "_project_id": project_id}
+    if first is not None:
+        params["_first"] = first
     if last is not None:
         params["_last"] = last
-    row = _sum_days(last is not None).first(conn, params)
+    row = _sum_days(first is not None, last is not None).first(conn, params)
     assert row is not None  # an aggregate always answers
     return int(row["count"]), int(row["amount"])
 

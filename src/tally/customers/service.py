@@ -139,6 +139,7 @@ def update(
 
 def delete(conn: Connection, *, project_id: str, ref: str) -> None:
     row = get(conn, project_id=project_id, ref=ref)
+    repository.lock_to_delete(conn, project_id, row["id"])
     # Orders are the shop's records and stay; they lose the link to the deleted person.
     for column in (orders.c.customer_id, orders.c.referrer_id):
         conn.execute(
@@ -233,30 +234,19 @@ def purchase_history(
     customer_id = customer["id"]
     span = order_history.span_of(after, before)
 
-    def count(span: order_history.Span) -> tuple[int, int]:
+    if span.start is None and span.end is None:
+        seen = (customer["orders_total_count"], customer["orders_total_amount"])
+    else:
         plan = order_history.reading(span)
-        total = (0, 0)
+        seen = (0, 0)
         if plan.days:
-            assert plan.first_day is not None
-            total = repository.sum_days(
-                conn, project_id, customer_id, plan.first_day, plan.last_day
-            )
+            seen = repository.sum_days(conn, project_id, customer_id, plan.first_day, plan.last_day)
         for edge in plan.edges:
-            assert edge.start is not None and edge.end is not None
+            assert edge.start is not None
             found = orders_repository.counted_between(
                 conn, project_id, customer_id, edge.start, edge.end
             )
-            total = (total[0] + found[0], total[1] + found[1])
-        return total
-
-    everything = (customer["orders_total_count"], customer["orders_total_amount"])
-    if span.start is None and span.end is None:
-        seen = everything
-    elif span.start is None:
-        later = count(order_history.complement(span))
-        seen = (everything[0] - later[0], everything[1] - later[1])
-    else:
-        seen = count(span)
+            seen = (seen[0] + found[0], seen[1] + found[1])
     if (
         leave_out is not None
         and leave_out.counted

@@ -79,32 +79,35 @@ def id_of(conn: Connection, project_id: str, ref: str, *, as_id: bool) -> str | 
 
 
 @cache
-def _counted_between() -> Prepared:
+def _counted_between(bounded: bool) -> Prepared:
+    where = [
+        orders.c.project_id == sa.bindparam("_project_id"),
+        orders.c.customer_id == sa.bindparam("_customer_id"),
+        orders.c.created_at >= sa.bindparam("_start", type_=orders.c.created_at.type),
+        # Constants, written into the SQL: a parameter list would be compiled every time.
+        orders.c.status.in_([sa.literal_column(f"'{status}'") for status in COUNTED_STATUSES]),
+    ]
+    if bounded:
+        where.append(orders.c.created_at < sa.bindparam("_end", type_=orders.c.created_at.type))
     return Prepared(
         sa.select(
             sa.func.count().label("count"),
             sa.func.coalesce(sa.func.sum(orders.c.total_amount), 0).label("amount"),
-        ).where(
-            orders.c.project_id == sa.bindparam("_project_id"),
-            orders.c.customer_id == sa.bindparam("_customer_id"),
-            orders.c.created_at >= sa.bindparam("_start", type_=orders.c.created_at.type),
-            orders.c.created_at < sa.bindparam("_end", type_=orders.c.created_at.type),
-            # Constants, written into the SQL: a parameter list would be compiled every time.
-            orders.c.status.in_([sa.literal_column(f"'{status}'") for status in COUNTED_STATUSES]),
-        )
+        ).where(*where)
     )
 
 
 def counted_between(
-    conn: Connection, project_id: str, customer_id: str, start: datetime, end: datetime
+    conn: Connection, project_id: str, customer_id: str, start: datetime, end: datetime | None
 ) -> tuple[int, int]:
-    """How many of the customer's counted orders were created at ``start`` <= t < ``end``,
-    and their total amount: the customer's orders index walked over that span only (a
-    purchase-history window reads its cut days here, at most a day each)."""
-    row = _counted_between().first(
-        conn,
-        {"_project_id": project_id, "_customer_id": customer_id, "_start": start, "_end": end},
-    )
+    """How many of the customer's counted orders were created at ``start`` <= t < ``end``
+    (None: no end), and their total amount: the customer's orders index walked over that
+    span only (a purchase-history window reads its cut days here, at most a day each)."""
+    params: dict[str, Any] = {"_project_id": project_id, "_customer_id": customer_id}
+    params["_start"] = start
+    if end is not None:
+        params["_end"] = end
+    row = _counted_between(end is not None).first(conn, params)
     assert row is not None  # an aggregate always answers
     return int(row["count"]), int(row["amount"])
 

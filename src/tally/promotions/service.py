@@ -57,7 +57,9 @@ def insert(
         hierarchy = len(repository.of_campaign(conn, project_id, campaign["id"])) + 1
     tier_id = ids.new_id(TIER_ID_PREFIX)
     rule_ids = body.validation_rules or []
-    targeted = validation_rules.check_rules(conn, project_id=project_id, rule_ids=rule_ids)
+    targeted = validation_rules.check_rules(
+        conn, project_id=project_id, rule_ids=rule_ids
+    ) or validation_rules.names_items(conn, project_id, campaign["id"])
     repository.insert(
         conn,
         {

@@ -96,15 +96,16 @@ def _applicable(
 
 def _entry(conn: Connection, project_id: str, entry: ApplicableToEntry) -> dict[str, Any]:
     kind = entry.object
-    ref = entry.id if entry.id is not None else entry.source_id
-    assert ref is not None  # the schema asks for one
-    found = (
-        catalogue.get_product(conn, project_id, ref)
-        if kind == "product"
-        else catalogue.get_sku(conn, project_id, ref)
-    )
-    if found is not None and entry.id is not None and found["id"] != entry.id:
-        found = None  # an id that is some other item's source_id names nothing
+    found: Row | None
+    if entry.id is not None:
+        by_id = catalogue.products_by_ids if kind == "product" else catalogue.skus_by_ids
+        found = by_id(conn, project_id, {entry.id}).get(entry.id)
+    else:
+        assert entry.source_id is not None  # the schema asks for one
+        by_source = (
+            catalogue.products_by_source_ids if kind == "product" else catalogue.skus_by_source_ids
+        )
+        found = by_source(conn, project_id, {entry.source_id}).get(entry.source_id)
     if found is None and entry.id is not None:
         raise not_found(kind, entry.id)
     out: dict[str, Any] = {"object": kind}
@@ -307,6 +308,17 @@ def assignments_of(
     for row in repository.assignments_of(conn, project_id, list(related_ids)):
         out.setdefault(row["related_object_id"], []).append(row)
     return out
+
+
+def names_items(conn: Connection, project_id: str, related_id: str) -> bool:
+    """Whether a rule assigned to ``related_id`` (a campaign) names products or SKUs."""
+    return any(
+        bool(
+            (row["applicable_to"] or {}).get("included")
+            or (row["applicable_to"] or {}).get("excluded")
+        )
+        for _related, row in repository.rules_of(conn, project_id, [related_id])
+    )
 
 
 def check_rules(conn: Connection, *, project_id: str, rule_ids: Sequence[str]) -> bool:

@@ -246,11 +246,9 @@ def evaluate(
 
 
 def _ruled(source: Mapping[str, Any]) -> list[str]:
-    """The objects whose validation rules a redeemable must meet: a voucher and its
-    campaign, or a promotion tier (BEHAVIOR 16.7)."""
-    if "code" in source:
-        return [source["id"], *([source["campaign_id"]] if source.get("campaign_id") else [])]
-    return [source["id"]]
+    """The objects whose validation rules a redeemable must meet: a voucher or a promotion
+    tier, and its campaign (BEHAVIOR 16.7)."""
+    return [source["id"], *([source["campaign_id"]] if source.get("campaign_id") else [])]
 
 
 def _violated(
