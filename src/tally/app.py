@@ -9,15 +9,18 @@ import sqlalchemy as sa
 from fastapi import FastAPI, Request
 
 from tally import __version__
+from tally.async_actions.endpoints import router as async_actions_router
 from tally.campaigns.endpoints import router as campaigns_router
 from tally.config import Settings, get_settings
 from tally.customers.endpoints import router as customers_router
 from tally.db.engine import Database
+from tally.jobs.runner import Runner
 from tally.orders.endpoints import router as orders_router
 from tally.products.endpoints import router as products_router
 from tally.promotions.endpoints import router as promotions_router
 from tally.redemptions.endpoints import legacy_router as legacy_redemptions_router
 from tally.redemptions.endpoints import router as redemptions_router
+from tally.tasks import HANDLERS
 from tally.validation_rules.endpoints import assignments_router as rule_assignments_router
 from tally.validation_rules.endpoints import router as validation_rules_router
 from tally.validations.endpoints import legacy_router as legacy_validations_router
@@ -61,10 +64,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             background_checkpoints=True,
             busy_seconds=settings.sqlite_busy_timeout_ms / 1000,
         )
-        app.state.runtime = Runtime(db, session_wait_ms=settings.order_session_wait_ms)
+        runtime = Runtime(db, session_wait_ms=settings.order_session_wait_ms)
+        app.state.runtime = runtime
+        if settings.jobs_in_server:
+            runtime.jobs = Runner(
+                db,
+                HANDLERS,
+                lease_seconds=settings.job_lease_seconds,
+                poll_seconds=settings.job_poll_ms / 1000,
+            )
+            runtime.jobs.start()
         try:
             yield
         finally:
+            if runtime.jobs is not None:
+                runtime.jobs.stop()
             db.dispose()
 
     app = FastAPI(
@@ -74,7 +88,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         default_response_class=JSON,
     )
-    app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        bulk_body_bytes=settings.bulk_body_bytes,
+    )
     errors.install(app)
     openapi.install(app)
     # Routes are matched in this order, one after another: the busiest paths come first
@@ -89,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(promotions_router)
     app.include_router(validation_rules_router)
     app.include_router(rule_assignments_router)
+    app.include_router(async_actions_router)
     app.include_router(legacy_validations_router)
     app.include_router(legacy_redemptions_router)
 

@@ -55,6 +55,43 @@ def serve(
     )
 
 
+@app.command()
+def worker() -> None:
+    """Run jobs (order imports) until stopped: for running them apart from the API
+    (set TALLY_JOBS_IN_SERVER=false on the servers). Any number may run, on any machine."""
+    import signal
+
+    from tally.app import configure_logging
+    from tally.db.engine import Database, is_sqlite
+    from tally.db.migrate import upgrade
+    from tally.jobs.runner import Runner
+    from tally.tasks import HANDLERS
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    if is_sqlite(settings.database_url):
+        upgrade(settings.database_url)
+    db = Database(
+        settings.database_url,
+        pool_size=2,
+        busy_seconds=settings.sqlite_busy_timeout_ms / 1000,
+    )
+    runner = Runner(
+        db,
+        HANDLERS,
+        lease_seconds=settings.job_lease_seconds,
+        poll_seconds=settings.job_poll_ms / 1000,
+    )
+    # SIGTERM ends the loop at the next step boundary; the job goes back to the queue.
+    signal.signal(signal.SIGTERM, lambda *_: runner.stop(timeout=0))
+    try:
+        runner.run_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        db.dispose()
+
+
 @projects_app.command("create")
 def projects_create(
     name: Annotated[str, typer.Argument(help="Project name.")],

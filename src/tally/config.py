@@ -14,6 +14,13 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///tally.db"
     # Largest request body accepted; an order with 500 rich items fits well below this.
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # An order import carries up to 2,000 orders.
+    bulk_body_bytes: int = Field(default=33_554_432, ge=1024)
+    # Jobs (imports): run by a thread in each `tally serve` process unless turned off (then
+    # `tally worker` processes run them); a running job's lease, renewed at each step.
+    jobs_in_server: bool = True
+    job_lease_seconds: float = Field(default=30.0, gt=0, le=3600)
+    job_poll_ms: int = Field(default=1000, ge=10, le=60_000)
     # Connection pool per process (PostgreSQL); SQLite uses one connection per thread.
     db_pool_size: int = Field(default=10, ge=1)
     # How long a request waits for an order another request is using before it fails with

@@ -1,8 +1,10 @@
 """Every table, imported once so the metadata is complete (migrations, tests)."""
 
+from tally.async_actions.tables import async_actions
 from tally.campaigns.tables import campaigns
 from tally.customers.tables import customers
 from tally.idempotency.tables import idempotency_keys
+from tally.jobs.tables import jobs
 from tally.orders.tables import orders
 from tally.products.tables import products, skus
 from tally.projects.tables import counters, projects
@@ -12,10 +14,12 @@ from tally.validation_rules.tables import validation_rule_assignments, validatio
 from tally.vouchers.tables import vouchers
 
 __all__ = [
+    "async_actions",
     "campaigns",
     "counters",
     "customers",
     "idempotency_keys",
+    "jobs",
     "orders",
     "products",
     "projects",

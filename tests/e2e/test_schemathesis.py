@@ -41,7 +41,7 @@ MAX_EXAMPLES = int(os.environ.get("TALLY_FUZZ_EXAMPLES", "30"))
 SEED = int(os.environ.get("TALLY_FUZZ_SEED", "20260101"))
 PATHS = (
     r"^/v1/(orders|customers|products|skus|vouchers|campaigns|promotions|validations"
-    r"|validation-rules|validation-rules-assignments|redemptions)(/|$)"
+    r"|validation-rules|validation-rules-assignments|redemptions|async-actions)(/|$)"
 )
 
 
@@ -109,6 +109,9 @@ OFFICIAL_SCHEMAS: dict[str, tuple[str, str]] = {
         "validation-rules",
         "ValidationRulesAssignmentsListResponseBody",
     ),
+    "import-orders": ("orders", "OrdersImportCreateResponseBody"),
+    "get-async-action": ("async-actions", "AsyncActionGetResponseBody"),
+    "list-async-actions": ("async-actions", "AsyncActionsListResponseBody"),
     "list-validation-rules-assignments": (
         "validation-rules",
         "ValidationRulesAssignmentsListResponseBody",

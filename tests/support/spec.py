@@ -9,11 +9,11 @@ once (on a deep copy): every schema with ``nullable: true`` becomes
 ``{"anyOf": [{"type": "null"}, <schema>]}``, which also covers nullable ``allOf``/``enum``
 schemas that have no ``type``. ``date-time`` and ``date`` formats are checked (RFC 3339).
 
-One more translation works around a defect of the official files: a ``oneOf`` whose every
-branch is an object that requires nothing (validations.json's redeemable ``result``: voucher,
-gift card, loyalty card, promotion tier, stack) matches every such value more than once, so
-no value could ever pass it. Such a ``oneOf`` is checked as ``anyOf``; a ``oneOf`` with any
-branch that requires a property stays as it is.
+One more translation works around a defect of the official files: a ``oneOf`` with two or
+more branches that are objects requiring nothing (validations.json's redeemable ``result``:
+voucher, gift card, loyalty card, promotion tier, stack; async-actions.json's ``result``, one
+branch per action type) matches every such value more than once, so no value could ever
+pass it. Such a ``oneOf`` is checked as ``anyOf``; any other ``oneOf`` stays as it is.
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ def _loosen_ambiguous_one_of(node: Any, schemas: dict[str, Any]) -> None:
         if key not in _LITERAL_KEYWORDS:
             _loosen_ambiguous_one_of(value, schemas)
     branches = node.get("oneOf")
-    if isinstance(branches, list) and all(_requires_nothing(b, schemas) for b in branches):
+    if isinstance(branches, list) and sum(_requires_nothing(b, schemas) for b in branches) >= 2:
         node["anyOf"] = node.pop("oneOf")
 
 

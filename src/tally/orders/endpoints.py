@@ -6,11 +6,22 @@ from fastapi import APIRouter, Body, Request
 from fastapi.responses import Response
 
 from tally.clock import utcnow
+from tally.errors import invalid_payload
 from tally.orders import presenter, service
-from tally.orders.schemas import OrderCreate, OrderOut, OrdersListOut, OrderSort, OrderUpdate
+from tally.orders.schemas import (
+    MAX_IMPORT,
+    ImportOut,
+    OrderCreate,
+    OrderOut,
+    OrdersListOut,
+    OrderSort,
+    OrderUpdate,
+)
 from tally.orders.sessions import OrderSession
 from tally.web.context import ProjectId, respond
+from tally.web.errors import request_id_of
 from tally.web.params import Limit, Page
+from tally.web.runtime import runtime_of
 
 router = APIRouter(prefix="/v1/orders", tags=["Orders"])
 
@@ -34,6 +45,35 @@ async def create_order(
         quick=True,
         session=OrderSession.of_payload(project_id, payload),
     )
+
+
+@router.post("/import", responses={200: {"model": ImportOut}}, operation_id="import-orders")
+async def import_orders(
+    request: Request,
+    project_id: ProjectId,
+    body: Annotated[list[OrderCreate], Body(max_length=MAX_IMPORT)],
+) -> Response:
+    """Import up to 2,000 orders in the background: answered at once with the async action
+    that reports how it went (BEHAVIOR 17). A project's imports run one at a time, in order."""
+    if not body:
+        raise invalid_payload("Property . should have at least 1 item")
+    response = await respond(
+        request,
+        lambda conn: {
+            "async_action_id": service.schedule_import(
+                conn,
+                project_id=project_id,
+                bodies=body,
+                request_id=request_id_of(request),
+                now=utcnow(),
+            )
+        },
+        write=True,
+    )
+    jobs = runtime_of(request).jobs
+    if jobs is not None:
+        jobs.wake()
+    return response
 
 
 @router.get("/{orderId}", responses={200: {"model": OrderOut}}, operation_id="get-order")

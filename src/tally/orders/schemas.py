@@ -83,6 +83,14 @@ class OrderUpdate(OrderFields):
     pass
 
 
+# Orders one import may carry (BEHAVIOR 17.2).
+MAX_IMPORT = 2000
+
+
+class ImportOut(BaseModel):
+    async_action_id: str
+
+
 class LinkOut(BaseModel):
     id: str
     object: Literal["customer"] = "customer"

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from tally import ids
+from tally.async_actions import service as async_actions
 from tally.core.discounts import Cart
 from tally.core.order_amounts import (
     AmountError,
@@ -26,11 +27,15 @@ from tally.core.order_history import OrderState
 from tally.customers import service as customers
 from tally.db.prepared import Row
 from tally.errors import duplicate, invalid_payload, not_found
+from tally.jobs import service as jobs
 from tally.orders import repository
 from tally.orders.catalogue import Catalogue, ResolvedLine
 from tally.orders.schemas import OrderCreate, OrderFields, OrderItemIn
 from tally.orders.tables import COUNTED_STATUSES, ORDER_ID_PREFIX
 from tally.projects import repository as counters
+
+# The kind of job an import is (tally.orders.tasks runs it).
+IMPORT_KIND = "orders.import"
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,31 @@ def create(
         body=body,
         now=now,
     )
+
+
+def schedule_import(
+    conn: Connection,
+    *,
+    project_id: str,
+    bodies: list[OrderCreate],
+    request_id: str | None,
+    now: datetime,
+) -> str:
+    """An import of ``bodies`` (checked whole already) queued behind the project's earlier
+    imports; the id of the async action that reports on it (BEHAVIOR 17)."""
+    action_id = async_actions.create(
+        conn, project_id=project_id, type_="ORDERS.IMPORT", request_id=request_id, now=now
+    )
+    jobs.enqueue(
+        conn,
+        project_id=project_id,
+        kind=IMPORT_KIND,
+        payload={"orders": [b.model_dump(mode="json", exclude_unset=True) for b in bodies]},
+        now=now,
+        queue_key=f"{IMPORT_KIND}:{project_id}",
+        subject_id=action_id,
+    )
+    return action_id
 
 
 def update(

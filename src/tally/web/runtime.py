@@ -8,6 +8,7 @@ import anyio
 from fastapi import Request
 
 from tally.db.engine import Database
+from tally.jobs.runner import Runner
 from tally.projects import service as projects
 from tally.web.queue import Queue
 
@@ -24,6 +25,8 @@ class Runtime:
         # line this process's requests wait in (tally.web.sessions).
         self.session_wait = session_wait_ms / 1000
         self.order_queue = Queue()
+        # The job runner of this process (None: jobs run in `tally worker` processes).
+        self.jobs: Runner | None = None
         self._keys: dict[tuple[str, str], tuple[str, float]] = {}
         # SQLite work on one object is CPU in this process and never waits: a read never
         # does (WAL), a write is only tried here when the write lock is free. It costs

@@ -1,0 +1,76 @@
+"""Statements for jobs."""
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from tally.db.prepared import Row
+from tally.jobs.tables import jobs
+
+_OPEN = ("queued", "running")
+
+
+def insert(conn: Connection, values: dict[str, Any]) -> None:
+    conn.execute(jobs.insert().values(values))
+
+
+def _runnable(now: datetime) -> sa.Select[Any]:
+    earlier = jobs.alias("earlier")
+    blocked = (
+        sa.select(earlier.c.seq)
+        .where(
+            earlier.c.queue_key == jobs.c.queue_key,
+            earlier.c.seq < jobs.c.seq,
+            earlier.c.status.in_(_OPEN),
+        )
+        .exists()
+    )
+    runnable = sa.or_(
+        jobs.c.status == "queued",
+        sa.and_(jobs.c.status == "running", jobs.c.lease_until < now),
+    )
+    return sa.select(jobs).where(runnable, ~blocked).order_by(jobs.c.seq).limit(1)
+
+
+def any_runnable(conn: Connection, *, now: datetime) -> bool:
+    """Whether a job may run now: a read, so an idle runner never takes the write lock."""
+    return conn.execute(_runnable(now)).first() is not None
+
+
+def claim(conn: Connection, *, now: datetime) -> Row | None:
+    """The first job that may run now: queued, or running with its lease run out (its
+    process died), and no earlier open job with its queue key. On PostgreSQL a row another
+    claimer holds is skipped, so workers never wait on each other; SQLite has one writer,
+    so its claims simply take turns."""
+    stmt = _runnable(now)
+    if conn.dialect.name != "sqlite":
+        stmt = stmt.with_for_update(skip_locked=True, of=jobs)
+    row = conn.execute(stmt).mappings().first()
+    return row
+
+
+def update(
+    conn: Connection, seq: int, values: dict[str, Any], *, worker: str | None = None
+) -> bool:
+    """Change a job; with ``worker``, only while that worker still holds it (a worker whose
+    lease ran out and was taken over must not write over the new holder)."""
+    stmt = jobs.update().where(jobs.c.seq == seq)
+    if worker is not None:
+        stmt = stmt.where(jobs.c.worker == worker, jobs.c.status == "running")
+    return conn.execute(stmt.values(values)).rowcount == 1
+
+
+def get(conn: Connection, seq: int) -> Row | None:
+    return conn.execute(sa.select(jobs).where(jobs.c.seq == seq)).mappings().first()
+
+
+def by_subject(conn: Connection, project_id: str, subject_id: str) -> Row | None:
+    return (
+        conn.execute(
+            sa.select(jobs).where(jobs.c.project_id == project_id, jobs.c.subject_id == subject_id)
+        )
+        .mappings()
+        .first()
+    )

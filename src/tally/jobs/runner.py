@@ -1,0 +1,143 @@
+"""The loop that claims jobs and runs them: a thread in each `tally serve` process (the
+embedded default) or the whole of a `tally worker` process."""
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+
+from sqlalchemy.engine import Connection
+
+from tally.clock import utcnow
+from tally.db.engine import Database
+from tally.db.prepared import Row
+from tally.ids import alnum
+from tally.jobs import repository
+from tally.jobs.service import MAX_ATTEMPTS, Handler, LostLease, Step, Stopping
+
+log = logging.getLogger("tally.jobs")
+
+
+class Runner:
+    def __init__(
+        self,
+        db: Database,
+        handlers: Mapping[str, Handler],
+        *,
+        lease_seconds: float = 30.0,
+        poll_seconds: float = 1.0,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.handlers = handlers
+        self.lease = timedelta(seconds=lease_seconds)
+        self.poll_seconds = poll_seconds
+        self.clock = clock
+        self.worker = f"{socket.gethostname()[:40]}:{os.getpid()}:{alnum(8)}"
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run_forever, name="tally-jobs", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        """A job was just committed: look now rather than at the next poll."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def run_forever(self) -> None:
+        while not self._stop.is_set():
+            try:
+                ran = self.run_one()
+            except Exception:  # the loop outlives any one failure (logged, retried later)
+                log.exception("job runner step failed")
+                ran = False
+            if not ran:
+                self._wake.wait(self.poll_seconds)
+                self._wake.clear()
+
+    def run_one(self) -> bool:
+        """Claim one job and run it; whether there was one."""
+        now = self.clock()
+        with self.db.transaction(write=False) as conn:
+            if not repository.any_runnable(conn, now=now):
+                return False
+        with self.db.transaction(write=True) as conn:
+            job = repository.claim(conn, now=now)
+            if job is None:
+                return False
+            handler = self.handlers.get(job["kind"])
+            if handler is None or job["attempts"] >= MAX_ATTEMPTS:
+                why = (
+                    f"no handler for jobs of kind {job['kind']}"
+                    if handler is None
+                    else f"stopped after {MAX_ATTEMPTS} attempts that did not finish"
+                )
+                self._fail(conn, job, handler, why, now)
+                return True
+            repository.update(
+                conn,
+                job["seq"],
+                {
+                    "status": "running",
+                    "worker": self.worker,
+                    "attempts": job["attempts"] + 1,
+                    "lease_until": now + self.lease,
+                    "started_at": job["started_at"] or now,
+                },
+            )
+        step = Step(
+            self.db,
+            job,
+            self.worker,
+            self.lease,
+            self.clock,
+            self._stop.is_set,
+            checkpoint=job["checkpoint"],
+        )
+        started = time.monotonic()
+        try:
+            handler.run(step)
+        except (LostLease, Stopping):
+            return True
+        except Exception as exc:
+            log.exception("job %s (%s) failed", job["id"], job["kind"])
+            with self.db.transaction(write=True) as conn:
+                current = repository.get(conn, job["seq"])
+                if current is not None and current["worker"] == self.worker:
+                    self._fail(conn, current, handler, _reason(exc), self.clock())
+            return True
+        log.info(
+            "job %s (%s) done in %.0f ms",
+            job["id"],
+            job["kind"],
+            (time.monotonic() - started) * 1000,
+        )
+        return True
+
+    def _fail(
+        self, conn: Connection, job: Row, handler: Handler | None, why: str, now: datetime
+    ) -> None:
+        repository.update(
+            conn,
+            job["seq"],
+            {"status": "failed", "error": why, "finished_at": now, "lease_until": None},
+        )
+        if handler is not None:
+            handler.failed(conn, job, why, now)
+
+
+def _reason(exc: Exception) -> str:
+    """What a failed job records: the kind of error and its message, never a traceback."""
+    text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

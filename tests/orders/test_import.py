@@ -1,0 +1,136 @@
+"""Order import (BEHAVIOR 17) and async actions (19) on both engines: answered at once,
+run by the job runner of the serving process; per-order failures listed while the rest
+land; a project's imports run one after the other; too many orders refused before anything
+is queued."""
+
+import time
+from typing import Any
+
+from support.db import snapshot
+from support.inprocess import AppClient
+from support.spec import assert_matches
+
+
+def wait_done(client: AppClient, action_id: str, timeout: float = 60.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        response = client.get(f"/v1/async-actions/{action_id}")
+        assert response.status_code == 200, response.text
+        action: dict[str, Any] = response.json()
+        if action["status"] in ("DONE", "FAILED"):
+            return action
+        assert time.monotonic() < deadline, f"async action still {action['status']}"
+        time.sleep(0.05)
+
+
+def start_import(client: AppClient, orders: list[dict[str, Any]]) -> str:
+    response = client.post("/v1/orders/import", json=orders)
+    assert response.status_code == 200, response.text
+    assert_matches(response.json(), file="orders", schema="OrdersImportCreateResponseBody")
+    action_id: str = response.json()["async_action_id"]
+    assert action_id.startswith("aa_")
+    return action_id
+
+
+def test_orders_land_and_a_bad_one_is_listed(client: AppClient) -> None:
+    orders = [
+        {
+            "source_id": "hist-1",
+            "status": "PAID",
+            "created_at": "2024-03-01T10:00:00.000Z",
+            "customer": {"source_id": "alice"},
+            "items": [
+                {"source_id": "mug", "related_object": "product", "price": 1500, "quantity": 2}
+            ],
+        },
+        {"source_id": "hist-2", "amount": 700, "customer": {"id": "cust_missing"}},
+        {
+            "source_id": "hist-3",
+            "amount": 900,
+            "status": "FULFILLED",
+            "customer": {"source_id": "alice"},
+        },
+    ]
+    action = wait_done(client, start_import(client, orders))
+    assert_matches(action, file="async-actions", schema="AsyncActionGetResponseBody")
+    assert (action["type"], action["status"], action["progress"]) == ("ORDERS.IMPORT", "DONE", 100)
+    assert action["operation_status"] == "UNKNOWN"  # partly done
+    result = action["result"]
+    assert (result["done_count"], result["failed_count"]) == (2, 1)
+    assert result["message"] == "2 order(s) imported successfully, 1 failed."
+    assert result["failed"][0]["source_id"] == "hist-2"
+    assert "cust_missing" in result["failed"][0]["reason"]
+    first = client.get("/v1/orders/hist-1").json()
+    assert (first["status"], first["created_at"], first["amount"]) == (
+        "PAID",
+        "2024-03-01T10:00:00.000Z",
+        3000,
+    )
+    assert client.get("/v1/orders/hist-2").status_code == 404
+    summary = client.get("/v1/customers/alice").json()["summary"]["orders"]
+    assert (summary["total_count"], summary["total_amount"]) == (2, 3900)
+    listed = client.get("/v1/async-actions").json()
+    assert_matches(listed, file="async-actions", schema="AsyncActionsListResponseBody")
+    assert [a["id"] for a in listed["async_actions"]] == [action["id"]]
+    assert "result" not in listed["async_actions"][0]
+
+
+def test_too_many_or_no_orders_are_refused_before_anything_is_queued(client: AppClient) -> None:
+    before = snapshot(client.db)
+    too_many = client.post("/v1/orders/import", json=[{"amount": 1}] * 2001)
+    assert (too_many.status_code, too_many.json()["key"]) == (400, "invalid_payload")
+    empty = client.post("/v1/orders/import", json=[])
+    assert empty.status_code == 400
+    bad = client.post("/v1/orders/import", json=[{"amount": 1}, {"amount": -5}])
+    assert bad.status_code == 400 and "amount" in bad.json()["details"]
+    not_a_list = client.post("/v1/orders/import", json={"amount": 1})
+    assert not_a_list.status_code == 400
+    assert snapshot(client.db) == before
+
+
+def test_two_thousand_orders_and_a_project_s_imports_run_in_order(client: AppClient) -> None:
+    big = [
+        {
+            "source_id": f"bulk-{n}",
+            "status": "PAID",
+            "customer": {"source_id": f"buyer-{n % 50}"},
+            "items": [
+                {
+                    "source_id": f"p-{n % 7}",
+                    "related_object": "product",
+                    "price": 100 + n % 7,
+                    "quantity": 1 + n % 3,
+                },
+            ],
+        }
+        for n in range(2000)
+    ]
+    first = start_import(client, big)
+    # Queued behind the first: it must see bulk-7 made, and leave it CANCELED.
+    second = start_import(client, [{"source_id": "bulk-7", "status": "CANCELED"}])
+    done = wait_done(client, first, timeout=120)
+    assert done["result"]["done_count"] == 2000 and done["operation_status"] == "SUCCESS"
+    later = wait_done(client, second)
+    assert later["result"]["done_count"] == 1
+    assert client.get("/v1/orders/bulk-7").json()["status"] == "CANCELED"
+    assert client.get("/v1/orders").json()["total"] == 2000
+    buyer = client.get("/v1/customers/buyer-7").json()["summary"]["orders"]
+    assert buyer["total_count"] == 39  # 40 orders, bulk-7 canceled since
+
+
+def test_async_actions_are_the_project_s_own(client: AppClient) -> None:
+    action_id = start_import(client, [{"amount": 100}])
+    wait_done(client, action_id)
+    other = client.as_project(client.new_project("other"))
+    hidden = other.get(f"/v1/async-actions/{action_id}")
+    assert (hidden.status_code, hidden.json()["resource_type"]) == (404, "async_action")
+    assert other.get("/v1/async-actions").json()["async_actions"] == []
+    bad_date = client.get("/v1/async-actions", params={"end_date": "yesterday"})
+    assert (bad_date.status_code, bad_date.json()["key"]) == (400, "invalid_query_params")
+    earlier = client.get("/v1/async-actions", params={"end_date": "2000-01-01T00:00:00Z"})
+    assert earlier.json() == {
+        "object": "list",
+        "data_ref": "async_actions",
+        "async_actions": [],
+        "has_more": False,
+    }
