@@ -10,10 +10,12 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from tally.clock import utcnow
-from tally.db.engine import Database
+from tally.db.engine import Database, is_busy
 from tally.db.prepared import Row
+from tally.db.races import lost_race
 from tally.ids import alnum
 from tally.jobs import repository
 from tally.jobs.service import MAX_ATTEMPTS, Handler, LostLease, Step, Stopping
@@ -110,19 +112,41 @@ class Runner:
             handler.run(step)
         except (LostLease, Stopping):
             return True
-        except Exception as exc:
-            log.exception("job %s (%s) failed", job["id"], job["kind"])
+        except DBAPIError as exc:
+            if not (lost_race(exc) or is_busy(exc)):
+                return self._failed(job, handler, exc)
+            # A deadlock with a request, or a busy SQLite: the step rolled back and the job
+            # waits in the queue at its last checkpoint; the try does not count.
+            log.warning("job %s (%s) step lost a race; queued again", job["id"], job["kind"])
             with self.db.transaction(write=True) as conn:
-                current = repository.get(conn, job["seq"])
-                if current is not None and current["worker"] == self.worker:
-                    self._fail(conn, current, handler, _reason(exc), self.clock())
+                repository.update(
+                    conn,
+                    job["seq"],
+                    {
+                        "status": "queued",
+                        "worker": None,
+                        "lease_until": None,
+                        "attempts": job["attempts"],
+                    },
+                    worker=self.worker,
+                )
             return True
+        except Exception as exc:
+            return self._failed(job, handler, exc)
         log.info(
             "job %s (%s) done in %.0f ms",
             job["id"],
             job["kind"],
             (time.monotonic() - started) * 1000,
         )
+        return True
+
+    def _failed(self, job: Row, handler: Handler, exc: Exception) -> bool:
+        log.exception("job %s (%s) failed", job["id"], job["kind"])
+        with self.db.transaction(write=True) as conn:
+            current = repository.get(conn, job["seq"])
+            if current is not None and current["worker"] == self.worker:
+                self._fail(conn, current, handler, _reason(exc), self.clock())
         return True
 
     def _fail(

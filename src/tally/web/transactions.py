@@ -8,9 +8,10 @@ from typing import TypeVar
 
 import anyio.to_thread
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from tally.db.engine import WouldWait, is_busy
+from tally.db.races import lost_race
 from tally.errors import database_busy
 from tally.web.runtime import Runtime
 
@@ -25,14 +26,6 @@ _POLL_MAX = 0.01
 # A transaction that lost a race (two upserts of one new source_id, a deadlock between
 # two writers) is run again from the start: the second run sees the winner's rows.
 _ATTEMPTS = 3
-
-
-def _lost_race(exc: DBAPIError) -> bool:
-    if isinstance(exc, IntegrityError):
-        text = str(exc.orig).lower()
-        return "unique" in text or "duplicate key" in text
-    code = getattr(exc.orig, "sqlstate", None)
-    return code in ("40001", "40P01")
 
 
 async def run_transaction(
@@ -52,7 +45,7 @@ async def run_transaction(
                 # SQLite: another process kept the write lock past the busy timeout.
                 if runtime.db.is_sqlite and isinstance(exc, OperationalError) and is_busy(exc):
                     raise database_busy() from None
-                if attempt == _ATTEMPTS or not _lost_race(exc):
+                if attempt == _ATTEMPTS or not lost_race(exc):
                     raise
         raise AssertionError("unreachable")
 
