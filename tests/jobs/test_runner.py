@@ -253,3 +253,25 @@ def test_two_workers_run_each_job_once(migrated_db_url: str, tmp_path: Path, db:
         assert len({worker for _, worker in rows}) == 2  # both took part
     run_tally(["migrate"], db_url=migrated_db_url, cwd=tmp_path)  # the CLI still works beside them
     assert create_project_cli("after", db_url=migrated_db_url, cwd=tmp_path)["app_id"]
+
+
+def test_a_stopping_runner_keeps_the_step_it_committed(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tally.orders.tasks as tasks
+
+    monkeypatch.setattr(tasks, "STEP_ORDERS", 4)
+    project_id = _project(db)
+    action_id = _schedule(db, project_id, 10)
+    runner = Runner(db, HANDLERS)
+    runner.stop()  # stopping: the runner ends the job after its first committed step
+    assert runner.run_one()
+    assert _order_count(db, project_id) == 4
+    with db.transaction(write=False) as conn:
+        row = conn.execute(sa.select(jobs_table)).mappings().one()
+    assert (row["status"], row["attempts"], row["worker"]) == ("queued", 0, None)
+    assert row["checkpoint"]["next"] == 4
+    assert _action(db, project_id, action_id)["status"] == "IN_PROGRESS"
+    assert Runner(db, HANDLERS).run_one()
+    assert _order_count(db, project_id) == 10
+    assert _action(db, project_id, action_id)["status"] == "DONE"

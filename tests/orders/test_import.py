@@ -134,3 +134,23 @@ def test_async_actions_are_the_project_s_own(client: AppClient) -> None:
         "async_actions": [],
         "has_more": False,
     }
+
+
+def test_a_failed_order_leaves_no_trace_in_the_counters(client: AppClient) -> None:
+    """Counter changes live beside the transaction: the savepoint of a refused order must
+    take back the customer it had counted (a new customer, then an unknown referrer)."""
+    orders = [
+        {
+            "source_id": "c-1",
+            "amount": 100,
+            "customer": {"source_id": "new-buyer"},
+            "referrer": {"id": "cust_nobody"},
+        },
+        {"amount": 50, "customer": {"id": "cust_missing"}},
+    ]
+    action = wait_done(client, start_import(client, orders))
+    assert action["result"]["failed_count"] == 2
+    # Without source_id, a failure has only its reason (the schema's source_id is a string).
+    assert action["result"]["failed"][1] == {"reason": action["result"]["failed"][1]["reason"]}
+    assert client.get("/v1/customers").json()["total"] == 0
+    assert client.get("/v1/orders").json()["total"] == 0

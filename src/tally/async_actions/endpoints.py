@@ -23,7 +23,7 @@ def _before(value: str | None) -> datetime | None:
         return None
     try:
         return parse_datetime(value)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise invalid_query(
             "Property .end_date cannot be recognized as a ISO-8601 compliant date"
         ) from None

@@ -51,7 +51,8 @@ class Runner:
         """A job was just committed: look now rather than at the next poll."""
         self._wake.set()
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 60.0) -> None:
+        """Stop after the current step (steps end within a second or so)."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
@@ -113,7 +114,7 @@ class Runner:
         except (LostLease, Stopping):
             return True
         except DBAPIError as exc:
-            if not (lost_race(exc) or is_busy(exc)):
+            if not (lost_race(exc) or (self.db.is_sqlite and is_busy(exc))):
                 return self._failed(job, handler, exc)
             # A deadlock with a request, or a busy SQLite: the step rolled back and the job
             # waits in the queue at its last checkpoint; the try does not count.
@@ -130,7 +131,7 @@ class Runner:
                     },
                     worker=self.worker,
                 )
-            return True
+            return False  # the loop pauses before the next claim
         except Exception as exc:
             return self._failed(job, handler, exc)
         log.info(
@@ -162,6 +163,9 @@ class Runner:
 
 
 def _reason(exc: Exception) -> str:
-    """What a failed job records: the kind of error and its message, never a traceback."""
+    """What a failed job records: the kind of error and its message, never a traceback, nor
+    a database's own text (statements, parameters)."""
+    if isinstance(exc, DBAPIError):
+        return f"database error ({type(exc).__name__}); see the server log"
     text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

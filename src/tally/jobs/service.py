@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tally import ids
 from tally.db.engine import Database
+from tally.db.locks import lock_number
 from tally.db.prepared import Row
 from tally.jobs import repository
 from tally.jobs.tables import JOB_ID_PREFIX
@@ -29,6 +31,18 @@ class LostLease(Exception):
 
 class Stopping(Exception):
     """The runner is shutting down: the job goes back to the queue at its last checkpoint."""
+
+
+def hold_queue(conn: Connection, project_id: str, queue_key: str) -> None:
+    """PostgreSQL: wait for any other transaction enqueueing on ``queue_key`` to end, so the
+    jobs of one key commit in the order of their sequence numbers (which the claim's FIFO
+    reads). SQLite transactions that write take turns already."""
+    if conn.dialect.name == "sqlite":
+        return
+    conn.execute(
+        sa.text("SELECT pg_advisory_xact_lock(:n)"),
+        {"n": lock_number(project_id, f"queue:{queue_key}")},
+    )
 
 
 def enqueue(
@@ -80,15 +94,25 @@ class Step:
         if not repository.update(conn, self.job["seq"], values, worker=self.worker):
             raise LostLease
         self.checkpoint = checkpoint
-        if self.stopping():
-            # Saved: the step commits, and the job waits in the queue for the next runner.
+
+    def yield_if_stopping(self) -> None:
+        """Between steps (after one committed): if the runner is shutting down, put the job
+        back in the queue at its checkpoint, the try not counted, and stop here."""
+        if not self.stopping():
+            return
+        with self.db.transaction(write=True) as conn:
             repository.update(
                 conn,
                 self.job["seq"],
-                {"status": "queued", "worker": None, "lease_until": None},
+                {
+                    "status": "queued",
+                    "worker": None,
+                    "lease_until": None,
+                    "attempts": self.job["attempts"],
+                },
                 worker=self.worker,
             )
-            raise Stopping
+        raise Stopping
 
     def finish(self, conn: Connection) -> None:
         """Mark the job done in its last step's transaction."""

@@ -28,6 +28,7 @@ from tally.customers import service as customers
 from tally.db.prepared import Row
 from tally.errors import duplicate, invalid_payload, not_found
 from tally.jobs import service as jobs
+from tally.jobs.service import hold_queue
 from tally.orders import repository
 from tally.orders.catalogue import Catalogue, ResolvedLine
 from tally.orders.schemas import OrderCreate, OrderFields, OrderItemIn
@@ -91,6 +92,11 @@ def schedule_import(
 ) -> str:
     """An import of ``bodies`` (checked whole already) queued behind the project's earlier
     imports; the id of the async action that reports on it (BEHAVIOR 17)."""
+    queue_key = f"{IMPORT_KIND}:{project_id}"
+    # PostgreSQL: a job's place in line is its row's sequence number, given at insert; two
+    # imports of one project enqueue one after the other, so the earlier-numbered one also
+    # commits first and no later import can start before it (SQLite writers take turns).
+    hold_queue(conn, project_id, queue_key)
     action_id = async_actions.create(
         conn, project_id=project_id, type_="ORDERS.IMPORT", request_id=request_id, now=now
     )
@@ -100,7 +106,7 @@ def schedule_import(
         kind=IMPORT_KIND,
         payload={"orders": [b.model_dump(mode="json", exclude_unset=True) for b in bodies]},
         now=now,
-        queue_key=f"{IMPORT_KIND}:{project_id}",
+        queue_key=queue_key,
         subject_id=action_id,
     )
     return action_id

@@ -7,6 +7,7 @@ create endpoint writes it (customers and products upserted, summaries kept), in 
 one that fails is listed with its reason and the others land.
 """
 
+import time
 from datetime import datetime
 from typing import Any
 
@@ -23,8 +24,10 @@ from tally.orders import service
 from tally.orders.schemas import OrderCreate
 from tally.orders.service import IMPORT_KIND as IMPORT_KIND
 from tally.orders.sessions import OrderSession
+from tally.projects import repository as counters
 
 STEP_ORDERS = 250
+STEP_SECONDS = 0.5
 
 
 def _run_import(step: Step) -> None:
@@ -35,18 +38,35 @@ def _run_import(step: Step) -> None:
     state = dict(step.checkpoint or {"next": 0, "done": 0, "failed": []})
     while True:
         with step.db.transaction(write=True) as conn:
+            _bound_waits(conn, step)
             now = step.clock()
             start = state["next"]
-            end = min(start + STEP_ORDERS, len(bodies))
-            for index in range(start, end):
+            async_actions.progress(
+                conn,
+                project_id=project_id,
+                action_id=action_id,
+                percent=start * 100 // max(len(bodies), 1),
+                now=now,
+            )
+            # A step ends after STEP_ORDERS orders or STEP_SECONDS, whichever comes first:
+            # it holds SQLite's write lock, and on PostgreSQL the rows and sessions of its
+            # orders, until it commits, and a step must end well inside the job's lease.
+            began = time.monotonic()
+            index = start
+            while index < len(bodies) and index - start < STEP_ORDERS:
                 reason = _import_one(conn, project_id, bodies[index], now)
                 if reason is None:
                     state["done"] += 1
                 else:
-                    source_id = bodies[index].get("source_id")
-                    state["failed"].append({"source_id": source_id, "reason": reason})
-            state["next"] = end
-            if end >= len(bodies):
+                    failure = {"reason": reason}
+                    if bodies[index].get("source_id") is not None:
+                        failure = {"source_id": bodies[index]["source_id"], **failure}
+                    state["failed"].append(failure)
+                index += 1
+                if time.monotonic() - began > STEP_SECONDS:
+                    break
+            state["next"] = index
+            if index >= len(bodies):
                 async_actions.finish(
                     conn,
                     project_id=project_id,
@@ -57,14 +77,17 @@ def _run_import(step: Step) -> None:
                 )
                 step.finish(conn)
                 return
-            async_actions.progress(
-                conn,
-                project_id=project_id,
-                action_id=action_id,
-                percent=end * 100 // len(bodies),
-                now=now,
-            )
             step.save(conn, state)
+        step.yield_if_stopping()
+
+
+def _bound_waits(conn: Connection, step: Step) -> None:
+    """PostgreSQL: a lock the step waits for longer than a third of the lease fails the step
+    (it is tried again from its checkpoint) instead of letting the lease run out under it."""
+    if conn.dialect.name == "sqlite":
+        return
+    millis = max(100, int(step.lease.total_seconds() * 1000 / 3))
+    conn.execute(sa.text(f"SET LOCAL lock_timeout = {millis}"))
 
 
 def _import_one(
@@ -75,12 +98,14 @@ def _import_one(
         body = OrderCreate.model_validate(raw)
     except ValidationError as exc:  # checked at the request; a later schema may be stricter
         return str(exc.errors()[0].get("msg", "invalid order"))[:500]
+    counted = counters.pending(conn)
     savepoint = conn.begin_nested()
     try:
         _hold(conn, project_id, body)
         service.create(conn, project_id=project_id, body=body, now=now)
     except TallyError as exc:
         savepoint.rollback()
+        counters.restore(conn, counted)  # what the order counted went with it
         return exc.details or exc.message
     savepoint.commit()
     return None
@@ -88,9 +113,11 @@ def _import_one(
 
 def _hold(conn: Connection, project_id: str, body: OrderCreate) -> None:
     """PostgreSQL: wait for the order's session (BEHAVIOR 13) as a request would hold it,
-    so an import never interleaves with a redemption on the same order. Requests give up
-    after their wait and never hold a session while waiting for another, so this cannot
-    deadlock. SQLite writes one transaction at a time: nothing to wait for."""
+    so an import never interleaves with a redemption on the same order. A request that
+    waits for a row the step holds while holding this session would close a cycle:
+    PostgreSQL ends one side (a request is run again; a step is tried again from its
+    checkpoint), and the step's lock_timeout bounds any other wait. SQLite writes one
+    transaction at a time: nothing to wait for."""
     if conn.dialect.name == "sqlite":
         return
     session = OrderSession.of_payload(project_id, body)

@@ -90,6 +90,17 @@ def bump(conn: Connection, project_id: str, name: str, delta: int) -> None:
     before_commit(conn, _DELTAS, _flush)
 
 
+def pending(conn: Connection) -> dict[str, dict[str, int]]:
+    """A copy of the counter changes this transaction has not written yet: a savepoint that
+    rolls back puts them back with :func:`restore` (they live beside the transaction, so a
+    rollback to a savepoint does not undo them)."""
+    return {p: dict(d) for p, d in conn.info.get(_DELTAS, {}).items()}
+
+
+def restore(conn: Connection, saved: dict[str, dict[str, int]]) -> None:
+    conn.info[_DELTAS] = {p: dict(d) for p, d in saved.items()}
+
+
 def _flush(conn: Connection) -> None:
     for project_id, per_project in conn.info.pop(_DELTAS, {}).items():
         if not any(per_project.values()):
