@@ -1,12 +1,13 @@
 """Statements for validation rules and their assignments."""
 
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tally.common import repository as common
-from tally.db.prepared import Row
+from tally.db.prepared import Prepared, Row
 from tally.validation_rules.tables import validation_rule_assignments as assignments
 from tally.validation_rules.tables import validation_rules as rules
 
@@ -150,20 +151,29 @@ def assignments_of(conn: Connection, project_id: str, related_ids: list[str]) ->
     return list(conn.execute(stmt).mappings())
 
 
-def rules_of(conn: Connection, project_id: str, related_ids: list[str]) -> list[tuple[str, Row]]:
-    """(related object id, rule) for every rule assigned to one of ``related_ids``."""
-    if not related_ids:
-        return []
-    stmt = (
+@lru_cache(maxsize=64)
+def _rules_of(count: int) -> Prepared:
+    # One compiled statement per number of objects asked about (a request names a few): the
+    # lookup runs in every validation, where building and compiling it cost more than the
+    # query itself (py-spy: 40% of a validation without rules).
+    return Prepared(
         sa.select(assignments.c.related_object_id, rules)
         .join(rules, rules.c.id == assignments.c.rule_id)
         .where(
-            assignments.c.project_id == project_id,
-            assignments.c.related_object_id.in_(sorted(set(related_ids))),
+            assignments.c.project_id == sa.bindparam("_project_id"),
+            assignments.c.related_object_id.in_([sa.bindparam(f"_id{i}") for i in range(count)]),
         )
         .order_by(assignments.c.created_at, assignments.c.id)
     )
-    out: list[tuple[str, Row]] = []
-    for row in conn.execute(stmt).mappings():
-        out.append((str(row["related_object_id"]), row))
-    return out
+
+
+def rules_of(conn: Connection, project_id: str, related_ids: list[str]) -> list[tuple[str, Row]]:
+    """(related object id, rule) for every rule assigned to one of ``related_ids``."""
+    wanted = sorted(set(related_ids))
+    if not wanted:
+        return []
+    params = {f"_id{i}": related_id for i, related_id in enumerate(wanted)}
+    params["_project_id"] = project_id
+    return [
+        (str(row["related_object_id"]), row) for row in _rules_of(len(wanted)).all(conn, params)
+    ]
