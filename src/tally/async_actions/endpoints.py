@@ -1,6 +1,5 @@
 """HTTP routes of /v1/async-actions: parse, call the service, shape the response."""
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
@@ -8,25 +7,13 @@ from fastapi.responses import Response
 
 from tally.async_actions import presenter, service
 from tally.async_actions.schemas import AsyncActionOut, AsyncActionsListOut
-from tally.clock import parse_datetime
-from tally.errors import invalid_query
+from tally.common.filters import query_datetime
 from tally.web.context import ProjectId, respond
 from tally.web.params import Limit
 
 router = APIRouter(prefix="/v1/async-actions", tags=["Async actions"])
 
 ActionId = Annotated[str, Path(min_length=1, max_length=64)]
-
-
-def _before(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return parse_datetime(value)
-    except (ValueError, OverflowError):
-        raise invalid_query(
-            "Property .end_date cannot be recognized as a ISO-8601 compliant date"
-        ) from None
 
 
 @router.get("", responses={200: {"model": AsyncActionsListOut}}, operation_id="list-async-actions")
@@ -37,7 +24,7 @@ async def list_actions(
     end_date: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
     """The project's async actions, newest first (``end_date``: scheduled before it)."""
-    before = _before(end_date)
+    before = query_datetime(end_date, "end_date") if end_date is not None else None
     return await respond(
         request,
         lambda conn: presenter.actions_page(

@@ -31,6 +31,13 @@ def lock_number(project_id: str, name: str) -> int:
     return int.from_bytes(digest, "big") & _MASK
 
 
+def wait_advisory(conn: Connection, numbers: Sequence[int]) -> None:
+    """Take every lock in ``numbers`` for the rest of ``conn``'s transaction, waiting for
+    each (for background work; requests use :func:`try_advisory` and give up)."""
+    for number in numbers:
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:n)"), {"n": number})
+
+
 def try_advisory(conn: Connection, numbers: Sequence[int]) -> int | None:
     """Take every lock in ``numbers`` for the rest of ``conn``'s transaction; the first that
     another transaction holds, or None when all are taken. Locks taken before a refusal

@@ -11,12 +11,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tally import ids
 from tally.db.engine import Database
-from tally.db.locks import lock_number
+from tally.db.locks import lock_number, wait_advisory
 from tally.db.prepared import Row
 from tally.jobs import repository
 from tally.jobs.tables import JOB_ID_PREFIX
@@ -39,10 +38,7 @@ def hold_queue(conn: Connection, project_id: str, queue_key: str) -> None:
     reads). SQLite transactions that write take turns already."""
     if conn.dialect.name == "sqlite":
         return
-    conn.execute(
-        sa.text("SELECT pg_advisory_xact_lock(:n)"),
-        {"n": lock_number(project_id, f"queue:{queue_key}")},
-    )
+    wait_advisory(conn, [lock_number(project_id, f"queue:{queue_key}")])
 
 
 def enqueue(

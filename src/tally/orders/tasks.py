@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Connection
 
 from tally.async_actions import service as async_actions
-from tally.db.locks import lock_number
+from tally.db.locks import lock_number, wait_advisory
 from tally.db.prepared import Row
 from tally.errors import TallyError
 from tally.jobs.service import Handler, Step
@@ -123,14 +123,9 @@ def _hold(conn: Connection, project_id: str, body: OrderCreate) -> None:
     session = OrderSession.of_payload(project_id, body)
     if session is None:
         return
-    for name in [lock.name for lock in session.named()]:
-        conn.execute(
-            sa.text("SELECT pg_advisory_xact_lock(:n)"), {"n": lock_number(project_id, name)}
-        )
-    for name in [lock.name for lock in session.found(conn)]:
-        conn.execute(
-            sa.text("SELECT pg_advisory_xact_lock(:n)"), {"n": lock_number(project_id, name)}
-        )
+    named = [lock_number(project_id, lock.name) for lock in session.named()]
+    wait_advisory(conn, named)
+    wait_advisory(conn, [lock_number(project_id, lock.name) for lock in session.found(conn)])
 
 
 def _result(state: dict[str, Any]) -> dict[str, Any]:

@@ -310,14 +310,16 @@ def assignments_of(
     return out
 
 
+def _targets_items(rule: Row) -> bool:
+    """Whether the rule names products or SKUs (BEHAVIOR 11.2's default effect)."""
+    stored = rule["applicable_to"] or {}
+    return bool(stored.get("included") or stored.get("excluded"))
+
+
 def names_items(conn: Connection, project_id: str, related_id: str) -> bool:
     """Whether a rule assigned to ``related_id`` (a campaign) names products or SKUs."""
     return any(
-        bool(
-            (row["applicable_to"] or {}).get("included")
-            or (row["applicable_to"] or {}).get("excluded")
-        )
-        for _related, row in repository.rules_of(conn, project_id, [related_id])
+        _targets_items(row) for _related, row in repository.rules_of(conn, project_id, [related_id])
     )
 
 
@@ -325,12 +327,8 @@ def check_rules(conn: Connection, *, project_id: str, rule_ids: Sequence[str]) -
     """``validation_rules`` of a create body: every rule must exist (404 names the first
     that does not). Whether one of them names products or SKUs, which makes an amount or
     percent discount without an effect APPLY_TO_ITEMS (BEHAVIOR 11.2)."""
-    targets = False
-    for rule_id in rule_ids:
-        row = get(conn, project_id=project_id, rule_id=rule_id)
-        stored = row["applicable_to"] or {}
-        targets = targets or bool(stored.get("included") or stored.get("excluded"))
-    return targets
+    rules = [get(conn, project_id=project_id, rule_id=rule_id) for rule_id in rule_ids]
+    return any(_targets_items(rule) for rule in rules)
 
 
 def assign_new(
