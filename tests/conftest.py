@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Generator, Iterator
 from pathlib import Path
 
@@ -32,6 +33,9 @@ SERVER_FIXTURES = frozenset({"server", "live_server", "failfast_servers"})
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Export files of every app and server the tests start go to a directory of this run,
+    # never to the working directory (the default for PostgreSQL).
+    os.environ.setdefault("TALLY_EXPORTS_DIR", tempfile.mkdtemp(prefix="tally-exports-"))
     config.addinivalue_line("markers", "sqlite: runs against SQLite")
     config.addinivalue_line("markers", "postgresql: runs against the throwaway PostgreSQL")
 

@@ -14,6 +14,9 @@ from tally.campaigns.endpoints import router as campaigns_router
 from tally.config import Settings, get_settings
 from tally.customers.endpoints import router as customers_router
 from tally.db.engine import Database
+from tally.exports import service as exports
+from tally.exports.endpoints import download_router
+from tally.exports.endpoints import router as exports_router
 from tally.jobs.runner import Runner
 from tally.orders.endpoints import router as orders_router
 from tally.products.endpoints import router as products_router
@@ -64,7 +67,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             background_checkpoints=True,
             busy_seconds=settings.sqlite_busy_timeout_ms / 1000,
         )
-        runtime = Runtime(db, session_wait_ms=settings.order_session_wait_ms)
+        runtime = Runtime(
+            db,
+            session_wait_ms=settings.order_session_wait_ms,
+            exports_dir=exports.files_dir(settings.database_url, settings.exports_dir),
+            public_url=settings.public_url,
+        )
         app.state.runtime = runtime
         if settings.jobs_in_server:
             runtime.jobs = Runner(
@@ -108,6 +116,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(validation_rules_router)
     app.include_router(rule_assignments_router)
     app.include_router(async_actions_router)
+    app.include_router(exports_router)
+    app.include_router(download_router)
     app.include_router(legacy_validations_router)
     app.include_router(legacy_redemptions_router)
 

@@ -21,6 +21,12 @@ class Settings(BaseSettings):
     jobs_in_server: bool = True
     job_lease_seconds: float = Field(default=30.0, gt=0, le=3600)
     job_poll_ms: int = Field(default=1000, ge=10, le=60_000)
+    # Export files: this directory, else next to the SQLite database file, else (PostgreSQL)
+    # ./tally-exports. Several machines need one they all mount.
+    exports_dir: str | None = None
+    # The address clients reach Tally at (behind a proxy): the base of export download
+    # URLs. Unset: the address each request came to.
+    public_url: str | None = None
     # Connection pool per process (PostgreSQL); SQLite uses one connection per thread.
     db_pool_size: int = Field(default=10, ge=1)
     # How long a request waits for an order another request is using before it fails with

@@ -3,6 +3,7 @@
 from tally.async_actions.tables import async_actions
 from tally.campaigns.tables import campaigns
 from tally.customers.tables import customers
+from tally.exports.tables import exports
 from tally.idempotency.tables import idempotency_keys
 from tally.jobs.tables import jobs
 from tally.orders.tables import orders
@@ -18,6 +19,7 @@ __all__ = [
     "campaigns",
     "counters",
     "customers",
+    "exports",
     "idempotency_keys",
     "jobs",
     "orders",

@@ -7,6 +7,8 @@ from fastapi.responses import Response
 
 from tally.clock import utcnow
 from tally.errors import invalid_payload
+from tally.exports.endpoints import schedule as schedule_export
+from tally.exports.schemas import ExportOut, OrdersExportCreate
 from tally.orders import presenter, service
 from tally.orders.schemas import (
     MAX_IMPORT,
@@ -74,6 +76,18 @@ async def import_orders(
     if jobs is not None:
         jobs.wake()
     return response
+
+
+@router.post("/export", responses={200: {"model": ExportOut}}, operation_id="create-order-export")
+async def export_orders(
+    request: Request,
+    project_id: ProjectId,
+    body: Annotated[OrdersExportCreate | None, Body()] = None,
+) -> Response:
+    """Schedule a CSV export of orders (the same as POST /v1/exports with
+    exported_object "order")."""
+    parameters = body.parameters if body is not None else None
+    return await schedule_export(request, project_id, "order", parameters)
 
 
 @router.get("/{orderId}", responses={200: {"model": OrderOut}}, operation_id="get-order")

@@ -3,6 +3,7 @@ the order-session settings."""
 
 import asyncio
 import time
+from pathlib import Path
 
 import anyio
 from fastapi import Request
@@ -19,8 +20,19 @@ _AUTH_TTL_SECONDS = 30.0
 class Runtime:
     """What the app holds for its lifetime: the database, its write gate and the key cache."""
 
-    def __init__(self, db: Database, *, session_wait_ms: int = 500) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        session_wait_ms: int = 500,
+        exports_dir: Path | None = None,
+        public_url: str | None = None,
+    ) -> None:
         self.db = db
+        # Where export files are written and served from; the base of their download URLs
+        # (None: the address each caller used).
+        self.exports_dir = exports_dir or Path.cwd() / "tally-exports"
+        self.public_url = public_url.rstrip("/") if public_url else None
         # How long a request waits for an order session another request holds, and the
         # line this process's requests wait in (tally.web.sessions).
         self.session_wait = session_wait_ms / 1000
