@@ -1,6 +1,8 @@
 """The `tally` command."""
 
 import json
+import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -14,6 +16,13 @@ app = typer.Typer(
 )
 projects_app = typer.Typer(help="Projects and their API keys.", no_args_is_help=True)
 app.add_typer(projects_app, name="projects")
+orders_app = typer.Typer(help="Import and export orders in bulk.", no_args_is_help=True)
+app.add_typer(orders_app, name="orders")
+
+ProjectOption = Annotated[
+    str | None,
+    typer.Option("--project", help="Project id or name (needed when there are several)."),
+]
 
 
 @app.command()
@@ -189,14 +198,182 @@ def projects_stacking(
     typer.echo(json.dumps(rules.json(), indent=2))
 
 
-def _project_id(conn: Any, project: str) -> str:
+def _project_id(conn: Any, project: str | None) -> str:
     from tally.projects.repository import list_projects
 
-    for row in list_projects(conn):
+    rows = list(list_projects(conn))
+    if project is None:
+        if len(rows) == 1:
+            return str(rows[0]["id"])
+        typer.echo("error: name the project with --project (id or name)", err=True)
+        raise typer.Exit(2)
+    for row in rows:
         if project in (row["id"], row["name"]):
             return str(row["id"])
     typer.echo(f"error: no project {project}", err=True)
     raise typer.Exit(2)
+
+
+@orders_app.command("import")
+def orders_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON or CSV.")],
+    project: ProjectOption = None,
+) -> None:
+    """Import orders from a file: a JSON array of orders (as POST /v1/orders/import takes),
+    JSON lines, or CSV with an order export's columns. Orders are written as the import
+    endpoint writes them, a few hundred a transaction; one that fails is listed and the
+    others land. Running it again with the same file updates the same orders (by source_id)."""
+    from tally.clock import utcnow
+    from tally.db.engine import Database, is_sqlite
+    from tally.db.migrate import upgrade
+    from tally.orders.files import OrderFileError, read_orders
+    from tally.orders.tasks import import_step, new_state, result_of
+
+    try:
+        bodies = read_orders(file)
+    except (OrderFileError, UnicodeDecodeError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    url = get_settings().database_url
+    if is_sqlite(url):
+        upgrade(url)
+    db = Database(url, pool_size=1)
+    try:
+        with db.transaction(write=False) as conn:
+            project_id = _project_id(conn, project)
+        state = new_state()
+        with _progress(len(bodies)) as bar:
+            while state["next"] < len(bodies):
+                with db.transaction(write=True) as conn:
+                    after = import_step(conn, project_id, bodies, state, utcnow())
+                bar.update(after["next"] - state["next"])
+                state = after
+    finally:
+        db.dispose()
+    result = result_of(state)
+    typer.echo(result["message"])
+    for failure in result["failed"][:50]:
+        typer.echo(f"  failed: {json.dumps(failure)}", err=True)
+    if result["failed_count"] > 50:
+        typer.echo(f"  ... and {result['failed_count'] - 50} more", err=True)
+    if result["failed_count"]:
+        raise typer.Exit(1)
+
+
+@orders_app.command("export")
+def orders_export(
+    project: ProjectOption = None,
+    fields: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated fields, e.g. id,status,amount,metadata.channel."),
+    ] = None,
+    filter_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--filter",
+            help="FIELD:CONDITION:VALUE, e.g. status:is:PAID, amount:more_than:1000, "
+            "status:in:PAID,FULFILLED, created_at:after:2024-01-01 (repeatable).",
+        ),
+    ] = None,
+    junction: Annotated[str, typer.Option(help="How --filter conditions join: and, or.")] = "and",
+    filters_json: Annotated[
+        str | None, typer.Option("--filters", help="The API's filters object, as JSON.")
+    ] = None,
+    order: Annotated[str | None, typer.Option(help="e.g. -created_at (the default).")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")
+    ] = None,
+) -> None:
+    """Export orders as CSV (the API's export: the same fields, filters and order), read in
+    one snapshot and written as it is read."""
+    import sqlalchemy as sa
+
+    from tally.db.engine import Database
+    from tally.errors import TallyError
+    from tally.exports import writer
+    from tally.exports.columns import ORDER
+    from tally.exports.schemas import ExportParameters
+    from tally.exports.service import check_parameters, resolved
+
+    try:
+        filters = json.loads(filters_json) if filters_json else _filters(filter_ or [], junction)
+        parameters = ExportParameters(
+            fields=[f.strip() for f in fields.split(",")] if fields else None,
+            order=order,
+            filters=filters or None,
+        )
+        chosen, sort, parsed = resolved(ORDER, check_parameters(ORDER, parameters))
+    except (ValueError, TallyError) as exc:
+        typer.echo(f"error: {getattr(exc, 'details', None) or exc}", err=True)
+        raise typer.Exit(2) from None
+    db = Database(get_settings().database_url, pool_size=1)
+    try:
+        with db.transaction(write=False) as conn:
+            project_id = _project_id(conn, project)
+            plan = writer.plan(
+                ORDER,
+                project_id=project_id,
+                fields=chosen,
+                filters=parsed,
+                order=sort,
+                dialect=conn.dialect.name,
+            )
+            total = conn.execute(
+                sa.select(sa.func.count()).select_from(plan.statement.order_by(None).subquery())
+            ).scalar_one()
+            out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
+            try:
+                with _progress(total) as bar:
+                    written = 0
+
+                    def advance(count: int) -> None:
+                        nonlocal written
+                        bar.update(count - written)
+                        written = count
+
+                    writer.write(conn, plan, out, after_batch=advance)
+            finally:
+                if output:
+                    out.close()
+                else:
+                    out.flush()
+    finally:
+        db.dispose()
+
+
+class _Quiet:
+    """No progress bar: stderr is not a terminal (a log, a pipe)."""
+
+    def __enter__(self) -> "_Quiet":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+    def update(self, _steps: int) -> None:
+        return None
+
+
+def _progress(total: int) -> Any:
+    """A progress bar on stderr when it is a terminal (stdout may be the CSV itself)."""
+    if not sys.stderr.isatty():
+        return _Quiet()
+    return typer.progressbar(length=total, label="orders", file=sys.stderr)
+
+
+def _filters(specs: list[str], junction: str) -> dict[str, Any]:
+    """--filter FIELD:CONDITION:VALUE options as the API's filters object."""
+    filters: dict[str, Any] = {"junction": junction} if specs else {}
+    for spec in specs:
+        parts = spec.split(":", 2)
+        if len(parts) < 2:
+            raise ValueError(f"--filter {spec}: expected FIELD:CONDITION:VALUE")
+        field, condition = parts[0], "$" + parts[1].lstrip("$")
+        value: Any = parts[2] if len(parts) == 3 else True
+        if condition in ("$in", "$not_in"):
+            value = value.split(",")
+        filters.setdefault(field, {"conditions": {}})["conditions"][condition] = value
+    return filters
 
 
 def main() -> None:

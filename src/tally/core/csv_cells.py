@@ -8,6 +8,7 @@ a cell with a comma, a double quote or a line break is quoted, its quotes double
 here rather than by csv.writer, which took 9 us a row of ten cells (most of an export).
 """
 
+import json
 from typing import Any
 
 import orjson
@@ -17,13 +18,24 @@ import orjson
 FORMULA_STARTS = frozenset("=+-@\t\r")
 
 
+# Text that starts with the apostrophe itself gets one more, so reading a cell back is
+# always "drop one leading apostrophe" (tally.orders.files.undefused) and exact; a
+# spreadsheet shows such a cell as it was written, too.
+ESCAPED_STARTS = FORMULA_STARTS | {"'"}
+
+
 def text(value: str | None) -> str:
     """User text as a cell: empty for none, defused when it could start a formula."""
     if not value:
         return ""
-    if value[0] in FORMULA_STARTS:
+    if value[0] in ESCAPED_STARTS:
         return "'" + value
     return value
+
+
+def untext(cell: str) -> str:
+    """The text :func:`text` made ``cell`` from."""
+    return cell[1:] if cell[:1] == "'" else cell
 
 
 def quote(cell: str) -> str:
@@ -54,12 +66,13 @@ def json_value(value: Any) -> str:
         return "true"
     if value is False:
         return "false"
-    if isinstance(value, int | float):
-        return orjson.dumps(value).decode()
     return json_text(value)
 
 
 def json_text(value: Any) -> str:
     """Compact JSON: a whole ``metadata`` column. Strings inside it are not defused: the
     cell starts with ``{``, which no spreadsheet reads as a formula."""
-    return orjson.dumps(value).decode()
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # an integer past 64 bits, which orjson refuses and json writes
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)

@@ -124,7 +124,7 @@ def _order(table: sa.Table, order: str) -> list[sa.ColumnElement[Any]]:
 
 _TEXTUAL = frozenset({str, type(None)})
 _NEEDS_QUOTES = ('"', ",", "\n", "\r")
-_FORMULA_AFTER_NUL = tuple("\x00" + c for c in csv_cells.FORMULA_STARTS)
+_FORMULA_AFTER_NUL = tuple("\x00" + c for c in csv_cells.ESCAPED_STARTS)
 
 
 def _text_column(column: Sequence[Any]) -> list[str]:

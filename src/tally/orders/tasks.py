@@ -30,54 +30,74 @@ STEP_ORDERS = 250
 STEP_SECONDS = 0.5
 
 
+def new_state() -> dict[str, Any]:
+    """How far an import got: the next order, how many landed, which failed and why."""
+    return {"next": 0, "done": 0, "failed": []}
+
+
+def import_step(
+    conn: Connection,
+    project_id: str,
+    bodies: list[dict[str, Any]],
+    state: dict[str, Any],
+    now: datetime,
+) -> dict[str, Any]:
+    """Write the orders after ``state`` in the caller's transaction, until STEP_ORDERS
+    orders or STEP_SECONDS, whichever comes first; the state after them (``state`` itself
+    is left as it was, for a step that is rolled back). Used by the job and by
+    ``tally orders import``."""
+    state = {"next": state["next"], "done": state["done"], "failed": list(state["failed"])}
+    # A step holds SQLite's write lock, and on PostgreSQL the rows and sessions of its
+    # orders, until it commits; and a job's step must end well inside its lease.
+    began = time.monotonic()
+    start = index = state["next"]
+    while index < len(bodies) and index - start < STEP_ORDERS:
+        reason = _import_one(conn, project_id, bodies[index], now)
+        if reason is None:
+            state["done"] += 1
+        else:
+            failure = {"reason": reason}
+            if bodies[index].get("source_id") is not None:
+                failure = {"source_id": bodies[index]["source_id"], **failure}
+            state["failed"].append(failure)
+        index += 1
+        if time.monotonic() - began > STEP_SECONDS:
+            break
+    state["next"] = index
+    return state
+
+
 def _run_import(step: Step) -> None:
     job = step.job
     project_id = job["project_id"]
     action_id = job["subject_id"]
     bodies: list[dict[str, Any]] = job["payload"]["orders"]
-    state = dict(step.checkpoint or {"next": 0, "done": 0, "failed": []})
+    state = dict(step.checkpoint or new_state())
     while True:
         with step.db.transaction(write=True) as conn:
             _bound_waits(conn, step)
             now = step.clock()
-            start = state["next"]
             async_actions.progress(
                 conn,
                 project_id=project_id,
                 action_id=action_id,
-                percent=start * 100 // max(len(bodies), 1),
+                percent=state["next"] * 100 // max(len(bodies), 1),
                 now=now,
             )
-            # A step ends after STEP_ORDERS orders or STEP_SECONDS, whichever comes first:
-            # it holds SQLite's write lock, and on PostgreSQL the rows and sessions of its
-            # orders, until it commits, and a step must end well inside the job's lease.
-            began = time.monotonic()
-            index = start
-            while index < len(bodies) and index - start < STEP_ORDERS:
-                reason = _import_one(conn, project_id, bodies[index], now)
-                if reason is None:
-                    state["done"] += 1
-                else:
-                    failure = {"reason": reason}
-                    if bodies[index].get("source_id") is not None:
-                        failure = {"source_id": bodies[index]["source_id"], **failure}
-                    state["failed"].append(failure)
-                index += 1
-                if time.monotonic() - began > STEP_SECONDS:
-                    break
-            state["next"] = index
-            if index >= len(bodies):
+            after = import_step(conn, project_id, bodies, state, now)
+            if after["next"] >= len(bodies):
                 async_actions.finish(
                     conn,
                     project_id=project_id,
                     action_id=action_id,
-                    result=_result(state),
-                    operation_status=_outcome(state),
+                    result=result_of(after),
+                    operation_status=_outcome(after),
                     now=now,
                 )
                 step.finish(conn)
                 return
-            step.save(conn, state)
+            step.save(conn, after)
+        state = after
         step.yield_if_stopping()
 
 
@@ -128,7 +148,7 @@ def _hold(conn: Connection, project_id: str, body: OrderCreate) -> None:
     wait_advisory(conn, [lock_number(project_id, lock.name) for lock in session.found(conn)])
 
 
-def _result(state: dict[str, Any]) -> dict[str, Any]:
+def result_of(state: dict[str, Any]) -> dict[str, Any]:
     done, failed = state["done"], state["failed"]
     message = f"{done} order(s) imported successfully"
     message += f", {len(failed)} failed." if failed else "."
