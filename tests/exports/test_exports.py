@@ -140,6 +140,7 @@ def test_quoting_and_formula_defusing(client: AppClient) -> None:
         "minus": "-2",
         "at": "@SUM(A1)",
         "tab": "\tx",
+        "cr": "a\r@SUM(1+1)",  # a lone carriage return ends a line for some readers
         "negative": -5,
         "unicode": "zażółć",
     }
@@ -155,6 +156,7 @@ def test_quoting_and_formula_defusing(client: AppClient) -> None:
     assert cells["metadata.formula"] == '\'=HYPERLINK("http://evil")'
     assert (cells["metadata.plus"], cells["metadata.minus"]) == ("'+1", "'-2")
     assert (cells["metadata.at"], cells["metadata.tab"]) == ("'@SUM(A1)", "'\tx")
+    assert cells["metadata.cr"] == "a\r@SUM(1+1)"
     assert cells["metadata.negative"] == "-5"  # a number is data, not a formula
     assert cells["metadata.unicode"] == "zażółć"
     assert order["source_id"].startswith("=")
@@ -218,6 +220,8 @@ def test_filters_select_the_orders_python_would(client: AppClient) -> None:
         ({"metadata.n": {"conditions": {"$is": "5"}}}, pick(2)),
         ({"metadata.k": {"conditions": {"$starts_with": "R"}}}, pick(1)),
         ({"metadata.flag": {"conditions": {"$is": True}}}, pick(4)),
+        ({"source_id": {"conditions": {"$has_value": False}}}, pick(4)),
+        ({"metadata.k": {"conditions": {"$is_unknown": "false"}}}, pick(0, 1, 2)),
         (
             {
                 "junction": "or",
@@ -310,6 +314,37 @@ def test_refused_before_anything_is_queued(client: AppClient) -> None:
             "junction",
         ),
     ]
+    cases += [
+        (
+            {"parameters": {"filters": {"amount": {"conditions": {"$more_than": 2**64}}}}},
+            "invalid_payload",
+            "within 64 bits",
+        ),
+        (
+            {"parameters": {"filters": {"metadata.n": {"conditions": {"$is": 2**63}}}}},
+            "invalid_payload",
+            "within 64 bits",
+        ),
+        (
+            {"parameters": {"filters": {"metadata.a\u0000b": {"conditions": {"$is": "x"}}}}},
+            "invalid_payload",
+            "NUL",
+        ),
+        (
+            {"parameters": {"filters": {"source_id": {"conditions": {"$is": "a\u0000"}}}}},
+            "invalid_payload",
+            "no NUL",
+        ),
+    ]
+    for raw in (b"NaN", b"Infinity", b"-Infinity"):
+        response = client.post(
+            "/v1/orders/export",
+            content=b'{"parameters":{"filters":{"metadata.n":{"conditions":{"$is":'
+            + raw
+            + b"}}}}}",
+            headers={"Content-Type": "application/json"},
+        )
+        assert response.status_code == 400, (raw, response.text)
     for body, key, details in cases:
         response = client.post("/v1/orders/export", json=body)
         assert response.status_code == 400, (body, response.text)
@@ -351,6 +386,9 @@ def test_download_needs_the_token(client: AppClient) -> None:
         assert response.json()["key"] == "unauthorized"
         assert "secret-order" not in response.text
     assert client.anonymous.get(f"/download{path}").status_code == 401
+    assert client.anonymous.get(f"{path}?token={'x' * 5000}").status_code == 401
+    # A wrong token with the project's keys: the keys are enough.
+    assert "secret-order" in client.get(f"{path}?token=wrong").text
 
     # The project's own keys: the object by default, the file when asked for CSV.
     assert client.get(path).json()["id"] == export["id"]

@@ -54,9 +54,10 @@ BUILT: dict[str, tuple[str, ...]] = {
 }
 # Keys are bound as parameters on PostgreSQL; in a SQLite JSON path a double quote or a
 # backslash would end or escape the quoted key, so such keys are refused.
-_PATH_UNSAFE = frozenset('"\\')
+_PATH_UNSAFE = frozenset('"\\\x00')
 MAX_FILTERS = 20
 MAX_VALUES = 100
+MAX_TEXT = 1000
 
 
 @dataclass(frozen=True)
@@ -103,8 +104,8 @@ def _field(source: Source, name: str, spec: Any) -> FieldFilter:
     elif name.startswith(METADATA_PREFIX) and len(name) > len(METADATA_PREFIX):
         if _PATH_UNSAFE & set(name):
             raise invalid_payload(
-                f"Property .parameters.filters.{name}: a metadata key with a double quote "
-                "or a backslash cannot be filtered on"
+                f"Property .parameters.filters.{name}: a metadata key with a double quote, "
+                "a backslash or a NUL cannot be filtered on"
             )
         kind = "metadata"
     else:
@@ -127,8 +128,17 @@ def _field(source: Source, name: str, spec: Any) -> FieldFilter:
                 f"Property .parameters.filters.{name}.conditions.{op} is not supported by "
                 f"Tally yet; for this field use one of: {', '.join(BUILT[kind])}"
             )
+        if op in _PRESENCE and _is_false(value):
+            # "$has_value": false asks for the records without one.
+            op = "$is_unknown" if op == "$has_value" else "$has_value"
         out.append(Condition(op, _values(name, kind, op, value)))
     return FieldFilter(name, kind, tuple(out))
+
+
+def _is_false(value: Any) -> bool:
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    return value is False or value == "false"
 
 
 def _values(name: str, kind: str, op: str, value: Any) -> tuple[Any, ...]:
@@ -145,6 +155,7 @@ def _values(name: str, kind: str, op: str, value: Any) -> tuple[Any, ...]:
 
 
 def _value(where: str, kind: str, op: str, value: Any) -> Any:
+    _storable(where, value)
     if kind == "time":
         if not isinstance(value, str):
             raise invalid_payload(f"{where} should be an ISO 8601 date-time")
@@ -168,6 +179,20 @@ def _value(where: str, kind: str, op: str, value: Any) -> Any:
     return value
 
 
+_INT64 = 2**63
+
+
+def _storable(where: str, value: Any) -> None:
+    """What the export keeps and both databases compare: finite numbers within 64 bits, text
+    without NUL (which PostgreSQL's text and jsonb cannot hold) and of a sane length."""
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        raise invalid_payload(f"{where} should be a finite number")
+    if isinstance(value, int) and not isinstance(value, bool) and not -_INT64 <= value < _INT64:
+        raise invalid_payload(f"{where} should be a number within 64 bits")
+    if isinstance(value, str) and ("\x00" in value or len(value) > MAX_TEXT):
+        raise invalid_payload(f"{where} should be text of at most {MAX_TEXT} characters, no NUL")
+
+
 def _number(value: Any) -> int | float | None:
     if isinstance(value, bool):
         return None
@@ -180,7 +205,10 @@ def _number(value: Any) -> int | float | None:
             return None
         if as_float != as_float or as_float in (float("inf"), float("-inf")):
             return None
-        return int(value) if value.strip().lstrip("+-").isdigit() else as_float
+        if value.strip().lstrip("+-").isdigit():
+            number = int(value)
+            return number if -_INT64 <= number < _INT64 else None
+        return as_float
     return None
 
 

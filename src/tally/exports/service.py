@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -74,7 +75,16 @@ def check_parameters(source: Source, parameters: ExportParameters | None) -> dic
             stored["fields"] = list(parameters.fields)
     if parameters.filters:
         filtering.parse(source, parameters.filters)
-        stored["filters"] = parameters.filters
+        # Kept as JSON keeps it, and checked again in that form: what runs is what was
+        # checked (a value JSON cannot hold would otherwise change on the way).
+        try:
+            kept = orjson.loads(orjson.dumps(parameters.filters))
+        except TypeError:
+            raise invalid_payload(
+                "Property .parameters.filters holds a value JSON cannot keep"
+            ) from None
+        filtering.parse(source, kept)
+        stored["filters"] = kept
     return stored
 
 
@@ -161,6 +171,8 @@ def delete(conn: Connection, *, project_id: str, export_id: str) -> None:
 def downloadable(conn: Connection, *, export_id: str, token: str) -> Row:
     """The finished export ``token`` opens, or the spec's 401 (an unknown id, an unfinished
     export and a wrong token look the same)."""
+    if len(token) > 200:
+        raise UNAUTHORIZED
     row = repository.get_any_project(conn, export_id)
     expected = row["token"] if row is not None else None
     if row is None or row["status"] != "DONE" or not expected:

@@ -9,7 +9,7 @@ wrong one. An export that is tried again starts its file again.
 import logging
 import os
 import secrets
-import time
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -19,9 +19,57 @@ from tally.db.prepared import Row
 from tally.exports import repository, writer
 from tally.exports.service import EXPORT_KIND as EXPORT_KIND
 from tally.exports.service import resolved, source_of
-from tally.jobs.service import Handler, Step
+from tally.jobs.service import Handler, LostLease, Step
 
 log = logging.getLogger("tally.exports")
+
+
+class _Deleted(Exception):
+    """The export was deleted while its file was being written."""
+
+
+class _Heartbeat:
+    """Renews the job's lease every third of it on a thread of its own, beside the long
+    read (whose first batch alone may be a sort of every row), and notes a job taken over
+    or an export deleted meanwhile; the writer looks after every batch."""
+
+    def __init__(self, step: Step, project_id: str, export_id: str) -> None:
+        self.step = step
+        self.project_id = project_id
+        self.export_id = export_id
+        self.lost = False
+        self.gone = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tally-export-lease", daemon=True)
+
+    def __enter__(self) -> "_Heartbeat":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        every = self.step.lease.total_seconds() / 3
+        while not self._stop.wait(every):
+            try:
+                with self.step.db.transaction(write=True) as conn:
+                    if repository.get(conn, self.project_id, self.export_id) is None:
+                        self.gone = True
+                        return
+                    self.step.save(conn, None)
+            except LostLease:
+                self.lost = True
+                return
+            except Exception:  # a busy database: the next beat tries again
+                log.warning("export %s: lease not renewed", self.export_id, exc_info=True)
+
+    def check(self) -> None:
+        if self.lost:
+            raise LostLease
+        if self.gone:
+            raise _Deleted
 
 
 def _run_export(step: Step) -> None:
@@ -38,9 +86,20 @@ def _run_export(step: Step) -> None:
         step.save(conn, None)
     final = Path(row["file_path"])
     final.parent.mkdir(parents=True, exist_ok=True)
+    # What an earlier try left when its process died. A try still running somewhere (its
+    # lease lost) keeps writing to the unlinked file and never renames it: it fails at
+    # finish first.
+    for stale in final.parent.glob(f"{final.name}.*.part"):
+        stale.unlink(missing_ok=True)
     partial = final.with_name(f"{final.name}.{secrets.token_hex(4)}.part")
     try:
-        count = _write(step, row, partial)
+        try:
+            with _Heartbeat(step, project_id, export_id) as heartbeat:
+                count = _write(step, row, partial, heartbeat)
+        except _Deleted:
+            with step.db.transaction(write=True) as conn:
+                step.finish(conn)
+            return
         with step.db.transaction(write=True) as conn:
             step.finish(conn)  # raises LostLease if another worker took the job over
             done = repository.update(
@@ -56,25 +115,26 @@ def _run_export(step: Step) -> None:
             )
             if done:
                 os.replace(partial, final)
+                _sync_directory(final.parent)  # the rename outlives a power cut, as DONE does
     finally:
         partial.unlink(missing_ok=True)
 
 
-def _write(step: Step, row: Row, path: Path) -> int:
+def _sync_directory(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write(step: Step, row: Row, path: Path, heartbeat: _Heartbeat) -> int:
     source = source_of(row["exported_object"])
     fields, order, filters = resolved(source, row["parameters"] or {})
-    renew_every = step.lease.total_seconds() / 3
-    renewed = time.monotonic()
 
     def after_batch(_count: int) -> None:
-        # The read holds one snapshot for the whole file; the lease is renewed beside it.
-        nonlocal renewed
-        if time.monotonic() - renewed < renew_every:
-            return
-        with step.db.transaction(write=True) as conn:
-            step.save(conn, None)
+        heartbeat.check()
         step.yield_if_stopping()
-        renewed = time.monotonic()
 
     with (
         step.db.transaction(write=False) as conn,
