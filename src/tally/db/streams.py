@@ -7,8 +7,10 @@ the statement and binds its parameters, and the rows are the driver's plain tupl
 export turns them into cells without building a Row object per row.
 """
 
-from collections.abc import Iterator, Sequence
-from typing import Any
+import queue
+import threading
+from collections.abc import Generator, Iterator, Sequence
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -17,6 +19,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
 _CURSOR = "tally_stream"
+T = TypeVar("T")
 
 
 class _Declare(Executable, ClauseElement):
@@ -32,9 +35,29 @@ def _declare(element: _Declare, compiler: SQLCompiler, **kw: Any) -> str:
     return f"DECLARE {element.name} NO SCROLL CURSOR FOR {compiler.process(element.select, **kw)}"
 
 
-def batches(conn: Connection, statement: sa.Select[Any], size: int) -> Iterator[Sequence[Any]]:
+def batches(
+    conn: Connection, statement: sa.Select[Any], size: int, *, read_ahead: bool | None = None
+) -> Generator[Sequence[Any], None, None]:
     """The rows of ``statement``, ``size`` at a time, inside the caller's transaction (one
-    snapshot for the whole read)."""
+    snapshot for the whole read). With ``read_ahead`` the next batch is fetched on a thread
+    while the caller works on this one. Either way the batches are all read, or the reading
+    stopped, before this generator returns: the transaction can end after it.
+
+    By default PostgreSQL reads ahead (its server works while Python does: 52k -> 95k rows
+    a second in an export) and SQLite does not (building its rows holds the GIL, and the
+    hand-over between threads cost more than it saved: 100k -> 70k)."""
+    if read_ahead is None:
+        read_ahead = conn.dialect.name != "sqlite"
+    source = _batches(conn, statement, size)
+    if not read_ahead:
+        yield from source
+        return
+    yield from _read_ahead(source)
+
+
+def _batches(
+    conn: Connection, statement: sa.Select[Any], size: int
+) -> Generator[Sequence[Any], None, None]:
     if conn.dialect.name == "sqlite":
         cursor = conn.execute(statement).cursor
         try:
@@ -56,3 +79,55 @@ def batches(conn: Connection, statement: sa.Select[Any], size: int) -> Iterator[
                 break
             yield rows
         cursor.execute(f"CLOSE {_CURSOR}")
+
+
+class _Failed:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+_END = object()
+
+
+def _read_ahead(source: Generator[T, None, None], depth: int = 2) -> Iterator[T]:
+    """``source`` read by a thread, up to ``depth`` items ahead of the caller. The database
+    works while Python does (PostgreSQL's server answering the next FETCH; SQLite stepping
+    with the GIL released), and the two cores of a small machine are both used: measured
+    on an export, the wait for each FETCH was a third of the time."""
+    ready: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in source:
+                if not put(item):
+                    return
+            put(_END)
+        except BaseException as error:  # handed to the caller, raised there
+            put(_Failed(error))
+        finally:
+            source.close()
+
+    thread = threading.Thread(target=produce, name="tally-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = ready.get()
+            if item is _END:
+                return
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item  # type: ignore[misc]
+    finally:
+        # The connection is the caller's again only once the thread has let go of it.
+        stop.set()
+        thread.join()

@@ -147,7 +147,8 @@ def _converter(
 ) -> Callable[[Sequence[Sequence[Any]]], str]:
     """Column by column: each is one comprehension over the batch, and the lines are joined
     at C speed (a function call per cell cost more than everything else together)."""
-    parsed_at = sorted({at for at, how, _ in steps if how == "key"})
+    # JSON columns parsed once a batch, whatever number of fields read them.
+    parsed_at = sorted({at for at, how, _ in steps if how in ("key", "json")})
     loads = orjson.loads
     quote = csv_cells.quote
     value = csv_cells.json_value
@@ -182,7 +183,7 @@ def _converter(
                 # JSON text always holds quotes unless it is {}: quoted without a look.
                 cells.append(['"' + v.replace('"', '""') + '"' if v else "" for v in column])
             elif how == "json":
-                cells.append([quote(dumps(loads(v))) if v is not None else "" for v in column])
+                cells.append([quote(dumps(d)) if d is not None else "" for d in parsed[at]])
             else:
                 values = [d.get(key) if d.__class__ is dict else None for d in parsed[at]]
                 if set(map(type, values)) <= _TEXTUAL:
@@ -207,9 +208,15 @@ def write(
     with the running count after each batch (leases, progress bars)."""
     out.write(csv_cells.line([csv_cells.quote(csv_cells.text(name)) for name in plan.header]))
     count = 0
-    for rows in batches(conn, plan.statement, BATCH_ROWS):
-        out.write(plan.lines(rows))
-        count += len(rows)
-        if after_batch is not None:
-            after_batch(count)
+    # Closed on the way out whatever happens: the reading thread is done with the
+    # connection before the caller's transaction ends.
+    read = batches(conn, plan.statement, BATCH_ROWS)
+    try:
+        for rows in read:
+            out.write(plan.lines(rows))
+            count += len(rows)
+            if after_batch is not None:
+                after_batch(count)
+    finally:
+        read.close()
     return count
