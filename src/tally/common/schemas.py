@@ -1,5 +1,7 @@
 """Request field types shared by every domain's schemas."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Annotated, Any, Self
 
@@ -96,6 +98,43 @@ def _json_problem(value: Any, path: str, depth: int = 0) -> tuple[str, str] | No
     return None
 
 
+def _storable_json(value: Any, depth: int = 0) -> bool:
+    """Whether :func:`_json_problem` finds nothing, found without building a path per value
+    (it ran for every request body and cost 0.2 ms an order of three lines): the walk with
+    paths runs only to say what is wrong."""
+    kind = type(value)
+    if kind is str:
+        return "\x00" not in value and (value.isascii() or _utf8(value))
+    if kind is dict:
+        if depth >= _MAX_DEPTH:
+            return not value
+        for key, item in value.items():
+            if type(key) is not str or "\x00" in key or not (key.isascii() or _utf8(key)):
+                return False
+            if not _storable_json(item, depth + 1):
+                return False
+        return True
+    if kind is list:
+        if depth >= _MAX_DEPTH:
+            return not value
+        return all(_storable_json(item, depth + 1) for item in value)
+    if kind is int:
+        return bool(_INT_MIN <= value <= _INT_MAX)
+    if kind is float:
+        return bool(value == value and value not in (float("inf"), float("-inf")))
+    if value is None or kind is bool:
+        return True
+    return _json_problem(value, "", depth) is None  # anything else: the full rules
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _text_problem(text: str, path: str) -> tuple[str, str] | None:
     if "\x00" in text:
         return path, "cannot contain the NUL character (\\u0000)"
@@ -116,6 +155,17 @@ class StorableJSONError(ValueError):
 _CHECKED = ContextVar("tally_body_checked", default=False)
 
 
+@contextmanager
+def checked_already() -> Iterator[None]:
+    """Validate bodies known to be storable (written by Tally from bodies it checked, such
+    as a queued import's orders) without walking them again."""
+    token = _CHECKED.set(True)
+    try:
+        yield
+    finally:
+        _CHECKED.reset(token)
+
+
 class RequestBody(RequestModel):
     """A whole request body. Before any field is validated, every string and number in it is
     checked to be storable on both engines, so nothing that would fail later (a database
@@ -126,7 +176,7 @@ class RequestBody(RequestModel):
     def _storable(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
         if _CHECKED.get():
             return handler(data)
-        found = _json_problem(data, "")
+        found = None if _storable_json(data) else _json_problem(data, "")
         if found:
             raise StorableJSONError(*found)
         token = _CHECKED.set(True)

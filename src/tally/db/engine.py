@@ -55,7 +55,12 @@ def create_db_engine(
         _configure_sqlite(engine, sqlite_begin, sqlite_autocheckpoint)
         return engine
     return sa.create_engine(
-        url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True, **codecs
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size * 2,
+        pool_pre_ping=True,
+        connect_args={"options": "-c plan_cache_mode=force_custom_plan"},
+        **codecs,
     )
 
 

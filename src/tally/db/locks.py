@@ -34,8 +34,15 @@ def lock_number(project_id: str, name: str) -> int:
 def wait_advisory(conn: Connection, numbers: Sequence[int]) -> None:
     """Take every lock in ``numbers`` for the rest of ``conn``'s transaction, waiting for
     each (for background work; requests use :func:`try_advisory` and give up)."""
-    for number in numbers:
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:n)"), {"n": number})
+    if len(numbers) == 1:
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:n)"), {"n": numbers[0]})
+    elif numbers:
+        # One round trip: the function scan yields the array in its order, and each lock
+        # is taken (waited for) as its row is produced.
+        conn.execute(
+            sa.text("SELECT pg_advisory_xact_lock(n) FROM unnest(CAST(:ns AS bigint[])) AS n"),
+            {"ns": list(numbers)},
+        )
 
 
 def try_advisory(conn: Connection, numbers: Sequence[int]) -> int | None:

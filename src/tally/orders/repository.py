@@ -78,6 +78,18 @@ def id_of(conn: Connection, project_id: str, ref: str, *, as_id: bool) -> str | 
     return None if row is None else str(row["id"])
 
 
+def ids_by_source_id(conn: Connection, project_id: str, source_ids: set[str]) -> dict[str, str]:
+    """The ids of the orders with these source_ids, in one statement."""
+    if not source_ids:
+        return {}
+    rows = conn.execute(
+        sa.select(orders.c.source_id, orders.c.id).where(
+            orders.c.project_id == project_id, orders.c.source_id.in_(sorted(source_ids))
+        )
+    )
+    return {source_id: order_id for source_id, order_id in rows}
+
+
 @cache
 def _counted_between(bounded: bool) -> Prepared:
     where = [

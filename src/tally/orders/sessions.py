@@ -69,7 +69,13 @@ class OrderSession:
         an order with a held source_id cannot appear or change its id meanwhile."""
         named = {lock.name for lock in self.named()}
         found: dict[str, Lock] = {}
-        for ref in (*self.refs, *self.source_ids):
+        if len(self.source_ids) > 1:  # an import's step: one statement for them all
+            ids = repository.ids_by_source_id(conn, self.project_id, set(self.source_ids))
+            for source_id, known_id in ids.items():
+                if f"o:{known_id}" not in named:
+                    found.setdefault(f"o:{known_id}", Lock(f"o:{known_id}", source_id))
+        refs = self.refs if len(self.source_ids) > 1 else (*self.refs, *self.source_ids)
+        for ref in refs:
             as_id = ref in self.refs and ref.startswith(f"{ORDER_ID_PREFIX}_")
             order_id = repository.id_of(conn, self.project_id, ref, as_id=as_id)
             if order_id is not None and f"o:{order_id}" not in named:

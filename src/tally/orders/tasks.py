@@ -16,8 +16,10 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Connection
 
 from tally.async_actions import service as async_actions
+from tally.common.schemas import checked_already
 from tally.db.locks import lock_number, wait_advisory
 from tally.db.prepared import Row
+from tally.db.savepoints import savepoint
 from tally.errors import TallyError
 from tally.jobs.service import Handler, Step
 from tally.orders import service
@@ -35,30 +37,48 @@ def new_state() -> dict[str, Any]:
     return {"next": 0, "done": 0, "failed": []}
 
 
+class OrderRefused(Exception):
+    """An order of a step written without savepoints failed: the step is rolled back and
+    written again with a savepoint per order (see :func:`import_step`)."""
+
+
 def import_step(
     conn: Connection,
     project_id: str,
     bodies: list[dict[str, Any]],
     state: dict[str, Any],
     now: datetime,
+    *,
+    trusted: bool = False,
+    careful: bool = False,
 ) -> dict[str, Any]:
     """Write the orders after ``state`` in the caller's transaction, until STEP_ORDERS
     orders or STEP_SECONDS, whichever comes first; the state after them (``state`` itself
     is left as it was, for a step that is rolled back). Used by the job and by
-    ``tally orders import``."""
+    ``tally orders import``. ``trusted``: the bodies are a queued import's, checked whole
+    by its request and written by Tally: they are not walked for storability again.
+
+    Most steps have no order that fails: they are written without a savepoint per order
+    (two statements each, a sixth of an order's round trips on PostgreSQL). An order that
+    fails then raises :class:`OrderRefused`; the caller rolls the step back and writes it
+    again ``careful``, each order in its own savepoint, the failing one listed."""
     state = {"next": state["next"], "done": state["done"], "failed": list(state["failed"])}
+    start = state["next"]
+    chunk = bodies[start : start + STEP_ORDERS]
+    checked = [_checked(raw, trusted=trusted) for raw in chunk]
+    _hold(conn, project_id, [body for body in checked if isinstance(body, OrderCreate)])
     # A step holds SQLite's write lock, and on PostgreSQL the rows and sessions of its
     # orders, until it commits; and a job's step must end well inside its lease.
     began = time.monotonic()
-    start = index = state["next"]
-    while index < len(bodies) and index - start < STEP_ORDERS:
-        reason = _import_one(conn, project_id, bodies[index], now)
+    index = start
+    for raw, body in zip(chunk, checked, strict=True):
+        reason = body if isinstance(body, str) else _write(conn, project_id, body, now, careful)
         if reason is None:
             state["done"] += 1
         else:
             failure = {"reason": reason}
-            if bodies[index].get("source_id") is not None:
-                failure = {"source_id": bodies[index]["source_id"], **failure}
+            if raw.get("source_id") is not None:
+                failure = {"source_id": raw["source_id"], **failure}
             state["failed"].append(failure)
         index += 1
         if time.monotonic() - began > STEP_SECONDS:
@@ -67,37 +87,75 @@ def import_step(
     return state
 
 
+def _checked(raw: dict[str, Any], *, trusted: bool) -> OrderCreate | str:
+    """The order, or why it is not one."""
+    try:
+        if trusted:
+            with checked_already():
+                return OrderCreate.model_validate(raw)
+        return OrderCreate.model_validate(raw)
+    except ValidationError as exc:  # checked at the request; a later schema may be stricter
+        return str(exc.errors()[0].get("msg", "invalid order"))[:500]
+
+
+def _write(
+    conn: Connection, project_id: str, body: OrderCreate, now: datetime, careful: bool
+) -> str | None:
+    """Write one order; None, or why it was not written (nothing of it is)."""
+    if not careful:
+        try:
+            service.create(conn, project_id=project_id, body=body, now=now)
+        except TallyError:
+            raise OrderRefused from None
+        return None
+    counted = counters.pending(conn)
+    try:
+        with savepoint(conn):
+            service.create(conn, project_id=project_id, body=body, now=now)
+    except TallyError as exc:
+        counters.restore(conn, counted)  # what the order counted went with it
+        return exc.details or exc.message
+    return None
+
+
 def _run_import(step: Step) -> None:
     job = step.job
     project_id = job["project_id"]
     action_id = job["subject_id"]
     bodies: list[dict[str, Any]] = job["payload"]["orders"]
     state = dict(step.checkpoint or new_state())
+    careful = False
     while True:
-        with step.db.transaction(write=True) as conn:
-            _bound_waits(conn, step)
-            now = step.clock()
-            async_actions.progress(
-                conn,
-                project_id=project_id,
-                action_id=action_id,
-                percent=state["next"] * 100 // max(len(bodies), 1),
-                now=now,
-            )
-            after = import_step(conn, project_id, bodies, state, now)
-            if after["next"] >= len(bodies):
-                async_actions.finish(
+        try:
+            with step.db.transaction(write=True) as conn:
+                _bound_waits(conn, step)
+                now = step.clock()
+                async_actions.progress(
                     conn,
                     project_id=project_id,
                     action_id=action_id,
-                    result=result_of(after),
-                    operation_status=_outcome(after),
+                    percent=state["next"] * 100 // max(len(bodies), 1),
                     now=now,
                 )
-                step.finish(conn)
-                return
-            step.save(conn, after)
-        state = after
+                after = import_step(
+                    conn, project_id, bodies, state, now, trusted=True, careful=careful
+                )
+                if after["next"] >= len(bodies):
+                    async_actions.finish(
+                        conn,
+                        project_id=project_id,
+                        action_id=action_id,
+                        result=result_of(after),
+                        operation_status=_outcome(after),
+                        now=now,
+                    )
+                    step.finish(conn)
+                    return
+                step.save(conn, after)
+        except OrderRefused:
+            careful = True  # the same step again, a savepoint per order
+            continue
+        state, careful = after, False
         step.yield_if_stopping()
 
 
@@ -110,42 +168,24 @@ def _bound_waits(conn: Connection, step: Step) -> None:
     conn.execute(sa.text(f"SET LOCAL lock_timeout = {millis}"))
 
 
-def _import_one(
-    conn: Connection, project_id: str, raw: dict[str, Any], now: datetime
-) -> str | None:
-    """Write one order; None, or why it was not written (nothing of it is)."""
-    try:
-        body = OrderCreate.model_validate(raw)
-    except ValidationError as exc:  # checked at the request; a later schema may be stricter
-        return str(exc.errors()[0].get("msg", "invalid order"))[:500]
-    counted = counters.pending(conn)
-    savepoint = conn.begin_nested()
-    try:
-        _hold(conn, project_id, body)
-        service.create(conn, project_id=project_id, body=body, now=now)
-    except TallyError as exc:
-        savepoint.rollback()
-        counters.restore(conn, counted)  # what the order counted went with it
-        return exc.details or exc.message
-    savepoint.commit()
-    return None
-
-
-def _hold(conn: Connection, project_id: str, body: OrderCreate) -> None:
-    """PostgreSQL: wait for the order's session (BEHAVIOR 13) as a request would hold it,
-    so an import never interleaves with a redemption on the same order. A request that
-    waits for a row the step holds while holding this session would close a cycle:
-    PostgreSQL ends one side (a request is run again; a step is tried again from its
-    checkpoint), and the step's lock_timeout bounds any other wait. SQLite writes one
+def _hold(conn: Connection, project_id: str, bodies: list[OrderCreate]) -> None:
+    """PostgreSQL: wait for the sessions (BEHAVIOR 13) of the step's orders, as requests
+    would hold them, so an import never interleaves with a redemption on the same order:
+    the names first, then the ids they find, each set in one statement. A request that
+    waits for a row the step holds while holding one of these sessions would close a
+    cycle: PostgreSQL ends one side (a request is run again; a step is tried again from
+    its checkpoint), and the step's lock_timeout bounds any other wait. SQLite writes one
     transaction at a time: nothing to wait for."""
-    if conn.dialect.name == "sqlite":
+    if conn.dialect.name == "sqlite" or not bodies:
         return
-    session = OrderSession.of_payload(project_id, body)
-    if session is None:
-        return
-    named = [lock_number(project_id, lock.name) for lock in session.named()]
-    wait_advisory(conn, named)
-    wait_advisory(conn, [lock_number(project_id, lock.name) for lock in session.found(conn)])
+    session = OrderSession(
+        project_id,
+        order_ids=tuple(sorted({b.id for b in bodies if b.id is not None})),
+        source_ids=tuple(sorted({b.source_id for b in bodies if b.source_id is not None})),
+    )
+    wait_advisory(conn, [lock_number(project_id, lock.name) for lock in session.named()])
+    found = sorted(lock_number(project_id, lock.name) for lock in session.found(conn))
+    wait_advisory(conn, found)
 
 
 def result_of(state: dict[str, Any]) -> dict[str, Any]:
