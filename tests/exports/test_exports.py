@@ -513,3 +513,58 @@ def test_many_rows_stream_in_batches(client: AppClient, count: int) -> None:
     rows = run_export(client, {"fields": ["source_id", "amount"], "order": "created_at"})
     assert rows[0] == ["source_id", "amount"]
     assert sorted(rows[1:]) == sorted([f"bulk-{i:05d}", str(i)] for i in range(count))
+
+
+def test_redemption_export(client: AppClient) -> None:
+    created = client.post(
+        "/v1/vouchers/SAVE10",
+        json={"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 1000}},
+    )
+    assert created.status_code == 200, created.text
+    redeemed = client.post(
+        "/v1/redemptions",
+        json={
+            "redeemables": [{"object": "voucher", "id": "SAVE10"}],
+            "customer": {"source_id": "bob", "name": "+Bob"},
+            "order": {"source_id": "r-1", "amount": 5000},
+            "metadata": {"till": 7},
+        },
+    )
+    assert redeemed.status_code == 200, redeemed.text
+    child = redeemed.json()["redemptions"][0]["id"]
+    fields = [
+        "id",
+        "object",
+        "voucher_code",
+        "promotion_tier_id",
+        "customer_source_id",
+        "customer_name",
+        "order_amount",
+        "result",
+        "metadata.till",
+    ]
+    response = client.post(
+        "/v1/exports",
+        json={
+            "exported_object": "redemption",
+            "parameters": {
+                "fields": fields,
+                "filters": {"voucher_code": {"conditions": {"$is": "SAVE10"}}},
+            },
+        },
+    )
+    assert response.status_code == 200, response.text
+    rows = rows_of(download(client, wait_export(client, response.json()["id"])))
+    assert rows[0] == fields
+    assert rows[1:] == [[child, "redemption", "SAVE10", "", "bob", "'+Bob", "5000", "SUCCESS", "7"]]
+    for body, details in [
+        ({"fields": ["gift_amount"]}, "not supported by Tally yet"),
+        (
+            {"filters": {"campaign_name": {"conditions": {"$is": "x"}}}},
+            "not supported by Tally yet",
+        ),
+    ]:
+        refused = client.post(
+            "/v1/exports", json={"exported_object": "redemption", "parameters": body}
+        )
+        assert refused.status_code == 400 and details in refused.json()["details"], refused.text

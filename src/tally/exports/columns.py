@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from tally.customers.tables import customers
 from tally.orders.tables import orders
+from tally.redemptions.tables import redemptions
 
 # How a value becomes a cell: "plain" as the database gives it (Tally's own ids, enums,
 # integers), "time" a moment in the API's form (formatted by the database), "text" user
@@ -46,8 +47,10 @@ class Source:
     filters: dict[str, Filter]
     sorts: tuple[str, ...]
     default_sort: str
-    # Fields of the spec that Tally does not keep: refused by name, not exported empty.
+    # Fields and filters of the spec that Tally does not keep: refused by name, not
+    # exported empty or ignored.
     unbuilt: frozenset[str] = frozenset()
+    unbuilt_filters: frozenset[str] = frozenset()
 
 
 def _col(name: str) -> Callable[[sa.Table], sa.ColumnElement[Any]]:
@@ -170,15 +173,69 @@ CUSTOMER = Source(
     ),
 )
 
-SOURCES: dict[str, Source] = {source.name: source for source in (ORDER, CUSTOMER)}
+REDEMPTION = Source(
+    name="redemption",
+    table=redemptions,
+    fields={
+        "id": Field(_col("id")),
+        "object": Field(_col("object")),
+        "date": Field(_col("created_at"), "time"),
+        "voucher_code": Field(_col("voucher_code"), "text"),
+        # The voucher's campaign name; a promotion tier's campaign object, as JSON.
+        "campaign": _in_json("related_object", "campaign"),
+        "promotion_tier_id": Field(
+            lambda t: sa.case(
+                (t.c.related_object_type == "promotion_tier", t.c.related_object_id),
+                else_=sa.null(),
+            ),
+            "text",
+        ),
+        "customer_id": Field(_col("customer_id")),
+        "customer_source_id": _in_json("customer", "source_id"),
+        "customer_name": _in_json("customer", "name"),
+        "tracking_id": Field(_col("tracking_id"), "text"),
+        "order_id": Field(_col("order_id")),
+        "order_amount": _in_json("order", "amount"),
+        "result": Field(_col("result")),
+        "failure_code": Field(_col("failure_code")),
+        "failure_message": Field(_col("failure_message"), "text"),
+        "metadata": Field(_col("metadata"), "metadata"),
+    },
+    default_fields=("id", "object", "voucher_code", "customer_id", "date", "result"),
+    filters={
+        "created_at": Filter(_col("created_at"), "time"),
+        "voucher_code": Filter(_col("voucher_code"), "text"),
+        "related_object_id": Filter(_col("related_object_id"), "text"),
+        "related_object_parent_id": Filter(_col("related_object_parent_id"), "text"),
+        "parent_redemption_id": Filter(_col("parent_id"), "text"),
+        "failure_code": Filter(_col("failure_code"), "text"),
+        "result": Filter(_col("result"), "text"),
+        "object": Filter(_col("object"), "text"),
+        "customer_id": Filter(_col("customer_id"), "text"),
+        "status": Filter(_col("status"), "text"),
+    },
+    sorts=(
+        "-id",
+        "id",
+        "-voucher_code",
+        "voucher_code",
+        "-tracking_id",
+        "tracking_id",
+        "-customer_id",
+        "customer_id",
+        "-created_at",
+        "created_at",
+    ),
+    default_sort="-created_at",
+    unbuilt=frozenset({"gift_amount", "loyalty_points"}),
+    unbuilt_filters=frozenset(
+        {"campaign", "customer", "voucher", "related_object", "campaign_name", "user_login"}
+    ),
+)
+
+SOURCES: dict[str, Source] = {source.name: source for source in (ORDER, CUSTOMER, REDEMPTION)}
 
 # Objects of the spec's create-export that Tally does not export (refused by name).
-UNBUILT_OBJECTS = (
-    "voucher",
-    "redemption",
-    "publication",
-    "points_expiration",
-    "voucher_transactions",
-)
+UNBUILT_OBJECTS = ("voucher", "publication", "points_expiration", "voucher_transactions")
 
 METADATA_PREFIX = "metadata."

@@ -108,6 +108,11 @@ def _field(source: Source, name: str, spec: Any) -> FieldFilter:
                 "a backslash or a NUL cannot be filtered on"
             )
         kind = "metadata"
+    elif name in source.unbuilt_filters:
+        raise invalid_payload(
+            f"Property .parameters.filters.{name} is not supported by Tally yet for "
+            f"{source.name} exports"
+        )
     else:
         allowed = ", ".join([*source.filters, "metadata.<key>"])
         raise invalid_payload(
