@@ -223,34 +223,27 @@ def orders_import(
     JSON lines, or CSV with an order export's columns. Orders are written as the import
     endpoint writes them, a few hundred a transaction; one that fails is listed and the
     others land. Running it again with the same file updates the same orders (by source_id)."""
-    from tally.clock import utcnow
     from tally.db.engine import Database, is_sqlite
     from tally.db.migrate import upgrade
     from tally.orders.files import OrderFileError, read_orders
-    from tally.orders.tasks import import_step, new_state, result_of
+    from tally.orders.tasks import import_all
 
     try:
         bodies = read_orders(file)
-    except (OrderFileError, UnicodeDecodeError) as exc:
+    except (OrderFileError, UnicodeDecodeError, ValueError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     url = get_settings().database_url
     if is_sqlite(url):
         upgrade(url)
-    db = Database(url, pool_size=1)
+    db = Database(url, pool_size=2)
     try:
         with db.transaction(write=False) as conn:
             project_id = _project_id(conn, project)
-        state = new_state()
         with _progress(len(bodies)) as bar:
-            while state["next"] < len(bodies):
-                with db.transaction(write=True) as conn:
-                    after = import_step(conn, project_id, bodies, state, utcnow())
-                bar.update(after["next"] - state["next"])
-                state = after
+            result = import_all(db, project_id, bodies, progress=bar.update)
     finally:
         db.dispose()
-    result = result_of(state)
     typer.echo(result["message"])
     for failure in result["failed"][:50]:
         typer.echo(f"  failed: {json.dumps(failure)}", err=True)

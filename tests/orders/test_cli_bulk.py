@@ -154,3 +154,48 @@ def test_files_refused_before_anything_is_written(migrated_db_url: str, tmp_path
         cwd=tmp_path,
     ).stdout
     assert sorted(out.splitlines()[1:]) == ["l-1,5", "l-2,6"]
+
+
+def test_orders_refused_by_the_service_are_listed(migrated_db_url: str, tmp_path: Path) -> None:
+    """An order the create path refuses (an unknown id, a missing customer) is listed and the
+    rest of its step lands; text only JSON allows raw (U+2028) survives JSON lines; the
+    metadata column wins over a metadata.<key> cell; a strange amount is the order's error."""
+    run_tally(["projects", "create", "shop"], db_url=migrated_db_url, cwd=tmp_path)
+    lines = tmp_path / "orders.jsonl"
+    lines.write_text(
+        json.dumps({"source_id": "a1", "amount": 100, "metadata": {"note": "x\u2028y"}})
+        + "\n"
+        + json.dumps({"id": "ord_nope", "amount": 5})
+        + "\n"
+        + json.dumps({"source_id": "a3", "customer": {"id": "cust_missing"}})
+        + "\n"
+        + json.dumps({"source_id": "a4", "amount": 400})
+        + "\n",
+        encoding="utf-8",
+    )
+    done = tally(["orders", "import", str(lines)], migrated_db_url, tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert "2 order(s) imported successfully, 2 failed." in done.stdout
+    assert "Cannot find order with id ord_nope" in done.stderr
+    assert '"source_id": "a3"' in done.stderr
+    assert "Traceback" not in done.stderr
+
+    table = tmp_path / "more.csv"
+    table.write_text(
+        "source_id,amount,metadata,metadata.code,metadata.extra\n"
+        'c1,100,"{""code"":""123""}",123,true\n'
+        "c2,\u00b2,,,\n",
+        encoding="utf-8",
+    )
+    done = tally(["orders", "import", str(table)], migrated_db_url, tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    out = run_tally(
+        ["orders", "export", "--fields", "source_id,amount,metadata", "--order", "created_at"],
+        db_url=migrated_db_url,
+        cwd=tmp_path,
+    ).stdout
+    exported = {row["source_id"]: row for row in rows(out)}
+    assert set(exported) == {"a1", "a4", "c1"}
+    assert json.loads(exported["a1"]["metadata"]) == {"note": "x\u2028y"}
+    assert json.loads(exported["c1"]["metadata"]) == {"code": "123", "extra": True}

@@ -1,12 +1,13 @@
 """Order files for ``tally orders import``: read into the bodies POST /v1/orders/import takes.
 
-- JSON: an array of orders (``[{...}, ...]``), or ``{"orders": [...]}``.
+- JSON: an array of orders (``[{...}, ...]``), ``{"orders": [...]}``, or one order.
 - JSON lines (``.jsonl``/``.ndjson``): one order a line.
 - CSV with a header: the columns an order export writes, so a file exported from one Tally
   imports into another. ``id``, ``source_id``, ``status``, ``amount``, ``created_at``,
   ``customer_id``/``customer_source_id``, ``referrer_id``/``referrer_source_id``,
-  ``metadata`` (a JSON object), ``metadata.<key>`` (a JSON number, boolean, array or object
-  is read as one, anything else as text) and ``items`` (a JSON array of order items).
+  ``metadata`` (a JSON object, exact), ``metadata.<key>`` (a JSON number, boolean, array
+  or object is read as one, anything else as text; a key the ``metadata`` column has is
+  taken from there) and ``items`` (a JSON array of order items).
   Figures Tally computes (``discount_amount``, ``total_amount``, ``updated_at``, ...) are
   left out: an import computes them again. An empty cell is an absent field. A cell the
   export defused (an apostrophe before ``=``, ``+``, ``-``, ``@`` or ``'``) is read back
@@ -61,9 +62,11 @@ def read_orders(path: Path) -> list[dict[str, Any]]:
     kind = path.suffix.lower()
     first = text.lstrip()[:1]
     if kind in (".jsonl", ".ndjson") or (kind != ".json" and first == "{" and "\n{" in text):
+        # Split on newlines only: JSON strings may hold U+2028 and friends unescaped, which
+        # str.splitlines() would cut at.
         return [
-            _object(_json(line, "the order", n), n)
-            for n, line in enumerate(text.splitlines(), start=1)
+            _object(_json(line.rstrip("\r"), "the order", n), n)
+            for n, line in enumerate(text.split("\n"), start=1)
             if line.strip()
         ]
     if kind == ".json" or first in ("[", "{"):
@@ -71,8 +74,11 @@ def read_orders(path: Path) -> list[dict[str, Any]]:
             document = orjson.loads(text)
         except orjson.JSONDecodeError as exc:
             raise OrderFileError(f"{path.name} is not JSON: {exc}") from None
-        if isinstance(document, dict) and isinstance(document.get("orders"), list):
-            document = document["orders"]
+        if isinstance(document, dict):
+            # {"orders": [...]}, or one order alone.
+            document = (
+                document["orders"] if isinstance(document.get("orders"), list) else [document]
+            )
         if not isinstance(document, list):
             raise OrderFileError(f"{path.name}: expected an array of orders")
         return [_object(order, n + 1) for n, order in enumerate(document)]
@@ -104,7 +110,7 @@ def _csv_orders(text: str) -> Iterator[dict[str, Any]]:
             f"{', '.join(sorted(COMPUTED_COLUMNS))})"
         )
     for line_no, row in enumerate(reader, start=2):
-        if not any(row):
+        if not row:  # a blank line (a one-column file's empty cell is written "")
             continue
         if len(row) != len(header):
             raise OrderFileError(f"line {line_no}: {len(row)} cells for {len(header)} columns")
@@ -118,7 +124,7 @@ def _csv_order(cells: dict[str, str], line_no: int) -> dict[str, Any]:
             order[name] = untext(cells[name])
     if cells.get("amount"):
         amount = cells["amount"]
-        order["amount"] = int(amount) if amount.isdigit() else amount
+        order["amount"] = int(amount) if amount.isascii() and amount.isdigit() else amount
     if cells.get("created_at"):
         order["created_at"] = cells["created_at"]
     for who in ("customer", "referrer"):
@@ -134,9 +140,12 @@ def _csv_order(cells: dict[str, str], line_no: int) -> dict[str, Any]:
         metadata = _json(cells["metadata"], "metadata", line_no)
         if not isinstance(metadata, dict):
             raise OrderFileError(f"line {line_no}: metadata is not a JSON object")
+    # The metadata column is exact JSON; a metadata.<key> cell only adds a key it lacks
+    # (a cell cannot tell the text "123" from the number).
     for name, cell in cells.items():
-        if name.startswith("metadata.") and cell:
-            metadata[name[len("metadata.") :]] = metadata_value(cell)
+        key = name[len("metadata.") :]
+        if name.startswith("metadata.") and cell and key not in metadata:
+            metadata[key] = metadata_value(cell)
     if metadata:
         order["metadata"] = metadata
     if cells.get("items"):

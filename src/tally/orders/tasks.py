@@ -8,17 +8,22 @@ one that fails is listed with its reason and the others land.
 """
 
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from tally.async_actions import service as async_actions
+from tally.clock import utcnow
 from tally.common.schemas import checked_already
+from tally.db.engine import Database, is_busy
 from tally.db.locks import lock_number, wait_advisory
 from tally.db.prepared import Row
+from tally.db.races import lost_race
 from tally.db.savepoints import savepoint
 from tally.errors import TallyError
 from tally.jobs.service import Handler, Step
@@ -118,44 +123,132 @@ def _write(
     return None
 
 
+def write_step(
+    db: Database,
+    project_id: str,
+    bodies: list[dict[str, Any]],
+    state: dict[str, Any],
+    *,
+    clock: Callable[[], datetime],
+    trusted: bool,
+    careful: bool,
+    around: Callable[[Connection, datetime], None] = lambda conn, now: None,
+    after: Callable[[Connection, dict[str, Any], datetime], None] = lambda conn, st, now: None,
+) -> tuple[dict[str, Any], bool]:
+    """One step in its own transaction: ``around`` runs first in it, ``after`` last (a
+    job's progress and checkpoint commit with the orders). The state after the step, and
+    whether it had to be written carefully: the fast attempt is rolled back at the first
+    order that fails and the step is written again, a savepoint per order (the caller
+    stays careful from then on: a job whose orders fail would otherwise do each step
+    twice)."""
+    while True:
+        try:
+            with db.transaction(write=True) as conn:
+                now = clock()
+                around(conn, now)
+                done = import_step(
+                    conn, project_id, bodies, state, now, trusted=trusted, careful=careful
+                )
+                after(conn, done, now)
+            return done, careful
+        except OrderRefused:
+            careful = True
+
+
+# tally orders import: how long a step waits for a lock a request or another import holds,
+# and how many times a step that lost a race (a deadlock, that wait, a busy SQLite) is
+# written again before the command gives up.
+CLI_LOCK_TIMEOUT_MS = 10_000
+CLI_TRIES = 5
+
+
+def import_all(
+    db: Database,
+    project_id: str,
+    bodies: list[dict[str, Any]],
+    *,
+    progress: Callable[[int], None] = lambda count: None,
+) -> dict[str, Any]:
+    """Import ``bodies`` here and now, step by step, as the job would (``tally orders
+    import``): the result the job's async action would show. ``progress`` gets the number
+    of orders each committed step went through."""
+
+    def around(conn: Connection, now: datetime) -> None:
+        if conn.dialect.name != "sqlite":
+            conn.execute(sa.text(f"SET LOCAL lock_timeout = {CLI_LOCK_TIMEOUT_MS}"))
+
+    state, careful = new_state(), False
+    while state["next"] < len(bodies):
+        for attempt in range(CLI_TRIES):
+            try:
+                done, careful = write_step(
+                    db,
+                    project_id,
+                    bodies,
+                    state,
+                    clock=utcnow,
+                    trusted=False,
+                    careful=careful,
+                    around=around,
+                )
+                break
+            except DBAPIError as exc:
+                if not (lost_race(exc) or (db.is_sqlite and is_busy(exc))):
+                    raise
+                if attempt == CLI_TRIES - 1:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+        progress(done["next"] - state["next"])
+        state = done
+    return result_of(state)
+
+
 def _run_import(step: Step) -> None:
     job = step.job
     project_id = job["project_id"]
     action_id = job["subject_id"]
     bodies: list[dict[str, Any]] = job["payload"]["orders"]
     state = dict(step.checkpoint or new_state())
-    careful = False
+    careful = bool(state["failed"])
+
+    def around(conn: Connection, now: datetime) -> None:
+        _bound_waits(conn, step)
+        async_actions.progress(
+            conn,
+            project_id=project_id,
+            action_id=action_id,
+            percent=state["next"] * 100 // max(len(bodies), 1),
+            now=now,
+        )
+
+    def after(conn: Connection, done: dict[str, Any], now: datetime) -> None:
+        if done["next"] >= len(bodies):
+            async_actions.finish(
+                conn,
+                project_id=project_id,
+                action_id=action_id,
+                result=result_of(done),
+                operation_status=_outcome(done),
+                now=now,
+            )
+            step.finish(conn)
+        else:
+            step.save(conn, done)
+
     while True:
-        try:
-            with step.db.transaction(write=True) as conn:
-                _bound_waits(conn, step)
-                now = step.clock()
-                async_actions.progress(
-                    conn,
-                    project_id=project_id,
-                    action_id=action_id,
-                    percent=state["next"] * 100 // max(len(bodies), 1),
-                    now=now,
-                )
-                after = import_step(
-                    conn, project_id, bodies, state, now, trusted=True, careful=careful
-                )
-                if after["next"] >= len(bodies):
-                    async_actions.finish(
-                        conn,
-                        project_id=project_id,
-                        action_id=action_id,
-                        result=result_of(after),
-                        operation_status=_outcome(after),
-                        now=now,
-                    )
-                    step.finish(conn)
-                    return
-                step.save(conn, after)
-        except OrderRefused:
-            careful = True  # the same step again, a savepoint per order
-            continue
-        state, careful = after, False
+        state, careful = write_step(
+            step.db,
+            project_id,
+            bodies,
+            state,
+            clock=step.clock,
+            trusted=True,
+            careful=careful,
+            around=around,
+            after=after,
+        )
+        if state["next"] >= len(bodies):
+            return
         step.yield_if_stopping()
 
 
