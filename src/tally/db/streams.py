@@ -10,7 +10,7 @@ export turns them into cells without building a Row object per row.
 import queue
 import threading
 from collections.abc import Generator, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -126,7 +126,7 @@ def _read_ahead(source: Generator[T, None, None], depth: int = 2) -> Iterator[T]
                 return
             if isinstance(item, _Failed):
                 raise item.error
-            yield item  # type: ignore[misc]
+            yield cast(T, item)
     finally:
         # The connection is the caller's again only once the thread has let go of it.
         stop.set()

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import FileResponse, Response
 
 from tally.clock import utcnow
+from tally.db.prepared import Row
 from tally.errors import TallyError
 from tally.exports import presenter, service
-from tally.exports.schemas import ExportCreate, ExportOut, ExportsListOut
+from tally.exports.schemas import ExportCreate, ExportOut, ExportParameters, ExportsListOut
 from tally.web.context import ProjectId, current_project, respond, respond_empty, run
 from tally.web.params import Limit, Page
 from tally.web.runtime import runtime_of
@@ -37,7 +38,7 @@ async def create_export(request: Request, project_id: ProjectId, body: ExportCre
 
 
 async def schedule(
-    request: Request, project_id: str, exported_object: str, parameters: object
+    request: Request, project_id: str, exported_object: str, parameters: ExportParameters | None
 ) -> Response:
     """Create the export and wake this process's job runner (also POST /v1/orders/export)."""
     runtime = runtime_of(request)
@@ -49,7 +50,7 @@ async def schedule(
                 conn,
                 project_id=project_id,
                 exported_object=exported_object,
-                parameters=parameters,  # type: ignore[arg-type]
+                parameters=parameters,
                 directory=runtime.exports_dir,
                 now=utcnow(),
             ),
@@ -147,8 +148,8 @@ async def _download(request: Request, export_id: str, token: str) -> Response:
     return _file(row)
 
 
-def _file(row: object) -> Response:
-    path = service.file_of(row)  # type: ignore[arg-type]
+def _file(row: Row) -> Response:
+    path = service.file_of(row)
     # Read from disk in chunks as it is sent: memory stays flat for any size of file.
     return FileResponse(
         path,
