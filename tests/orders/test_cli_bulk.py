@@ -199,3 +199,25 @@ def test_orders_refused_by_the_service_are_listed(migrated_db_url: str, tmp_path
     assert set(exported) == {"a1", "a4", "c1"}
     assert json.loads(exported["a1"]["metadata"]) == {"note": "x\u2028y"}
     assert json.loads(exported["c1"]["metadata"]) == {"code": "123", "extra": True}
+
+
+def test_export_into_a_closed_pipe_stops_quietly(migrated_db_url: str, tmp_path: Path) -> None:
+    """`tally orders export | head -1`: the reader goes away; no traceback."""
+    run_tally(["projects", "create", "shop"], db_url=migrated_db_url, cwd=tmp_path)
+    source = tmp_path / "wide.json"
+    source.write_text(
+        json.dumps([{"source_id": f"w-{n}", "metadata": {"note": "x" * 600}} for n in range(300)])
+    )
+    run_tally(["orders", "import", str(source)], db_url=migrated_db_url, cwd=tmp_path)
+    piped = subprocess.run(
+        f"'{tally_executable()}' orders export --fields source_id,metadata | head -1",
+        shell=True,
+        cwd=tmp_path,
+        env=tally_env(migrated_db_url),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert piped.stdout == "source_id,metadata\n"
+    assert "Traceback" not in piped.stderr and "BrokenPipe" not in piped.stderr, piped.stderr
