@@ -1,10 +1,12 @@
-"""Background work on orders: the import (BEHAVIOR 17), run by the job runner.
+"""Background work on orders: the import (BEHAVIOR 17), run by the job runner and by
+``tally orders import``.
 
 Orders go in steps of a few hundred, each step one transaction that also records how many
 orders are behind it: a runner that dies mid-import is followed by one that starts where the
 last committed step ended, so every order is written once. Each order is written as the
-create endpoint writes it (customers and products upserted, summaries kept), in a savepoint:
-one that fails is listed with its reason and the others land.
+create endpoint writes it (customers and products upserted, summaries kept); one that fails
+is listed with its reason and the others land (a step with a failing order is written again
+with a savepoint per order, see :func:`import_step`).
 """
 
 import time
