@@ -5,7 +5,6 @@ delete; another project sees nothing."""
 
 import csv
 import io
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,19 +13,12 @@ import orjson
 import pytest
 
 from support.inprocess import AppClient
+from support.polling import wait_until_finished
 from support.spec import assert_matches
 
 
 def wait_export(client: AppClient, export_id: str, timeout: float = 60.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        response = client.get(f"/v1/exports/{export_id}")
-        assert response.status_code == 200, response.text
-        export: dict[str, Any] = response.json()
-        if export["status"] in ("DONE", "ERROR"):
-            return export
-        assert time.monotonic() < deadline, f"export still {export['status']}"
-        time.sleep(0.05)
+    return wait_until_finished(client, f"/v1/exports/{export_id}", ("DONE", "ERROR"), timeout)
 
 
 def run_export(client: AppClient, parameters: dict[str, Any] | None = None) -> list[list[str]]:
@@ -403,10 +395,7 @@ def test_download_needs_the_token(client: AppClient) -> None:
     assert other.get(path, headers={"Accept": "text/csv"}).status_code == 404
     assert other.delete(path).status_code == 404
     theirs = other.post("/v1/orders/export", json={}).json()
-    deadline = time.monotonic() + 30
-    while (done := other.get(f"/v1/exports/{theirs['id']}").json())["status"] != "DONE":
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    done = wait_until_finished(other, f"/v1/exports/{theirs['id']}", ("DONE", "ERROR"))
     their_token = urlsplit(done["result"]["url"]).query
     assert client.anonymous.get(f"{path}?{their_token}").status_code == 401
 
@@ -503,13 +492,9 @@ def test_many_rows_stream_in_batches(client: AppClient, count: int) -> None:
         orders = [{"source_id": f"bulk-{i:05d}", "amount": i} for i in range(count)]
         for start in range(0, count, 2000):
             action = client.post("/v1/orders/import", json=orders[start : start + 2000]).json()
-            deadline = time.monotonic() + 120
-            while (
-                client.get(f"/v1/async-actions/{action['async_action_id']}").json()["status"]
-                != "DONE"
-            ):
-                assert time.monotonic() < deadline
-                time.sleep(0.1)
+            wait_until_finished(
+                client, f"/v1/async-actions/{action['async_action_id']}", ("DONE",), 120
+            )
     rows = run_export(client, {"fields": ["source_id", "amount"], "order": "created_at"})
     assert rows[0] == ["source_id", "amount"]
     assert sorted(rows[1:]) == sorted([f"bulk-{i:05d}", str(i)] for i in range(count))

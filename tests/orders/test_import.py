@@ -3,24 +3,18 @@ run by the job runner of the serving process; per-order failures listed while th
 land; a project's imports run one after the other; too many orders refused before anything
 is queued."""
 
-import time
 from typing import Any
 
 from support.db import snapshot
 from support.inprocess import AppClient
+from support.polling import wait_until_finished
 from support.spec import assert_matches
 
 
 def wait_done(client: AppClient, action_id: str, timeout: float = 60.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        response = client.get(f"/v1/async-actions/{action_id}")
-        assert response.status_code == 200, response.text
-        action: dict[str, Any] = response.json()
-        if action["status"] in ("DONE", "FAILED"):
-            return action
-        assert time.monotonic() < deadline, f"async action still {action['status']}"
-        time.sleep(0.05)
+    return wait_until_finished(
+        client, f"/v1/async-actions/{action_id}", ("DONE", "FAILED"), timeout
+    )
 
 
 def start_import(client: AppClient, orders: list[dict[str, Any]]) -> str:

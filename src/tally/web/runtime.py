@@ -24,14 +24,14 @@ class Runtime:
         self,
         db: Database,
         *,
+        exports_dir: Path,
         session_wait_ms: int = 500,
-        exports_dir: Path | None = None,
         public_url: str | None = None,
     ) -> None:
         self.db = db
         # Where export files are written and served from; the base of their download URLs
         # (None: the address each caller used).
-        self.exports_dir = exports_dir or Path.cwd() / "tally-exports"
+        self.exports_dir = exports_dir
         self.public_url = public_url.rstrip("/") if public_url else None
         # How long a request waits for an order session another request holds, and the
         # line this process's requests wait in (tally.web.sessions).
