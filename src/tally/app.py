@@ -14,6 +14,7 @@ from tally.campaigns.endpoints import router as campaigns_router
 from tally.config import Settings, get_settings
 from tally.customers.endpoints import router as customers_router
 from tally.db.engine import Database
+from tally.events.endpoints import router as events_router
 from tally.exports import service as exports
 from tally.exports.endpoints import download_router
 from tally.exports.endpoints import router as exports_router
@@ -33,6 +34,8 @@ from tally.web import errors, openapi
 from tally.web.context import Runtime, runtime_of
 from tally.web.middleware import JSONFormatter, RequestMiddleware
 from tally.web.responses import JSON
+from tally.webhooks.endpoints import router as webhooks_router
+from tally.webhooks.tasks import Deliverer
 
 
 def configure_logging(level: str) -> None:
@@ -56,6 +59,18 @@ def serve_app() -> FastAPI:
     return create_app(settings)
 
 
+def deliverer_for(db: Database, settings: Settings) -> Deliverer:
+    return Deliverer(
+        db,
+        allow_private=settings.webhooks_allow_private,
+        timeout_seconds=settings.webhooks_timeout_seconds,
+        lease_seconds=settings.job_lease_seconds,
+        poll_seconds=settings.job_poll_ms / 1000,
+        concurrency=settings.webhooks_concurrency,
+        retry_scale=settings.webhooks_retry_scale,
+    )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -72,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             session_wait_ms=settings.order_session_wait_ms,
             exports_dir=exports.files_dir(settings.database_url, settings.exports_dir),
             public_url=settings.public_url,
+            webhooks_allow_private=settings.webhooks_allow_private,
         )
         app.state.runtime = runtime
         if settings.jobs_in_server:
@@ -82,9 +98,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 poll_seconds=settings.job_poll_ms / 1000,
             )
             runtime.jobs.start()
+            runtime.deliverer = deliverer_for(db, settings)
+            runtime.deliverer.start()
         try:
             yield
         finally:
+            if runtime.deliverer is not None:
+                runtime.deliverer.stop()
             if runtime.jobs is not None:
                 runtime.jobs.stop()
             db.dispose()
@@ -118,6 +138,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(async_actions_router)
     app.include_router(exports_router)
     app.include_router(download_router)
+    app.include_router(events_router)
+    app.include_router(webhooks_router)
     app.include_router(legacy_validations_router)
     app.include_router(legacy_redemptions_router)
 

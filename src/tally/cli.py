@@ -66,11 +66,12 @@ def serve(
 
 @app.command()
 def worker() -> None:
-    """Run jobs (order imports) until stopped: for running them apart from the API
-    (set TALLY_JOBS_IN_SERVER=false on the servers). Any number may run, on any machine."""
+    """Run jobs (imports, exports) and deliver webhooks until stopped: for running them
+    apart from the API (set TALLY_JOBS_IN_SERVER=false on the servers). Any number may run,
+    on any machine."""
     import signal
 
-    from tally.app import configure_logging
+    from tally.app import configure_logging, deliverer_for
     from tally.db.engine import Database, is_sqlite
     from tally.db.migrate import upgrade
     from tally.jobs.runner import Runner
@@ -91,6 +92,8 @@ def worker() -> None:
         lease_seconds=settings.job_lease_seconds,
         poll_seconds=settings.job_poll_ms / 1000,
     )
+    deliverer = deliverer_for(db, settings)
+    deliverer.start()
     # SIGTERM ends the loop at the next step boundary; the job goes back to the queue.
     signal.signal(signal.SIGTERM, lambda *_: runner.stop(timeout=0))
     try:
@@ -98,6 +101,7 @@ def worker() -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        deliverer.stop()
         db.dispose()
 
 

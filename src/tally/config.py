@@ -21,6 +21,14 @@ class Settings(BaseSettings):
     jobs_in_server: bool = True
     job_lease_seconds: float = Field(default=30.0, gt=0, le=3600)
     job_poll_ms: int = Field(default=1000, ge=10, le=60_000)
+    # Webhooks: deliveries to loopback, private and link-local addresses are refused (server-
+    # side request forgery) unless this is set (local development, tests); a receiver has
+    # this long to answer; tries in flight per process; the retry schedule (1 min ... 24 h
+    # after the first try) multiplied by this (tests shrink it, nothing else should).
+    webhooks_allow_private: bool = False
+    webhooks_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhooks_concurrency: int = Field(default=8, ge=1, le=64)
+    webhooks_retry_scale: float = Field(default=1.0, gt=0, le=1)
     # Export files: this directory, else next to the SQLite database file, else (PostgreSQL)
     # ./tally-exports. Several machines need one they all mount.
     exports_dir: str | None = None

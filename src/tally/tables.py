@@ -3,6 +3,7 @@
 from tally.async_actions.tables import async_actions
 from tally.campaigns.tables import campaigns
 from tally.customers.tables import customers
+from tally.events.tables import events
 from tally.exports.tables import exports
 from tally.idempotency.tables import idempotency_keys
 from tally.jobs.tables import jobs
@@ -13,12 +14,14 @@ from tally.promotions.tables import promotion_tiers
 from tally.redemptions.tables import redemptions
 from tally.validation_rules.tables import validation_rule_assignments, validation_rules
 from tally.vouchers.tables import vouchers
+from tally.webhooks.tables import webhook_deliveries, webhooks
 
 __all__ = [
     "async_actions",
     "campaigns",
     "counters",
     "customers",
+    "events",
     "exports",
     "idempotency_keys",
     "jobs",
@@ -31,4 +34,6 @@ __all__ = [
     "validation_rule_assignments",
     "validation_rules",
     "vouchers",
+    "webhook_deliveries",
+    "webhooks",
 ]

@@ -40,16 +40,19 @@ def redeem(client: AppClient, body: dict[str, Any]) -> dict[str, Any]:
 def refused(
     client: AppClient, body: dict[str, Any], url: str = "/v1/redemptions"
 ) -> dict[str, Any]:
-    """A refused redemption: 400, and nothing written but the failed redemption."""
+    """A refused redemption: 400, and nothing written but the failed redemption and its
+    event."""
     before = snapshot(client.db)
     response = client.post(url, json=body)
     assert response.status_code in (400, 404), response.text
     error: dict[str, Any] = response.json()
     after = snapshot(client.db)
-    assert {name: rows for name, rows in after.items() if name != "redemptions"} == {
-        name: rows for name, rows in before.items() if name != "redemptions"
+    written = ("redemptions", "events")
+    assert {name: rows for name, rows in after.items() if name not in written} == {
+        name: rows for name, rows in before.items() if name not in written
     }
     assert len(after["redemptions"]) == len(before["redemptions"]) + 1  # the failed redemption
+    assert len(after["events"]) == len(before["events"]) + 1  # customer.redemption.failed
     return error
 
 

@@ -4,10 +4,16 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import Response
+from sqlalchemy.engine import Connection
 
 from tally.clock import utcnow
+from tally.common.filters import query_datetime
 from tally.customers import presenter, service
 from tally.customers.schemas import CustomerCreate, CustomerOut, CustomersListOut, CustomerUpdate
+from tally.errors import invalid_query
+from tally.events import presenter as events_presenter
+from tally.events import service as events
+from tally.events.schemas import ActivityListOut
 from tally.web.context import ProjectId, respond, respond_empty
 from tally.web.params import Limit, Page99
 
@@ -74,7 +80,7 @@ async def delete_customer(request: Request, project_id: ProjectId, customerId: s
     """Delete a customer; their orders stay, without the link."""
     return await respond_empty(
         request,
-        lambda conn: service.delete(conn, project_id=project_id, ref=customerId),
+        lambda conn: service.delete(conn, project_id=project_id, ref=customerId, now=utcnow()),
     )
 
 
@@ -116,3 +122,53 @@ async def list_customers(
         ),
         write=False,
     )
+
+
+@router.get(
+    "/{customerId}/activity",
+    responses={200: {"model": ActivityListOut}},
+    operation_id="list-customer-activity",
+)
+async def list_customer_activity(
+    request: Request,
+    project_id: ProjectId,
+    customerId: str,
+    limit: Limit = 10,
+    order: Literal["created_at", "-created_at"] = "-created_at",
+    starting_after_id: Annotated[str | None, Query(max_length=64)] = None,
+    start_date: DateFilter = None,
+    end_date: DateFilter = None,
+    type: Annotated[str | None, Query(max_length=64)] = None,
+    campaign_id: Annotated[str | None, Query(max_length=64)] = None,
+    campaign_type: Annotated[str | None, Query(max_length=64)] = None,
+    category: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
+    """The customer's events (orders, redemptions, changes to the customer), newest first
+    unless `order` says otherwise; page on with `starting_after_id`."""
+    for name, value in (
+        ("campaign_id", campaign_id),
+        ("campaign_type", campaign_type),
+        ("category", category),
+    ):
+        if value is not None:
+            raise invalid_query(f"Filtering customer activity by {name} is not supported")
+    start = query_datetime(start_date, "start_date") if start_date is not None else None
+    end = query_datetime(end_date, "end_date") if end_date is not None else None
+
+    def work(conn: Connection) -> object:
+        customer = service.get(conn, project_id=project_id, ref=customerId)
+        return events_presenter.activity_page(
+            *events.customer_activity(
+                conn,
+                project_id=project_id,
+                customer_id=customer["id"],
+                limit=limit,
+                descending=order == "-created_at",
+                starting_after_id=starting_after_id,
+                type_=type,
+                start=start,
+                end=end,
+            )
+        )
+
+    return await respond(request, work, write=False)

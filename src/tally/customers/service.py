@@ -16,6 +16,7 @@ from tally.customers.schemas import CustomerFields, CustomerRef, CustomerUpdate
 from tally.customers.tables import CUSTOMER_ID_PREFIX, customers
 from tally.db.prepared import Row
 from tally.errors import duplicate, not_found
+from tally.events import recorder
 from tally.orders import repository as orders_repository
 from tally.orders.tables import orders
 from tally.projects import repository as counters
@@ -94,6 +95,7 @@ def upsert_for_order(
             )
         repository.insert(conn, row)
         counters.bump(conn, project_id, "customers", 1)
+        recorder.customer_saved(project_id, row, created=True, now=now)
         # What was inserted is what a read would return: no second round trip.
         return row, True
     customer_id = existing["id"]
@@ -109,7 +111,9 @@ def upsert_for_order(
         return existing, False
     values["updated_at"] = now
     repository.update(conn, project_id, customer_id, values)
-    return {**existing, **values}, False
+    saved = {**existing, **values}
+    recorder.customer_saved(project_id, saved, created=False, now=now)
+    return saved, False
 
 
 def link_existing(conn: Connection, *, project_id: str, customer_id: str) -> Row:
@@ -134,10 +138,11 @@ def update(
     if values:
         values["updated_at"] = now
         repository.update(conn, project_id, row["id"], values)
+        recorder.customer_saved(project_id, {**row, **values}, created=False, now=now)
     return get(conn, project_id=project_id, ref=row["id"])
 
 
-def delete(conn: Connection, *, project_id: str, ref: str) -> None:
+def delete(conn: Connection, *, project_id: str, ref: str, now: datetime) -> None:
     row = get(conn, project_id=project_id, ref=ref)
     repository.lock_to_delete(conn, project_id, row["id"])
     # Orders are the shop's records and stay; they lose the link to the deleted person.
@@ -150,6 +155,7 @@ def delete(conn: Connection, *, project_id: str, ref: str) -> None:
     repository.delete_days(conn, project_id, row["id"])
     repository.delete(conn, project_id, row["id"])
     counters.bump(conn, project_id, "customers", -1)
+    recorder.customer_deleted(project_id, row, now)
 
 
 def _date_filter(column: sa.ColumnElement[Any], text: str, name: str, before: bool) -> Any:

@@ -27,6 +27,7 @@ from tally.core.order_history import OrderState
 from tally.customers import service as customers
 from tally.db.prepared import Row
 from tally.errors import duplicate, invalid_payload, not_found
+from tally.events import recorder
 from tally.jobs import service as jobs
 from tally.jobs.service import hold_queue
 from tally.orders import repository
@@ -272,6 +273,7 @@ def save(
             new=_state(row),
             summarised=row["customer_id"] if people[2] else None,
         )
+        recorder.order_saved(project_id, None, row, now)
         # What was inserted is what a read would return: no second round trip.
         return row
     # The upsert always marks the order as touched, as Voucherify does for a re-sent order.
@@ -279,6 +281,7 @@ def save(
     values = {k: v for k, v in row.items() if k not in _FIXED and current[k] != v}
     repository.update(conn, project_id, current["id"], values)
     customers.record_order(conn, project_id=project_id, old=_state(current), new=_state(row))
+    recorder.order_saved(project_id, current, row, now)
     return row
 
 

@@ -24,6 +24,7 @@ from tally.customers import repository as customers_repository
 from tally.customers import service as customers
 from tally.db.prepared import Row
 from tally.errors import TallyError, not_found
+from tally.events import recorder
 from tally.orders import repository as orders_repository
 from tally.orders import service as orders
 from tally.orders.schemas import OrderCreate
@@ -179,6 +180,16 @@ def rollback(conn: Connection, what: Rollback, *, now: datetime) -> RolledBack |
             "redemption_id": redemption["id"],
         }
     repository.insert_many(conn, [*([parent] if parent else []), *rollbacks])
+    recorder.rolled_back(
+        project_id,
+        [
+            ({**row, "status": "ROLLED_BACK", "rollback_id": rollback["id"]}, rollback)
+            for row, rollback in zip(given_back, rollbacks, strict=True)
+        ],
+        saved,
+        parent or rollbacks[0],
+        now,
+    )
     return RolledBack(order=saved, rollbacks=rollbacks, parent=parent)
 
 
@@ -355,6 +366,9 @@ def _refuse(conn: Connection, what: Rollback, redemption: Row, now: datetime) ->
         "applied": None,
     }
     repository.insert_many(conn, [record])
+    recorder.rolled_back(
+        what.project_id, [(redemption, record)], {"id": redemption["order_id"]}, None, now
+    )
     error = TallyError(
         400,
         "already_rolled_back",

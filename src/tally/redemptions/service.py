@@ -27,6 +27,7 @@ from tally.customers import service as customers
 from tally.customers.schemas import CustomerRef
 from tally.db.prepared import Row
 from tally.errors import not_found
+from tally.events import recorder
 from tally.orders import service as orders
 from tally.orders.schemas import OrderCreate
 from tally.promotions import repository as tiers_repository
@@ -143,6 +144,7 @@ def redeem(
         customer = customers_repository.get_by_id(conn, project_id, saved["customer_id"])
     children, parent = _records(what, saved, customer, used, steps, child_ids, parent_id, now)
     repository.insert_many(conn, [*children, *([parent] if parent else [])])
+    recorder.redeemed(project_id, children, saved, parent or children[0], now)
     for outcome, step in zip(used, steps, strict=True):
         if outcome.redeemable.object == "promotion_tier":
             assert outcome.source is not None
@@ -331,6 +333,10 @@ def _refuse(
         "applied": None,
     }
     repository.insert_many(conn, [record])
+    # A refused redemption of an order that is not stored names no order to number.
+    recorder.redeemed(
+        what.project_id, [record], order if order["id"] is not None else None, None, now
+    )
     return Refused(record=record, error=error, outcomes=outcomes)
 
 

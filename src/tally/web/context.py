@@ -12,8 +12,11 @@ from sqlalchemy.engine import Connection
 
 from tally.clock import utcnow
 from tally.errors import UNAUTHORIZED
+from tally.events import service as events
+from tally.events.recorder import Recorder, Source, recording
 from tally.idempotency import service as idempotency
 from tally.orders.sessions import OrderSession
+from tally.web.errors import request_id_of
 from tally.web.runtime import Runtime, runtime_of
 from tally.web.sessions import run_in_session
 from tally.web.transactions import run_transaction
@@ -147,6 +150,34 @@ async def run(
     the database is SQLite. With ``session``, the orders it names are this request's alone
     until the transaction has ended (BEHAVIOR 13)."""
     runtime = runtime_of(request)
+    recorders: list[Recorder] = []
+    if write:
+        work = _recorded(request, work, recorders)
     if session is None:
-        return await run_transaction(runtime, work, write=write, quick=quick)
-    return await run_in_session(runtime, session, work, write=write, quick=quick)
+        result = await run_transaction(runtime, work, write=write, quick=quick)
+    else:
+        result = await run_in_session(runtime, session, work, write=write, quick=quick)
+    if recorders and recorders[-1].deliveries and runtime.deliverer is not None:
+        runtime.deliverer.wake()
+    return result
+
+
+def _recorded(
+    request: Request, work: Callable[[Connection], T], recorders: list[Recorder]
+) -> Callable[[Connection], T]:
+    """``work`` with the events it records written at its end, in its transaction (a
+    transaction run again after a lost race records afresh)."""
+    source = Source(
+        channel="API",
+        app_id=request.headers.get("x-app-id"),
+        group_id=request_id_of(request),
+    )
+
+    def recorded(conn: Connection) -> T:
+        with recording(source) as recorder:
+            recorders.append(recorder)
+            result = work(conn)
+            events.write(conn, recorder)
+            return result
+
+    return recorded

@@ -12,6 +12,7 @@ from tally.db.engine import Database
 from tally.jobs.runner import Runner
 from tally.projects import service as projects
 from tally.web.queue import Queue
+from tally.webhooks.tasks import Deliverer
 
 # How long a verified key pair is trusted without asking the database again.
 _AUTH_TTL_SECONDS = 30.0
@@ -27,6 +28,7 @@ class Runtime:
         exports_dir: Path,
         session_wait_ms: int = 500,
         public_url: str | None = None,
+        webhooks_allow_private: bool = False,
     ) -> None:
         self.db = db
         # Where export files are written and served from; the base of their download URLs
@@ -39,6 +41,9 @@ class Runtime:
         self.order_queue = Queue()
         # The job runner of this process (None: jobs run in `tally worker` processes).
         self.jobs: Runner | None = None
+        # The webhook deliverer of this process (None: `tally worker` processes deliver).
+        self.deliverer: Deliverer | None = None
+        self.webhooks_allow_private = webhooks_allow_private
         self._keys: dict[tuple[str, str], tuple[str, float]] = {}
         # SQLite work on one object is CPU in this process and never waits: a read never
         # does (WAL), a write is only tried here when the write lock is free. It costs

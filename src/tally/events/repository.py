@@ -1,0 +1,101 @@
+"""Statements for events."""
+
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from tally.common import repository as common
+from tally.db.prepared import Prepared, Row
+from tally.events.tables import events
+from tally.orders.tables import orders
+
+
+def insert_many(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    common.insert_rows(conn, events, rows)
+
+
+@cache
+def _bump_sequence() -> Prepared:
+    return Prepared(
+        orders.update()
+        .where(
+            orders.c.project_id == sa.bindparam("_project_id"),
+            orders.c.id == sa.bindparam("_id"),
+        )
+        .values(event_sequence=orders.c.event_sequence + sa.bindparam("_count"))
+        .returning(orders.c.event_sequence)
+    )
+
+
+def take_sequence(conn: Connection, project_id: str, order_id: str, count: int) -> int | None:
+    """Reserve the next ``count`` sequence numbers of an order's events (its row stays
+    locked until commit, so they are this transaction's alone); the last one, or None for
+    an order that is not stored."""
+    row = _bump_sequence().first(
+        conn, {"_project_id": project_id, "_id": order_id, "_count": count}
+    )
+    return None if row is None else int(row["event_sequence"])
+
+
+def position_of(conn: Connection, project_id: str, event_id: str) -> tuple[int, int] | None:
+    """(txid, seq) of an event of the project: where a cursor after it starts."""
+    row = conn.execute(
+        sa.select(events.c.txid, events.c.seq).where(
+            events.c.project_id == project_id, events.c.id == event_id
+        )
+    ).first()
+    return None if row is None else (int(row[0]), int(row[1]))
+
+
+def _horizon(conn: Connection) -> sa.ColumnElement[bool] | None:
+    """PostgreSQL: only events of transactions older than every one still running are
+    listed; an event a running transaction writes later can then never land before a
+    position a reader has already passed. SQLite: every committed event."""
+    if conn.dialect.name == "sqlite":
+        return None
+    xmin = sa.cast(
+        sa.cast(sa.func.pg_snapshot_xmin(sa.func.pg_current_snapshot()), sa.Text), sa.BigInteger
+    )
+    return events.c.txid < xmin
+
+
+def page(
+    conn: Connection,
+    project_id: str,
+    *,
+    limit: int,
+    after: tuple[int, int] | None,
+    descending: bool = False,
+    type_: str | None = None,
+    order_id: str | None = None,
+    customer_id: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> list[Row]:
+    """Up to ``limit`` events in commit order (newest first with ``descending``), after the
+    position ``after`` in that order."""
+    where: list[sa.ColumnElement[bool]] = [events.c.project_id == project_id]
+    if type_ is not None:
+        where.append(events.c.type == type_)
+    if order_id is not None:
+        where.append(events.c.order_id == order_id)
+    if customer_id is not None:
+        where.append(events.c.customer_id == customer_id)
+    if start is not None:
+        where.append(events.c.created_at >= start)
+    if end is not None:
+        where.append(events.c.created_at <= end)
+    horizon = _horizon(conn)
+    if horizon is not None:
+        where.append(horizon)
+    position = sa.tuple_(events.c.txid, events.c.seq)
+    if after is not None:
+        where.append(position < sa.tuple_(*after) if descending else position > sa.tuple_(*after))
+    order = (
+        (events.c.txid.desc(), events.c.seq.desc()) if descending else (events.c.txid, events.c.seq)
+    )
+    query = sa.select(events).where(*where).order_by(*order).limit(limit)
+    return list(conn.execute(query).mappings())

@@ -1,0 +1,148 @@
+"""Events: written in the transaction of the change that caused them (a transactional
+outbox), read back by GET /v1/events, the customer activity and the webhook deliverer.
+
+Keyword-only functions over one connection; the caller owns the transaction.
+"""
+
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from tally import ids
+from tally.common import repository as common
+from tally.customers.tables import customers
+from tally.db.prepared import Row
+from tally.errors import TallyError, invalid_query, not_found
+from tally.events import payloads, repository
+from tally.events.recorder import Recorder
+from tally.events.tables import EVENT_ID_PREFIX, events
+from tally.webhooks import service as webhooks
+
+
+def write(conn: Connection, recorder: Recorder) -> None:
+    """Write the events ``recorder`` holds, numbered per order, and a webhook delivery for
+    each endpoint that wants one; in the caller's transaction, as its last statements."""
+    pending = recorder.events
+    if not pending:
+        return
+    project_id = pending[0].project_id
+    subjects = [payloads.subject(event) for event in pending]
+    # Only events of changes to an order take a number in its sequence: a refused
+    # redemption or rollback names its order but leaves it as it was.
+    sequences = _sequences(
+        conn,
+        project_id,
+        [
+            order_id if not event.type.endswith(".failed") else None
+            for event, (_, order_id, _) in zip(pending, subjects, strict=True)
+        ],
+    )
+    wanted: set[str] = set()
+    for event in pending:
+        wanted |= payloads.customer_ids(event)
+    people = common.by_ids(conn, customers, project_id, wanted) if wanted else {}
+    source = recorder.source.json()
+    rows: list[dict[str, Any]] = []
+    for event, (entity_id, order_id, customer_id), sequence in zip(
+        pending, subjects, sequences, strict=True
+    ):
+        rows.append(
+            {
+                "id": ids.new_hex_id(EVENT_ID_PREFIX),
+                "project_id": project_id,
+                "type": event.type,
+                "entity_id": entity_id,
+                "order_id": order_id,
+                "customer_id": customer_id,
+                "sequence": sequence,
+                "group_id": recorder.source.group_id,
+                "source": source,
+                "data": payloads.data(event, people, recorder.causes),
+                "created_at": event.created_at,
+            }
+        )
+    repository.insert_many(conn, rows)
+    recorder.deliveries += webhooks.fan_out(conn, project_id=project_id, events=rows)
+
+
+def _sequences(conn: Connection, project_id: str, order_ids: list[str | None]) -> list[int | None]:
+    """Each event's number among its order's events (None: no stored order)."""
+    counts = Counter(order_id for order_id in order_ids if order_id is not None)
+    next_of: dict[str, int | None] = {}
+    for counted, count in counts.items():
+        last = repository.take_sequence(conn, project_id, counted, count)
+        next_of[counted] = None if last is None else last - count + 1
+    out: list[int | None] = []
+    for order_id in order_ids:
+        first = next_of.get(order_id) if order_id is not None else None
+        out.append(first)
+        if order_id is not None and first is not None:
+            next_of[order_id] = first + 1
+    return out
+
+
+def _bad_cursor(name: str, value: str) -> TallyError:
+    return invalid_query(f"{name}: no event {value} in this project")
+
+
+def list_page(
+    conn: Connection,
+    *,
+    project_id: str,
+    limit: int,
+    starting_after: str | None,
+    type_: str | None,
+    order_id: str | None,
+) -> tuple[list[Row], bool]:
+    """GET /v1/events: oldest first, after the event ``starting_after``; whether more
+    follow."""
+    after = None
+    if starting_after is not None:
+        after = repository.position_of(conn, project_id, starting_after)
+        if after is None:
+            raise _bad_cursor("starting_after", starting_after)
+    rows = repository.page(
+        conn, project_id, limit=limit + 1, after=after, type_=type_, order_id=order_id
+    )
+    return rows[:limit], len(rows) > limit
+
+
+def customer_activity(
+    conn: Connection,
+    *,
+    project_id: str,
+    customer_id: str,
+    limit: int,
+    descending: bool,
+    starting_after_id: str | None,
+    type_: str | None,
+    start: datetime | None,
+    end: datetime | None,
+) -> tuple[list[Row], bool]:
+    """A customer's events (list-customer-activity)."""
+    after = None
+    if starting_after_id is not None:
+        after = repository.position_of(conn, project_id, starting_after_id)
+        if after is None:
+            raise _bad_cursor("starting_after_id", starting_after_id)
+    rows = repository.page(
+        conn,
+        project_id,
+        limit=limit + 1,
+        after=after,
+        descending=descending,
+        type_=type_,
+        customer_id=customer_id,
+        start=start,
+        end=end,
+    )
+    return rows[:limit], len(rows) > limit
+
+
+def get(conn: Connection, *, project_id: str, event_id: str) -> Row:
+    found = common.by_ids(conn, events, project_id, {event_id})
+    if event_id not in found:
+        raise not_found("event", event_id)
+    return found[event_id]

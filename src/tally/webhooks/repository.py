@@ -1,0 +1,177 @@
+"""Statements for webhook endpoints and their deliveries."""
+
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from tally.common import repository as common
+from tally.db.prepared import Prepared, Row
+from tally.events.tables import events
+from tally.webhooks.tables import webhook_deliveries as deliveries
+from tally.webhooks.tables import webhooks
+
+
+def insert(conn: Connection, row: dict[str, Any]) -> None:
+    common.insert_row(conn, webhooks, row)
+
+
+def get(conn: Connection, project_id: str, webhook_id: str) -> Row | None:
+    return common.one_by(conn, webhooks, project_id, "id", webhook_id)
+
+
+def update(conn: Connection, project_id: str, webhook_id: str, values: dict[str, Any]) -> None:
+    common.update_row(conn, webhooks, project_id, webhook_id, values)
+
+
+def delete(conn: Connection, project_id: str, webhook_id: str) -> None:
+    conn.execute(
+        deliveries.delete().where(
+            deliveries.c.project_id == project_id, deliveries.c.webhook_id == webhook_id
+        )
+    )
+    conn.execute(
+        webhooks.delete().where(webhooks.c.project_id == project_id, webhooks.c.id == webhook_id)
+    )
+
+
+def page(conn: Connection, project_id: str, *, limit: int, page: int) -> list[Row]:
+    return common.page_rows(
+        conn,
+        webhooks,
+        [webhooks.c.project_id == project_id],
+        order="created_at",
+        limit=limit,
+        page=page,
+    )
+
+
+def count(conn: Connection, project_id: str) -> int:
+    query = (
+        sa.select(sa.func.count()).select_from(webhooks).where(webhooks.c.project_id == project_id)
+    )
+    return int(conn.execute(query).scalar_one())
+
+
+@cache
+def _active() -> Prepared:
+    return Prepared(
+        sa.select(webhooks.c.id, webhooks.c.events).where(
+            webhooks.c.project_id == sa.bindparam("_project_id"), webhooks.c.active.is_(True)
+        )
+    )
+
+
+def active(conn: Connection, project_id: str) -> list[Row]:
+    """The project's endpoints that take deliveries: (id, events) only."""
+    return _active().all(conn, {"_project_id": project_id})
+
+
+def insert_deliveries(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    common.insert_rows(conn, deliveries, rows)
+
+
+def deliveries_page(
+    conn: Connection, project_id: str, webhook_id: str, *, limit: int, page: int, status: str | None
+) -> list[Row]:
+    """An endpoint's deliveries, newest first, with their event's id and type."""
+    where = [deliveries.c.project_id == project_id, deliveries.c.webhook_id == webhook_id]
+    if status is not None:
+        where.append(deliveries.c.status == status)
+    query = (
+        sa.select(deliveries, events.c.type.label("event_type"))
+        .join(events, events.c.id == deliveries.c.event_id)
+        .where(*where)
+        .order_by(deliveries.c.seq.desc())
+        .limit(limit)
+        .offset((page - 1) * limit)
+    )
+    return list(conn.execute(query).mappings())
+
+
+def count_deliveries(conn: Connection, project_id: str, webhook_id: str, status: str | None) -> int:
+    where = [deliveries.c.project_id == project_id, deliveries.c.webhook_id == webhook_id]
+    if status is not None:
+        where.append(deliveries.c.status == status)
+    query = sa.select(sa.func.count()).select_from(deliveries).where(*where)
+    return int(conn.execute(query).scalar_one())
+
+
+def _due(now: datetime) -> list[sa.ColumnElement[bool]]:
+    return [
+        deliveries.c.status == "pending",
+        deliveries.c.next_attempt_at <= now,
+        sa.or_(deliveries.c.lease_until.is_(None), deliveries.c.lease_until < now),
+    ]
+
+
+def any_due(conn: Connection, *, now: datetime) -> bool:
+    """Whether a delivery may be tried now: a read, so an idle deliverer never takes
+    SQLite's write lock."""
+    query = sa.select(deliveries.c.seq).where(*_due(now)).limit(1)
+    return conn.execute(query).first() is not None
+
+
+def claim(
+    conn: Connection, *, now: datetime, until: datetime, worker: str, limit: int
+) -> list[Row]:
+    """Up to ``limit`` due deliveries of active endpoints, earliest due first, leased to
+    ``worker`` until ``until``; each with its endpoint's url and secret and its event. On
+    PostgreSQL rows another deliverer holds are skipped (no waiting on each other)."""
+    stmt = (
+        sa.select(
+            deliveries,
+            webhooks.c.url,
+            webhooks.c.secret,
+            events.c.type.label("event_type"),
+            events.c.entity_id,
+            events.c.sequence,
+            events.c.group_id,
+            events.c.source,
+            events.c.data,
+            events.c.created_at.label("event_created_at"),
+        )
+        .join(webhooks, webhooks.c.id == deliveries.c.webhook_id)
+        .join(events, events.c.id == deliveries.c.event_id)
+        .where(*_due(now), webhooks.c.active.is_(True))
+        .order_by(deliveries.c.next_attempt_at, deliveries.c.seq)
+        .limit(limit)
+    )
+    if conn.dialect.name != "sqlite":
+        stmt = stmt.with_for_update(skip_locked=True, of=deliveries)
+    rows: list[Row] = list(conn.execute(stmt).mappings())
+    if rows:
+        conn.execute(
+            deliveries.update()
+            .where(deliveries.c.seq.in_([row["seq"] for row in rows]))
+            .values(lease_until=until, worker=worker)
+        )
+    return rows
+
+
+def finish_try(conn: Connection, seq: int, worker: str, values: dict[str, Any]) -> bool:
+    """Record a try, only while ``worker`` still holds the delivery (a deliverer whose lease
+    ran out must not write over the one that took it over)."""
+    stmt = (
+        deliveries.update()
+        .where(
+            deliveries.c.seq == seq,
+            deliveries.c.worker == worker,
+            deliveries.c.status == "pending",
+        )
+        .values(values)
+    )
+    return conn.execute(stmt).rowcount == 1
+
+
+def give_up_pending(conn: Connection, webhook_id: str, now: datetime) -> None:
+    """An endpoint was disabled: its deliveries still waiting end as failed."""
+    conn.execute(
+        deliveries.update()
+        .where(deliveries.c.webhook_id == webhook_id, deliveries.c.status == "pending")
+        .values(
+            status="failed", finished_at=now, lease_until=None, worker=None, next_attempt_at=None
+        )
+    )
