@@ -18,6 +18,10 @@ projects_app = typer.Typer(help="Projects and their API keys.", no_args_is_help=
 app.add_typer(projects_app, name="projects")
 orders_app = typer.Typer(help="Import and export orders in bulk.", no_args_is_help=True)
 app.add_typer(orders_app, name="orders")
+webhooks_app = typer.Typer(
+    help="Webhook endpoints: where a project's events are sent.", no_args_is_help=True
+)
+app.add_typer(webhooks_app, name="webhooks")
 
 ProjectOption = Annotated[
     str | None,
@@ -371,6 +375,98 @@ def _filters(specs: list[str], junction: str) -> dict[str, Any]:
             value = value.split(",")
         filters.setdefault(field, {"conditions": {}})["conditions"][condition] = value
     return filters
+
+
+def _open_db() -> Any:
+    from tally.db.engine import Database, is_sqlite
+    from tally.db.migrate import upgrade
+
+    url = get_settings().database_url
+    if is_sqlite(url):
+        upgrade(url)
+    return Database(url, pool_size=1)
+
+
+@webhooks_app.command("add")
+def webhooks_add(
+    url: Annotated[str, typer.Argument(help="Where to POST the events (http or https).")],
+    event: Annotated[
+        list[str] | None,
+        typer.Option("--event", help="An event type to send (repeat it); default: all ('*')."),
+    ] = None,
+    project: ProjectOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Add a webhook endpoint and print its signing secret (shown only once)."""
+    from tally.clock import utcnow
+    from tally.errors import TallyError
+    from tally.webhooks import presenter, service
+
+    settings = get_settings()
+    db = _open_db()
+    try:
+        with db.transaction(write=True) as conn:
+            try:
+                row = service.create(
+                    conn,
+                    project_id=_project_id(conn, project),
+                    url=url,
+                    events=event or [service.ALL_EVENTS],
+                    allow_private=settings.webhooks_allow_private,
+                    now=utcnow(),
+                )
+            except TallyError as exc:
+                typer.echo(f"error: {exc.details or exc.message}", err=True)
+                raise typer.Exit(2) from None
+    finally:
+        db.dispose()
+    if as_json:
+        typer.echo(json.dumps(presenter.webhook_json(row, with_secret=True), indent=2))
+        return
+    typer.echo(f"webhook_id: {row['id']}")
+    typer.echo(f"url:        {row['url']}")
+    typer.echo(f"events:     {', '.join(row['events'])}")
+    typer.echo(f"secret:     {row['secret']}")
+
+
+@webhooks_app.command("list")
+def webhooks_list(project: ProjectOption = None) -> None:
+    """The project's webhook endpoints (without their secrets)."""
+    from tally.webhooks import service
+
+    db = _open_db()
+    try:
+        with db.transaction(write=False) as conn:
+            rows, _ = service.list_page(
+                conn, project_id=_project_id(conn, project), limit=100, page=1
+            )
+    finally:
+        db.dispose()
+    for row in rows:
+        state = "active" if row["active"] else f"disabled ({row['disabled_reason']})"
+        typer.echo(f"{row['id']}  {row['url']}  [{', '.join(row['events'])}]  {state}")
+
+
+@webhooks_app.command("remove")
+def webhooks_remove(
+    webhook_id: Annotated[str, typer.Argument(help="The endpoint's id (wh_...).")],
+    project: ProjectOption = None,
+) -> None:
+    """Remove a webhook endpoint and its delivery log."""
+    from tally.errors import TallyError
+    from tally.webhooks import service
+
+    db = _open_db()
+    try:
+        with db.transaction(write=True) as conn:
+            try:
+                service.delete(conn, project_id=_project_id(conn, project), webhook_id=webhook_id)
+            except TallyError as exc:
+                typer.echo(f"error: {exc.details or exc.message}", err=True)
+                raise typer.Exit(2) from None
+    finally:
+        db.dispose()
+    typer.echo(f"removed {webhook_id}")
 
 
 def main() -> None:

@@ -91,8 +91,11 @@ def _create_project(db: Database, name: str) -> ProjectKeys:
 
 
 @contextmanager
-def open_app_client(db_url: str, *, raise_server_exceptions: bool = True) -> Iterator[AppClient]:
-    """Migrate ``db_url``, create project "test", and run the app (lifespan included)."""
+def open_app_client(
+    db_url: str, *, raise_server_exceptions: bool = True, **settings: Any
+) -> Iterator[AppClient]:
+    """Migrate ``db_url``, create project "test", and run the app (lifespan included) with
+    ``settings`` over the environment's."""
     from tally.app import create_app
     from tally.config import Settings
     from tally.db.engine import Database
@@ -102,7 +105,7 @@ def open_app_client(db_url: str, *, raise_server_exceptions: bool = True) -> Ite
     db = Database(db_url, pool_size=2)
     try:
         project = _create_project(db, "test")
-        app = create_app(Settings(database_url=db_url))
+        app = create_app(Settings(database_url=db_url, **settings))
         http = TestClient(
             app, headers=project.headers, raise_server_exceptions=raise_server_exceptions
         )

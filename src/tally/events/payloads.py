@@ -65,13 +65,19 @@ def data(
         if related is not None:
             # The voucher or promotion tier redeemed, as the redemption printed it.
             out[record["related_object_type"]] = related
-        out["redemption"] = redemption_json(record)
+        out["redemption"] = _simple_redemption(record)
         if event.rollback is not None:
-            out["redemption_rollback"] = redemption_json(event.rollback)
+            out["redemption_rollback"] = _simple_redemption(event.rollback)
         return out
     assert event.customer is not None
     fresh = customers.get(event.customer["id"], event.customer)
     return {"customer": customer_json(fresh)}
+
+
+def _simple_redemption(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A redemption or rollback as the API prints it, in SimpleRedemption's types (its
+    strings are never null: unset ones are left out)."""
+    return {k: v for k, v in redemption_json(record).items() if v is not None}
 
 
 def _simple(customers: Mapping[str, Mapping[str, Any]], customer_id: str | None) -> Any:

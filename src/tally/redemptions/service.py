@@ -387,6 +387,7 @@ def _related(outcome: Outcome) -> dict[str, Any]:
                     "type": source["type"],
                     "discount": source["discount"],
                     "is_referral_code": False,
+                    "created_at": iso(source["created_at"]) if "created_at" in source else None,
                     "object": "voucher",
                 }.items()
                 if value is not None

@@ -1,0 +1,330 @@
+"""Webhooks on both engines, delivered to a real HTTP receiver on 127.0.0.1: each event once
+per endpoint that wants it, signed both ways; retried on the schedule until it lands; an
+endpoint that always fails is disabled; a `tally worker` killed mid-delivery has the
+delivery redone with the same ids; URLs into private networks are refused; the API."""
+
+import hashlib
+import hmac
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from support.inprocess import AppClient, open_app_client
+from support.receiver import Received, receiver
+from support.server import tally_env, tally_executable
+
+# The retry schedule (1 min ... 24 h after the first try) shrunk 50,000 times: the 13 tries
+# of a failing delivery take under two seconds.
+RETRY_SCALE = 0.00002
+
+
+@pytest.fixture
+def hooks(migrated_db_url: str) -> Iterator[AppClient]:
+    """The app with webhooks allowed to 127.0.0.1 and a fast schedule."""
+    with open_app_client(
+        migrated_db_url,
+        webhooks_allow_private=True,
+        webhooks_retry_scale=RETRY_SCALE,
+        webhooks_timeout_seconds=2,
+        job_poll_ms=20,
+    ) as app_client:
+        yield app_client
+
+
+def add_webhook(client: AppClient, url: str, events: list[str]) -> dict[str, Any]:
+    response = client.post("/v1/webhooks", json={"url": url, "events": events})
+    assert response.status_code == 200, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+def all_events(client: AppClient) -> list[dict[str, Any]]:
+    response = client.get("/v1/events", params={"limit": 100})
+    assert response.status_code == 200
+    found: list[dict[str, Any]] = response.json()["events"]
+    return found
+
+
+def deliveries(client: AppClient, webhook_id: str) -> list[dict[str, Any]]:
+    response = client.get(f"/v1/webhooks/{webhook_id}/deliveries", params={"limit": 100})
+    assert response.status_code == 200, response.text
+    found: list[dict[str, Any]] = response.json()["deliveries"]
+    return found
+
+
+def wait_for(predicate: Any, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.02)
+
+
+def check_signatures(secret: str, request: Received) -> None:
+    from tally.webhooks.signing import verify
+
+    header = request.headers["X-Tally-Signature"]
+    assert verify(secret, request.body, header, now=int(time.time()))
+    assert not verify(secret + "x", request.body, header, now=int(time.time()))
+    assert not verify(secret, request.body + b" ", header, now=int(time.time()))
+    # Replayed an hour later: refused for its age.
+    assert not verify(secret, request.body, header, now=int(time.time()) + 3600)
+    expected = hmac.new(secret.encode(), request.body, hashlib.sha256).hexdigest()
+    assert request.headers["X-Voucherify-Signature"] == expected
+
+
+def test_each_event_reaches_each_endpoint_that_wants_it_once(hooks: AppClient) -> None:
+    with receiver() as everything, receiver() as paid_only:
+        all_hook = add_webhook(hooks, everything.url(), ["*"])
+        paid_hook = add_webhook(hooks, paid_only.url("/paid?x=1"), ["customer.order.paid"])
+        response = hooks.post(
+            "/v1/orders",
+            json={
+                "source_id": "wh-1",
+                "amount": 1500,
+                "status": "PAID",
+                "customer": {"source_id": "wh-c"},
+            },
+        )
+        assert response.status_code == 200
+        order = response.json()
+        got = everything.wait_for(3)
+        paid = paid_only.wait_for(1)
+        time.sleep(0.5)  # nothing more arrives
+        assert len(everything.received) == 3 and len(paid_only.received) == 1
+
+    events = all_events(hooks)
+    assert sorted(r.json["event"]["id"] for r in got) == sorted(e["id"] for e in events)
+    by_type = {r.json["type"]: r for r in got}
+    assert set(by_type) == {"customer.created", "customer.order.created", "customer.order.paid"}
+    body = by_type["customer.order.paid"].json
+    assert body["project_id"] == hooks.project.project_id
+    assert body["source"] == {
+        "id": all_hook["id"],
+        "object": "webhook",
+        "target_url": everything.url(),
+    }
+    assert body["event"]["entity_id"] == order["id"]
+    assert body["event"]["sequence"] == 2
+    assert body["event"]["group_id"] == response.headers["x-request-id"]
+    assert body["data"]["order"]["status"] == "PAID"
+    assert body["id"].startswith("whs_")
+    for request in got:
+        check_signatures(all_hook["secret"], request)
+        assert request.headers["X-Tally-Event-Id"] == request.json["event"]["id"]
+        assert request.headers["X-Tally-Event-Type"] == request.json["type"]
+        assert request.headers["X-Tally-Delivery-Id"] == request.json["id"]
+    assert paid[0].path == "/paid?x=1"
+    assert paid[0].json["type"] == "customer.order.paid"
+    check_signatures(paid_hook["secret"], paid[0])
+
+    wait_for(
+        lambda: all(d["status"] == "SUCCEEDED" for d in deliveries(hooks, all_hook["id"])),
+        "the deliveries were not recorded",
+    )
+    logged = deliveries(hooks, all_hook["id"])
+    assert len(logged) == 3
+    assert {d["attempts"] for d in logged} == {1}
+    assert {d["log"][0]["status_code"] for d in logged} == {200}
+
+
+def test_a_delivery_is_retried_until_it_lands(hooks: AppClient) -> None:
+    with receiver(statuses=[500, 502, 503, 200]) as flaky:
+        hook = add_webhook(hooks, flaky.url(), ["customer.order.created"])
+        assert hooks.post("/v1/orders", json={"amount": 10}).status_code == 200
+        tries = flaky.wait_for(4)
+        time.sleep(0.3)
+        assert len(flaky.received) == 4
+    assert len({t.json["event"]["id"] for t in tries}) == 1
+    assert len({t.json["id"] for t in tries}) == 1
+    assert [t.headers["X-Tally-Delivery-Attempt"] for t in tries] == ["1", "2", "3", "4"]
+    # The same body every time; only the signature's time may differ.
+    assert len({t.body for t in tries}) == 1
+    wait_for(
+        lambda: deliveries(hooks, hook["id"])[0]["status"] == "SUCCEEDED",
+        "the delivery was not recorded as succeeded",
+    )
+    (delivery,) = deliveries(hooks, hook["id"])
+    assert delivery["attempts"] == 4
+    assert [entry["status_code"] for entry in delivery["log"]] == [500, 502, 503, 200]
+
+
+def test_an_endpoint_that_always_fails_is_disabled(hooks: AppClient) -> None:
+    with receiver(statuses=[500]) as broken:
+        hook = add_webhook(hooks, broken.url(), ["*"])
+        assert hooks.post("/v1/orders", json={"amount": 10}).status_code == 200
+        broken.wait_for(13)
+        wait_for(
+            lambda: hooks.get(f"/v1/webhooks/{hook['id']}").json()["active"] is False,
+            "the endpoint was not disabled",
+        )
+        time.sleep(0.3)
+        assert len(broken.received) == 13  # the first try and twelve retries
+        disabled = hooks.get(f"/v1/webhooks/{hook['id']}").json()
+        assert "failed 13 times" in disabled["disabled_reason"]
+        assert "HTTP 500" in disabled["disabled_reason"]
+        (delivery,) = deliveries(hooks, hook["id"])
+        assert (delivery["status"], delivery["attempts"]) == ("FAILED", 13)
+        # Disabled: later events are not sent to it at all.
+        assert hooks.post("/v1/orders", json={"amount": 20}).status_code == 200
+        time.sleep(0.3)
+        assert len(broken.received) == 13 and len(deliveries(hooks, hook["id"])) == 1
+        # Turned back on, it takes the events that come after.
+        broken.statuses[:] = [200]
+        response = hooks.put(f"/v1/webhooks/{hook['id']}", json={"active": True})
+        assert response.status_code == 200 and response.json()["active"] is True
+        assert hooks.post("/v1/orders", json={"amount": 30}).status_code == 200
+        later = broken.wait_for(14)
+    assert later[13].json["data"]["order"]["amount"] == 30
+
+
+def test_a_worker_killed_mid_delivery_has_it_delivered_again(
+    migrated_db_url: str, tmp_path: Path
+) -> None:
+    """The receiver holds the first try open; the `tally worker` making it is SIGKILLed; the
+    next worker takes the delivery up when its lease runs out and sends the same event."""
+    env = {
+        "TALLY_WEBHOOKS_ALLOW_PRIVATE": "1",
+        "TALLY_WEBHOOKS_TIMEOUT_SECONDS": "1",
+        "TALLY_JOB_LEASE_SECONDS": "1",
+        "TALLY_JOB_POLL_MS": "50",
+    }
+
+    def start(name: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [str(tally_executable()), "worker"],
+            cwd=tmp_path,
+            env=tally_env(migrated_db_url, env),
+            stdin=subprocess.DEVNULL,
+            stdout=(tmp_path / f"{name}.log").open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def kill(process: subprocess.Popen[bytes]) -> None:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+
+    with (
+        open_app_client(migrated_db_url, jobs_in_server=False, webhooks_allow_private=True) as api,
+        receiver() as slow,
+    ):
+        slow.hang_on = {1}
+        hook = add_webhook(api, slow.url(), ["customer.order.created"])
+        assert api.post("/v1/orders", json={"amount": 10}).status_code == 200
+        first = start("first")
+        try:
+            slow.wait_for(1)
+        finally:
+            kill(first)
+        second = start("second")
+        try:
+            tries = slow.wait_for(2)
+            wait_for(
+                lambda: deliveries(api, hook["id"])[0]["status"] == "SUCCEEDED",
+                "the second worker's try was not recorded",
+            )
+        finally:
+            kill(second)
+        assert tries[0].json["event"]["id"] == tries[1].json["event"]["id"]
+        assert tries[0].json["id"] == tries[1].json["id"]
+        (delivery,) = deliveries(api, hook["id"])
+        # The killed worker's try was never recorded: one try in the log, the one that landed.
+        assert [entry["status_code"] for entry in delivery["log"]] == [200]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/hook",
+        "http://localhost/hook",
+        "http://10.1.2.3/hook",
+        "http://192.168.0.10/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/hook",
+        "http://100.64.0.1/hook",
+        "http://0.0.0.0/hook",
+        "ftp://example.com/hook",
+        "http://user:pass@example.com/hook",
+        "http:///nohost",
+    ],
+)
+def test_urls_into_private_networks_and_odd_urls_are_refused(client: AppClient, url: str) -> None:
+    response = client.post("/v1/webhooks", json={"url": url, "events": ["*"]})
+    assert response.status_code == 400, response.text
+    assert response.json()["key"] == "invalid_payload"
+    assert response.json()["details"].startswith("Webhook url refused")
+    assert client.get("/v1/webhooks").json()["total"] == 0
+
+
+def test_a_delivery_rechecks_the_address_it_connects_to() -> None:
+    """An endpoint saved while private addresses were allowed (or whose name resolves
+    elsewhere now) is still refused at delivery when they are not."""
+    from tally.webhooks.sender import post
+
+    with receiver() as local:
+        refused = post(local.url(), b"{}", {}, timeout=1, allow_private=False)
+        assert refused.status is None and refused.error is not None
+        assert refused.error.startswith("refused")
+        assert local.received == []
+        allowed = post(local.url(), b"{}", {}, timeout=1, allow_private=True)
+        assert allowed.ok and len(local.received) == 1
+
+
+def test_the_webhooks_api(hooks: AppClient) -> None:
+    bad = hooks.post("/v1/webhooks", json={"url": "http://127.0.0.1/", "events": ["order.nope"]})
+    assert bad.status_code == 400 and "Unknown event type" in bad.json()["details"]
+    assert hooks.post("/v1/webhooks", json={"url": "http://127.0.0.1/"}).status_code == 400
+    hook = add_webhook(hooks, "http://127.0.0.1:9/a", ["customer.order.paid", "customer.created"])
+    assert hook["secret"].startswith("whsec_")
+    shown = hooks.get(f"/v1/webhooks/{hook['id']}").json()
+    assert "secret" not in shown or shown["secret"] is None
+    assert shown["events"] == ["customer.order.paid", "customer.created"]
+    listed = hooks.get("/v1/webhooks").json()
+    assert (listed["total"], [w["id"] for w in listed["webhooks"]]) == (1, [hook["id"]])
+    changed = hooks.put(f"/v1/webhooks/{hook['id']}", json={"events": ["*"]})
+    assert changed.status_code == 200 and changed.json()["events"] == ["*"]
+
+    other = hooks.as_project(hooks.new_project("other"))
+    assert other.get(f"/v1/webhooks/{hook['id']}").status_code == 404
+    assert other.get(f"/v1/webhooks/{hook['id']}/deliveries").status_code == 404
+    assert other.delete(f"/v1/webhooks/{hook['id']}").status_code == 404
+    assert other.get("/v1/webhooks").json()["total"] == 0
+
+    assert hooks.delete(f"/v1/webhooks/{hook['id']}").status_code == 204
+    assert hooks.get(f"/v1/webhooks/{hook['id']}").status_code == 404
+    assert hooks.get(f"/v1/webhooks/{hook['id']}/deliveries").status_code == 404
+
+
+def test_the_cli_adds_lists_and_removes_endpoints(migrated_db_url: str, tmp_path: Path) -> None:
+    def tally(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(tally_executable()), "webhooks", *args],
+            cwd=tmp_path,
+            env=tally_env(migrated_db_url, {"TALLY_WEBHOOKS_ALLOW_PRIVATE": "1"}),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    with open_app_client(migrated_db_url):  # migrated, with its one project
+        pass
+    added = tally("add", "http://127.0.0.1:9/cli", "--event", "customer.order.paid")
+    assert added.returncode == 0, added.stderr
+    fields = dict(line.split(":", 1) for line in added.stdout.splitlines())
+    webhook_id = fields["webhook_id"].strip()
+    assert fields["secret"].strip().startswith("whsec_")
+    listed = tally("list")
+    assert webhook_id in listed.stdout and "customer.order.paid" in listed.stdout
+    assert "whsec_" not in listed.stdout
+    assert tally("add", "ftp://x", "--event", "customer.order.paid").returncode == 2
+    removed = tally("remove", webhook_id)
+    assert removed.returncode == 0, removed.stderr
+    assert webhook_id not in tally("list").stdout
+    assert tally("remove", webhook_id).returncode == 2
