@@ -75,8 +75,6 @@ class Recorder:
     # The redemption (the parent of a stacked one) or rollback that caused each order's
     # events, by order id: order events carry it as their ``redemption``.
     causes: dict[str, Mapping[str, Any]] = field(default_factory=dict)
-    # Set by the writer: how many deliveries the events made (the deliverer is woken).
-    deliveries: int = 0
 
 
 _current: ContextVar[Recorder | None] = ContextVar("tally_events", default=None)

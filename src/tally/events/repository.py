@@ -50,7 +50,7 @@ def position_of(conn: Connection, project_id: str, event_id: str) -> tuple[int, 
     return None if row is None else (int(row[0]), int(row[1]))
 
 
-def _horizon(conn: Connection) -> sa.ColumnElement[bool] | None:
+def horizon(conn: Connection) -> sa.ColumnElement[bool] | None:
     """PostgreSQL: only events of transactions older than every one still running are
     listed; an event a running transaction writes later can then never land before a
     position a reader has already passed. SQLite: every committed event."""
@@ -88,9 +88,9 @@ def page(
         where.append(events.c.created_at >= start)
     if end is not None:
         where.append(events.c.created_at <= end)
-    horizon = _horizon(conn)
-    if horizon is not None:
-        where.append(horizon)
+    visible = horizon(conn)
+    if visible is not None:
+        where.append(visible)
     position = sa.tuple_(events.c.txid, events.c.seq)
     if after is not None:
         where.append(position < sa.tuple_(*after) if descending else position > sa.tuple_(*after))
@@ -98,4 +98,38 @@ def page(
         (events.c.txid.desc(), events.c.seq.desc()) if descending else (events.c.txid, events.c.seq)
     )
     query = sa.select(events).where(*where).order_by(*order).limit(limit)
+    return list(conn.execute(query).mappings())
+
+
+def last_position(conn: Connection, project_id: str) -> tuple[int, int]:
+    """(txid, seq) of the project's newest listed event; (0, 0) when there is none."""
+    where: list[sa.ColumnElement[bool]] = [events.c.project_id == project_id]
+    visible = horizon(conn)
+    if visible is not None:
+        where.append(visible)
+    row = conn.execute(
+        sa.select(events.c.txid, events.c.seq)
+        .where(*where)
+        .order_by(events.c.txid.desc(), events.c.seq.desc())
+        .limit(1)
+    ).first()
+    return (0, 0) if row is None else (int(row[0]), int(row[1]))
+
+
+def heads_after(conn: Connection, project_id: str, after: tuple[int, int], limit: int) -> list[Row]:
+    """The id, type, position and time of up to ``limit`` listed events after ``after``,
+    oldest first (no data: what the deliverer needs to make deliveries)."""
+    where: list[sa.ColumnElement[bool]] = [
+        events.c.project_id == project_id,
+        sa.tuple_(events.c.txid, events.c.seq) > sa.tuple_(*after),
+    ]
+    visible = horizon(conn)
+    if visible is not None:
+        where.append(visible)
+    query = (
+        sa.select(events.c.id, events.c.type, events.c.txid, events.c.seq, events.c.created_at)
+        .where(*where)
+        .order_by(events.c.txid, events.c.seq)
+        .limit(limit)
+    )
     return list(conn.execute(query).mappings())

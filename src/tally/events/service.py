@@ -18,12 +18,11 @@ from tally.errors import TallyError, invalid_query, not_found
 from tally.events import payloads, repository
 from tally.events.recorder import Recorder
 from tally.events.tables import EVENT_ID_PREFIX, events
-from tally.webhooks import service as webhooks
 
 
 def write(conn: Connection, recorder: Recorder) -> None:
-    """Write the events ``recorder`` holds, numbered per order, and a webhook delivery for
-    each endpoint that wants one; in the caller's transaction, as its last statements."""
+    """Write the events ``recorder`` holds, numbered per order, in the caller's transaction,
+    as its last statements (the webhook deliverer makes deliveries of them after commit)."""
     pending = recorder.events
     if not pending:
         return
@@ -64,7 +63,6 @@ def write(conn: Connection, recorder: Recorder) -> None:
             }
         )
     repository.insert_many(conn, rows)
-    recorder.deliveries += webhooks.fan_out(conn, project_id=project_id, events=rows)
 
 
 def _sequences(conn: Connection, project_id: str, order_ids: list[str | None]) -> list[int | None]:

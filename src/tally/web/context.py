@@ -157,7 +157,8 @@ async def run(
         result = await run_transaction(runtime, work, write=write, quick=quick)
     else:
         result = await run_in_session(runtime, session, work, write=write, quick=quick)
-    if recorders and recorders[-1].deliveries and runtime.deliverer is not None:
+    if recorders and recorders[-1].events and runtime.deliverer is not None:
+        # New events: this process's deliverer makes their deliveries now, not at its poll.
         runtime.deliverer.wake()
     return result
 

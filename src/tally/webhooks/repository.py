@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 
 from tally.common import repository as common
 from tally.db.prepared import Prepared, Row
+from tally.events.repository import horizon
 from tally.events.tables import events
 from tally.webhooks.tables import webhook_deliveries as deliveries
 from tally.webhooks.tables import webhooks
@@ -55,18 +56,43 @@ def count(conn: Connection, project_id: str) -> int:
     return int(conn.execute(query).scalar_one())
 
 
-@cache
-def _active() -> Prepared:
-    return Prepared(
-        sa.select(webhooks.c.id, webhooks.c.events).where(
-            webhooks.c.project_id == sa.bindparam("_project_id"), webhooks.c.active.is_(True)
-        )
+def behind(conn: Connection) -> bool:
+    """Whether an active endpoint has events it has not had deliveries made for: a read, so
+    an idle deliverer never takes SQLite's write lock."""
+    newer = [
+        events.c.project_id == webhooks.c.project_id,
+        sa.tuple_(events.c.txid, events.c.seq)
+        > sa.tuple_(webhooks.c.cursor_txid, webhooks.c.cursor_seq),
+    ]
+    visible = horizon(conn)
+    if visible is not None:
+        newer.append(visible)
+    exists = sa.select(events.c.seq).where(*newer).exists()
+    query = sa.select(webhooks.c.id).where(webhooks.c.active.is_(True), exists).limit(1)
+    return conn.execute(query).first() is not None
+
+
+def lock_active(conn: Connection) -> list[Row]:
+    """Every active endpoint with its cursor, held until commit; on PostgreSQL one another
+    deliverer holds is skipped (it is making that endpoint's deliveries already)."""
+    query = sa.select(
+        webhooks.c.id,
+        webhooks.c.project_id,
+        webhooks.c.events,
+        webhooks.c.cursor_txid,
+        webhooks.c.cursor_seq,
+    ).where(webhooks.c.active.is_(True))
+    if conn.dialect.name != "sqlite":
+        query = query.with_for_update(skip_locked=True)
+    return list(conn.execute(query).mappings())
+
+
+def set_cursor(conn: Connection, webhook_id: str, position: tuple[int, int]) -> None:
+    conn.execute(
+        webhooks.update()
+        .where(webhooks.c.id == webhook_id)
+        .values(cursor_txid=position[0], cursor_seq=position[1])
     )
-
-
-def active(conn: Connection, project_id: str) -> list[Row]:
-    """The project's endpoints that take deliveries: (id, events) only."""
-    return _active().all(conn, {"_project_id": project_id})
 
 
 def insert_deliveries(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -151,19 +177,37 @@ def claim(
     return rows
 
 
-def finish_try(conn: Connection, seq: int, worker: str, values: dict[str, Any]) -> bool:
-    """Record a try, only while ``worker`` still holds the delivery (a deliverer whose lease
-    ran out must not write over the one that took it over)."""
-    stmt = (
+# Every try writes these columns (a prepared statement: one per try, run on the driver).
+TRY_COLUMNS = (
+    "status",
+    "attempts",
+    "log",
+    "first_attempt_at",
+    "next_attempt_at",
+    "lease_until",
+    "worker",
+    "finished_at",
+)
+
+
+@cache
+def _finish_try() -> Prepared:
+    return Prepared(
         deliveries.update()
         .where(
-            deliveries.c.seq == seq,
-            deliveries.c.worker == worker,
+            deliveries.c.seq == sa.bindparam("_seq"),
+            deliveries.c.worker == sa.bindparam("_worker"),
             deliveries.c.status == "pending",
         )
-        .values(values)
+        .values({name: sa.bindparam(name) for name in TRY_COLUMNS})
     )
-    return conn.execute(stmt).rowcount == 1
+
+
+def finish_try(conn: Connection, seq: int, worker: str, values: dict[str, Any]) -> bool:
+    """Record a try (``values``: every TRY_COLUMNS), only while ``worker`` still holds the
+    delivery (a deliverer whose lease ran out must not write over the one that took it
+    over)."""
+    return _finish_try().write(conn, {**values, "_seq": seq, "_worker": worker}) == 1
 
 
 def give_up_pending(conn: Connection, webhook_id: str, now: datetime) -> None:

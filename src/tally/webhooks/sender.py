@@ -3,6 +3,7 @@
 import http.client
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 
@@ -37,40 +38,104 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(sock, server_hostname=self._server_name)  # type: ignore[attr-defined]
 
 
-def post(
-    url: str, body: bytes, headers: dict[str, str], *, timeout: float, allow_private: bool
-) -> Outcome:
-    """POST ``body``; any 2xx within ``timeout`` seconds is success, redirects are not
-    followed (a 3xx is a failure like any other non-2xx)."""
-    started = time.monotonic()
+class Senders:
+    """Sends POSTs on kept-alive connections: one per thread and receiver address (a TLS
+    handshake or a TCP connect per delivery would cost more than the delivery). A host's
+    addresses are checked (tally.webhooks.addresses) and kept for a few seconds."""
 
-    def done(status: int | None, error: str | None) -> Outcome:
-        return Outcome(status, error, int((time.monotonic() - started) * 1000))
+    def __init__(self, resolve_ttl_seconds: float = 30.0) -> None:
+        self._local = threading.local()
+        self._ttl = resolve_ttl_seconds
+        self._resolved: dict[tuple[str, int, bool], tuple[float, list[str]]] = {}
+        self._lock = threading.Lock()
 
-    try:
-        target = parse(url)
-        address = resolve(target, allow_private=allow_private)[0]
-    except Refused as exc:
-        return done(None, f"refused: {exc}")
-    connection: http.client.HTTPConnection
-    if target.scheme == "https":
-        connection = _PinnedHTTPS(address, target, timeout)
-    else:
-        connection = http.client.HTTPConnection(address, target.port, timeout=timeout)
-    try:
-        connection.request(
-            "POST", target.path, body=body, headers={**headers, "Host": target.host_header}
-        )
-        response = connection.getresponse()
-        response.read(_MAX_RESPONSE_BYTES)
+    def _addresses(self, target: Target, allow_private: bool) -> list[str]:
+        key = (target.host, target.port, allow_private)
+        now = time.monotonic()
+        with self._lock:
+            hit = self._resolved.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        found = resolve(target, allow_private=allow_private)
+        with self._lock:
+            if len(self._resolved) > 10_000:
+                self._resolved.clear()
+            self._resolved[key] = (now + self._ttl, found)
+        return found
+
+    def post(
+        self, url: str, body: bytes, headers: dict[str, str], *, timeout: float, allow_private: bool
+    ) -> Outcome:
+        """POST ``body``; any 2xx within ``timeout`` seconds is success; redirects are not
+        followed (a 3xx is a failure like any other non-2xx)."""
+        started = time.monotonic()
+
+        def done(status: int | None, error: str | None) -> Outcome:
+            return Outcome(status, error, int((time.monotonic() - started) * 1000))
+
+        try:
+            target = parse(url)
+            address = self._addresses(target, allow_private)[0]
+        except Refused as exc:
+            return done(None, f"refused: {exc}")
+        connections: dict[tuple[str, str, int, str], http.client.HTTPConnection]
+        connections = self._local.__dict__.setdefault("connections", {})
+        key = (target.scheme, address, target.port, target.host)
+        sent = {**headers, "Host": target.host_header}
+        connection = connections.pop(key, None)
+        fresh = connection is None
+        while True:
+            if connection is None:
+                connection = _connect(target, address, timeout)
+            elif connection.sock is not None:
+                connection.sock.settimeout(timeout)
+            try:
+                connection.request("POST", target.path, body=body, headers=sent)
+                response = connection.getresponse()
+                response.read(_MAX_RESPONSE_BYTES)
+            except ConnectionError:
+                connection.close()
+                if not fresh:
+                    # The receiver closed a kept-alive connection: once more on a new one.
+                    connection, fresh = None, True
+                    continue
+                return done(None, "connection refused or closed by the receiver")
+            except TimeoutError:
+                connection.close()
+                return done(None, f"timed out after {timeout:g} s")
+            except ssl.SSLError as exc:
+                connection.close()
+                return done(None, f"TLS error: {exc.reason or exc}")
+            except (OSError, http.client.HTTPException) as exc:
+                connection.close()
+                return done(None, f"{type(exc).__name__}: {exc}"[:300])
+            break
+        if response.will_close or not response.isclosed():
+            connection.close()  # the receiver closes it, or its answer was not read to the end
+        else:
+            connections[key] = connection
         if time.monotonic() - started > timeout:
             return done(None, f"timed out after {timeout:g} s")
         return done(response.status, None)
-    except TimeoutError:
-        return done(None, f"timed out after {timeout:g} s")
-    except ssl.SSLError as exc:
-        return done(None, f"TLS error: {exc.reason or exc}")
-    except (OSError, http.client.HTTPException) as exc:
-        return done(None, f"{type(exc).__name__}: {exc}"[:300])
+
+    def close(self) -> None:
+        """Close this thread's kept-alive connections."""
+        for connection in self._local.__dict__.pop("connections", {}).values():
+            connection.close()
+
+
+def _connect(target: Target, address: str, timeout: float) -> http.client.HTTPConnection:
+    if target.scheme == "https":
+        return _PinnedHTTPS(address, target, timeout)
+    return http.client.HTTPConnection(address, target.port, timeout=timeout)
+
+
+def post(
+    url: str, body: bytes, headers: dict[str, str], *, timeout: float, allow_private: bool
+) -> Outcome:
+    """One POST on a connection of its own (see :class:`Senders`)."""
+    senders = Senders(resolve_ttl_seconds=0)
+    try:
+        return senders.post(url, body, headers, timeout=timeout, allow_private=allow_private)
     finally:
-        connection.close()
+        senders.close()

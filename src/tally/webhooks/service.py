@@ -3,7 +3,6 @@
 Keyword-only functions over one connection; the caller owns the transaction.
 """
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,6 +13,7 @@ from tally import ids
 from tally.clock import iso
 from tally.db.prepared import Row
 from tally.errors import invalid_payload, not_found
+from tally.events import repository as events_repository
 from tally.events.recorder import EVENT_TYPES
 from tally.webhooks import addresses, repository, signing
 from tally.webhooks.sender import Outcome
@@ -53,6 +53,8 @@ def create(
     allow_private: bool,
     now: datetime,
 ) -> dict[str, Any]:
+    # It gets the events committed from now on, not the project's history.
+    cursor_txid, cursor_seq = events_repository.last_position(conn, project_id)
     row = {
         "id": ids.new_id(WEBHOOK_ID_PREFIX),
         "project_id": project_id,
@@ -61,6 +63,8 @@ def create(
         "secret": signing.new_secret(),
         "active": True,
         "disabled_reason": None,
+        "cursor_txid": cursor_txid,
+        "cursor_seq": cursor_seq,
         "created_at": now,
         "updated_at": None,
     }
@@ -95,6 +99,11 @@ def update(
     if active is not None and active != row["active"]:
         values["active"] = active
         values["disabled_reason"] = None if active else "disabled by the API"
+        if active:
+            # Back on: the events from now on (GET /v1/events has those it missed).
+            values["cursor_txid"], values["cursor_seq"] = events_repository.last_position(
+                conn, project_id
+            )
     if values:
         values["updated_at"] = now
         repository.update(conn, project_id, webhook_id, values)
@@ -126,32 +135,37 @@ def deliveries(
     return rows, repository.count_deliveries(conn, project_id, webhook_id, stored)
 
 
-def fan_out(conn: Connection, *, project_id: str, events: Sequence[Mapping[str, Any]]) -> int:
-    """A pending delivery of each event to each active endpoint that wants its type, in the
-    transaction that writes the events; how many."""
-    endpoints = repository.active(conn, project_id)
-    if not endpoints:
-        return 0
-    rows = []
-    for event in events:
-        for endpoint in endpoints:
-            wanted = endpoint["events"]
-            if ALL_EVENTS in wanted or event["type"] in wanted:
-                rows.append(
-                    {
-                        "id": ids.new_hex_id(DELIVERY_ID_PREFIX),
-                        "project_id": project_id,
-                        "webhook_id": endpoint["id"],
-                        "event_id": event["id"],
-                        "status": "pending",
-                        "attempts": 0,
-                        "next_attempt_at": event["created_at"],
-                        "log": [],
-                        "created_at": event["created_at"],
-                    }
-                )
-    repository.insert_deliveries(conn, rows)
-    return len(rows)
+def relay(conn: Connection, *, now: datetime, batch: int = 1000) -> int:
+    """Make the deliveries of the events committed since each active endpoint's cursor (up
+    to ``batch`` events an endpoint), and move the cursors past them; how many were made.
+    Requests write events only: this runs after commit, in the deliverer, so an endpoint
+    costs a request nothing."""
+    made = 0
+    for endpoint in repository.lock_active(conn):
+        after = (endpoint["cursor_txid"], endpoint["cursor_seq"])
+        heads = events_repository.heads_after(conn, endpoint["project_id"], after, batch)
+        if not heads:
+            continue
+        wanted = endpoint["events"]
+        rows = [
+            {
+                "id": ids.new_hex_id(DELIVERY_ID_PREFIX),
+                "project_id": endpoint["project_id"],
+                "webhook_id": endpoint["id"],
+                "event_id": head["id"],
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "log": [],
+                "created_at": now,
+            }
+            for head in heads
+            if ALL_EVENTS in wanted or head["type"] in wanted
+        ]
+        repository.insert_deliveries(conn, rows)
+        repository.set_cursor(conn, endpoint["id"], (heads[-1]["txid"], heads[-1]["seq"]))
+        made += len(rows)
+    return made
 
 
 @dataclass(frozen=True)
@@ -179,11 +193,14 @@ def record(conn: Connection, tried: Tried, *, worker: str, retry_scale: float) -
     ]
     first = claimed["first_attempt_at"] or now
     values: dict[str, Any] = {
+        "status": "pending",
         "attempts": tries,
         "log": log,
         "first_attempt_at": first,
+        "next_attempt_at": None,
         "lease_until": None,
         "worker": None,
+        "finished_at": None,
     }
     if outcome.ok:
         values.update(status="succeeded", finished_at=now, next_attempt_at=None)

@@ -19,6 +19,11 @@ webhooks = sa.Table(
     sa.Column("secret", sa.String(100), nullable=False),
     sa.Column("active", sa.Boolean, nullable=False),
     sa.Column("disabled_reason", sa.Text, nullable=True),
+    # How far the deliverer has turned the project's events into deliveries to this endpoint:
+    # the (txid, seq) position of the last event it read (tally.events.tables). Requests only
+    # write events; the deliverer makes the deliveries after commit, in batches.
+    sa.Column("cursor_txid", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("cursor_seq", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=True),
     sa.Index(None, "project_id", "created_at", "id"),

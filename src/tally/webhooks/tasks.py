@@ -6,6 +6,10 @@ many and they are small, and an endpoint that hangs for its whole timeout must h
 neither exports and imports nor the deliveries to other endpoints, so tries run in a
 small pool and each is recorded as soon as it ends.
 
+Requests write events only. The deliverer turns them into deliveries after commit (one
+per endpoint that wants the event, in batches, following a cursor per endpoint), so an
+endpoint costs the request that caused the event nothing.
+
 At least once: a delivery is leased to one deliverer while it tries it; a deliverer that
 dies leaves the lease to run out, and the next claim tries it again (the same event id and
 delivery id, so receivers can tell).
@@ -13,11 +17,12 @@ delivery id, so receivers can tell).
 
 import logging
 import os
+import queue
 import socket
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from tally.clock import utcnow
@@ -27,6 +32,9 @@ from tally.ids import alnum
 from tally.webhooks import presenter, repository, sender, service
 
 log = logging.getLogger("tally.webhooks")
+
+# Tries that end within this long of each other are recorded in one transaction.
+_GATHER_SECONDS = 0.005
 
 
 class Deliverer:
@@ -45,8 +53,9 @@ class Deliverer:
         self.db = db
         self.allow_private = allow_private
         self.timeout = timeout_seconds
-        # A try must end well within its lease, or a second deliverer would start another.
-        self.lease = timedelta(seconds=max(lease_seconds, 2 * timeout_seconds + 1))
+        # A try must end well within its lease, or a second deliverer would start another:
+        # a claimed delivery may wait for one try ahead of it in the pool, then take its own.
+        self.lease = timedelta(seconds=max(lease_seconds, 3 * timeout_seconds))
         self.poll_seconds = poll_seconds
         self.concurrency = concurrency
         self.retry_scale = retry_scale
@@ -56,14 +65,18 @@ class Deliverer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="tally-webhook")
-        self._in_flight: dict[Future[service.Tried], Row] = {}
+        self._senders = sender.Senders()
+        # Tries handed to the pool and not recorded yet; their outcomes come back here.
+        self._in_flight = 0
+        self._done: queue.SimpleQueue[tuple[Row, service.Tried | None]] = queue.SimpleQueue()
+        self._next_look = 0.0  # when to look for new events and due retries without a wake
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run_forever, name="tally-webhooks", daemon=True)
         self._thread.start()
 
     def wake(self) -> None:
-        """Deliveries were just committed: look now rather than at the next poll."""
+        """Events were just committed: look now rather than at the next poll."""
         self._wake.set()
 
     def stop(self, timeout: float = 15.0) -> None:
@@ -77,26 +90,43 @@ class Deliverer:
     def run_forever(self) -> None:
         while not self._stop.is_set():
             try:
-                claimed = self._claim_more()
-                finished = self._collect(wait_seconds=0 if claimed else None)
+                self._step()
             except Exception:  # the loop outlives any one failure (logged, retried later)
                 log.exception("webhook deliverer step failed")
-                claimed, finished = 0, 0
                 self._stop.wait(self.poll_seconds)
-            if not claimed and not finished and not self._in_flight:
-                self._wake.wait(self.poll_seconds)
-                self._wake.clear()
-        self._collect(wait_seconds=self.timeout + 1)
+        deadline = time.monotonic() + self.timeout + 1
+        while self._in_flight and time.monotonic() < deadline:
+            self._record(wait_seconds=deadline - time.monotonic())
 
-    def run_once(self) -> int:
-        """Claim what is due, try it all and record it; how many were tried (tests, CLI)."""
-        count = self._claim_more()
-        while self._in_flight:
-            self._collect(wait_seconds=self.timeout + 1)
-        return count
+    def _step(self) -> None:
+        woken = self._wake.is_set()
+        if woken or time.monotonic() >= self._next_look:
+            self._wake.clear()
+            self._next_look = time.monotonic() + self.poll_seconds
+            self._relay()
+            claimed = self._claim()
+        elif self._in_flight <= self.concurrency:
+            # Room for a full round of tries: claim what is due (a claim is a write on
+            # SQLite, so tries are claimed a round at a time, not one by one).
+            claimed = self._claim()
+        else:
+            claimed = 0
+        if self._in_flight == 0:
+            self._wake.wait(max(0.0, self._next_look - time.monotonic()))
+            return
+        self._record(wait_seconds=0.0 if claimed else min(self.poll_seconds, 0.05))
 
-    def _claim_more(self) -> int:
-        room = self.concurrency - len(self._in_flight)
+    def _relay(self) -> int:
+        """Make the deliveries of newly committed events (tally.webhooks.service.relay)."""
+        with self.db.transaction(write=False) as conn:
+            if not repository.behind(conn):
+                return 0
+        with self.db.transaction(write=True) as conn:
+            return service.relay(conn, now=self.clock())
+
+    def _claim(self) -> int:
+        # Up to two rounds of tries: the next round waits ready in the pool's queue.
+        room = 2 * self.concurrency - self._in_flight
         if room <= 0:
             return 0
         now = self.clock()
@@ -108,43 +138,55 @@ class Deliverer:
                 conn, now=now, until=now + self.lease, worker=self.worker, limit=room
             )
         for row in rows:
-            self._in_flight[self._pool.submit(self._try, row)] = row
+            self._pool.submit(self._try, row)
+        self._in_flight += len(rows)
         return len(rows)
 
-    def _try(self, claimed: Row) -> service.Tried:
-        body = presenter.envelope(claimed)
-        headers = service.headers(claimed, body, now=int(time.time()))
-        outcome = sender.post(
-            claimed["url"],
-            body,
-            headers,
-            timeout=self.timeout,
-            allow_private=self.allow_private,
-        )
-        return service.Tried(claimed, outcome, self.clock())
+    def _try(self, claimed: Row) -> None:
+        try:
+            body = presenter.envelope(claimed)
+            headers = service.headers(claimed, body, now=int(time.time()))
+            outcome = self._senders.post(
+                claimed["url"],
+                body,
+                headers,
+                timeout=self.timeout,
+                allow_private=self.allow_private,
+            )
+            self._done.put((claimed, service.Tried(claimed, outcome, self.clock())))
+        except BaseException:
+            # Not recorded: its lease runs out and it is tried again.
+            log.exception("webhook delivery %s", claimed["id"])
+            self._done.put((claimed, None))
 
-    def _collect(self, wait_seconds: float | None) -> int:
-        """Record the tries that ended, waiting up to ``wait_seconds`` for one (None: a
-        moment, so new deliveries are still claimed while a slow try goes on); how many."""
-        if not self._in_flight:
+    def _record(self, wait_seconds: float) -> int:
+        """Record the tries that ended: the first waited for up to ``wait_seconds``, then
+        those ending within a few milliseconds of it, in one transaction; how many."""
+        ended: list[service.Tried] = []
+        try:
+            first = (
+                self._done.get(timeout=wait_seconds) if wait_seconds else self._done.get_nowait()
+            )
+        except queue.Empty:
             return 0
-        timeout = min(self.poll_seconds, 0.05) if wait_seconds is None else wait_seconds
-        done, _ = wait(list(self._in_flight), timeout=timeout, return_when=FIRST_COMPLETED)
-        if not done:
+        gathered = [first]
+        deadline = time.monotonic() + _GATHER_SECONDS
+        while len(gathered) < self._in_flight:
+            left = deadline - time.monotonic()
+            try:
+                gathered.append(
+                    self._done.get(timeout=left) if left > 0 else self._done.get_nowait()
+                )
+            except queue.Empty:
+                break
+        self._in_flight -= len(gathered)
+        ended = [tried for _, tried in gathered if tried is not None]
+        if not ended:
             return 0
-        tried = []
-        for future in done:
-            claimed = self._in_flight.pop(future)
-            failure = future.exception()
-            if failure is None:
-                tried.append(future.result())
-            else:
-                # Not recorded: its lease runs out and it is tried again.
-                log.error("webhook delivery %s: %r", claimed["id"], failure)
         with self.db.transaction(write=True) as conn:
-            for one in tried:
+            for one in ended:
                 service.record(conn, one, worker=self.worker, retry_scale=self.retry_scale)
-        for one in tried:
+        for one in ended:
             if not one.outcome.ok:
                 log.warning(
                     "webhook delivery %s to %s failed: %s",
@@ -152,4 +194,4 @@ class Deliverer:
                     one.claimed["webhook_id"],
                     one.outcome.status or one.outcome.error,
                 )
-        return len(tried)
+        return len(ended)

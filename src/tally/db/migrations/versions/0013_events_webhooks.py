@@ -77,6 +77,8 @@ def upgrade() -> None:
         sa.Column("secret", sa.String(length=100), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("disabled_reason", sa.Text(), nullable=True),
+        sa.Column("cursor_txid", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("cursor_seq", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("updated_at", UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
