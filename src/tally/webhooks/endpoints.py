@@ -28,8 +28,8 @@ WebhookId = Annotated[str, Path(min_length=1, max_length=64)]
 async def create_webhook(request: Request, project_id: ProjectId, body: WebhookCreate) -> Response:
     """Add an endpoint: the events of the types it names are sent to its URL from now on.
     The answer carries its signing `secret`, shown this once."""
-    allow_private = runtime_of(request).webhooks_allow_private
-    return await respond(
+    runtime = runtime_of(request)
+    response = await respond(
         request,
         lambda conn: presenter.webhook_json(
             service.create(
@@ -37,13 +37,16 @@ async def create_webhook(request: Request, project_id: ProjectId, body: WebhookC
                 project_id=project_id,
                 url=body.url,
                 events=body.events,
-                allow_private=allow_private,
+                allow_private=runtime.webhooks_allow_private,
                 now=utcnow(),
             ),
             with_secret=True,
         ),
         write=True,
     )
+    if runtime.deliverer is not None:
+        runtime.deliverer.endpoints_changed()
+    return response
 
 
 @router.get("", responses={200: {"model": WebhooksListOut}}, operation_id="list-webhooks")
@@ -79,8 +82,8 @@ async def update_webhook(
 ) -> Response:
     """Change the URL or the events; `active: true` turns an endpoint that was disabled
     for failing back on (its failed deliveries stay failed: GET /v1/events has them)."""
-    allow_private = runtime_of(request).webhooks_allow_private
-    return await respond(
+    runtime = runtime_of(request)
+    response = await respond(
         request,
         lambda conn: presenter.webhook_json(
             service.update(
@@ -90,12 +93,15 @@ async def update_webhook(
                 url=body.url,
                 events=body.events,
                 active=body.active,
-                allow_private=allow_private,
+                allow_private=runtime.webhooks_allow_private,
                 now=utcnow(),
             )
         ),
         write=True,
     )
+    if runtime.deliverer is not None:
+        runtime.deliverer.endpoints_changed()
+    return response
 
 
 @router.delete("/{webhookId}", status_code=204, operation_id="delete-webhook")

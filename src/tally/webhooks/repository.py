@@ -56,6 +56,11 @@ def count(conn: Connection, project_id: str) -> int:
     return int(conn.execute(query).scalar_one())
 
 
+def any_active(conn: Connection) -> bool:
+    query = sa.select(webhooks.c.id).where(webhooks.c.active.is_(True)).limit(1)
+    return conn.execute(query).first() is not None
+
+
 def behind(conn: Connection) -> bool:
     """Whether an active endpoint has events it has not had deliveries made for: a read, so
     an idle deliverer never takes SQLite's write lock."""

@@ -70,13 +70,22 @@ class Deliverer:
         self._in_flight = 0
         self._done: queue.SimpleQueue[tuple[Row, service.Tried | None]] = queue.SimpleQueue()
         self._next_look = 0.0  # when to look for new events and due retries without a wake
+        self._endpoints = True  # whether any endpoint was active at the last look
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run_forever, name="tally-webhooks", daemon=True)
         self._thread.start()
 
     def wake(self) -> None:
-        """Events were just committed: look now rather than at the next poll."""
+        """Events were just committed: look now rather than at the next poll. Ignored while
+        no endpoint is active (known at the last poll): every write request would otherwise
+        cost this thread a query on the server's core for nothing."""
+        if self._endpoints:
+            self._wake.set()
+
+    def endpoints_changed(self) -> None:
+        """An endpoint was added or changed in this process: look at once."""
+        self._endpoints = True
         self._wake.set()
 
     def stop(self, timeout: float = 15.0) -> None:
@@ -119,7 +128,8 @@ class Deliverer:
     def _relay(self) -> int:
         """Make the deliveries of newly committed events (tally.webhooks.service.relay)."""
         with self.db.transaction(write=False) as conn:
-            if not repository.behind(conn):
+            self._endpoints = repository.any_active(conn)
+            if not self._endpoints or not repository.behind(conn):
                 return 0
         with self.db.transaction(write=True) as conn:
             return service.relay(conn, now=self.clock())
