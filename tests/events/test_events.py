@@ -272,7 +272,7 @@ def test_a_cursor_never_passes_an_event_still_being_committed(client: AppClient)
                 project_id=client.project.project_id,
                 type="customer.updated",
                 entity_id="cust_x",
-                source={"channel": "API"},
+                channel="API",
                 data={},
                 created_at=sa.func.now(),
             )

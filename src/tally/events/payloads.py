@@ -42,17 +42,21 @@ def data(
     event: Pending,
     customers: Mapping[str, Mapping[str, Any]],
     causes: Mapping[str, Mapping[str, Any]],
+    printed: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
-    """The event's ``data``; ``customers`` by id (fresh rows), ``causes`` the redemption
-    behind each order's events."""
+    """The event's ``data``; ``customers`` by id (as the request left them), ``causes`` the
+    redemption behind each order's events; ``printed``: orders as JSON by id, filled as
+    they are printed (a request's order events all show the order as it left it)."""
     if event.type.startswith("customer.order."):
         order = event.order
         assert order is not None
         cause = causes.get(order["id"])
+        if order["id"] not in printed:
+            printed[order["id"]] = order_json(order)
         return {
             "customer": _simple(customers, order["customer_id"]),
             "referrer": _simple(customers, order["referrer_id"]),
-            "order": order_json(order),
+            "order": printed[order["id"]],
             "redemption": redemption_json(cause) if cause is not None else None,
         }
     if event.redemption is not None:

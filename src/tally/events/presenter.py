@@ -4,6 +4,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tally.clock import iso
+from tally.events.recorder import event_source
 
 
 def event_json(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -19,7 +20,7 @@ def event_json(row: Mapping[str, Any]) -> dict[str, Any]:
         "customer_id": row["customer_id"],
         "sequence": row["sequence"],
         "group_id": row["group_id"],
-        "event_source": row["source"],
+        "event_source": event_source(row["channel"], row["app_id"]),
         "data": row["data"],
     }
 
@@ -38,7 +39,7 @@ def activity_json(row: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "id": row["id"],
         "type": row["type"],
-        "data": {"data": row["data"], "event_source": row["source"]},
+        "data": {"data": row["data"], "event_source": event_source(row["channel"], row["app_id"])},
         "created_at": iso(row["created_at"]),
         "group_id": row["group_id"],
     }

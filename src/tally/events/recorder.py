@@ -47,11 +47,13 @@ class Source:
     app_id: str | None
     group_id: str | None  # the request id
 
-    def json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"channel": self.channel}
-        if self.app_id is not None:
-            out["api_key"] = {"name": "default", "app_id": self.app_id}
-        return out
+
+def event_source(channel: str, app_id: str | None) -> dict[str, Any]:
+    """EventSource as the API prints it, from an event's stored channel and key."""
+    out: dict[str, Any] = {"channel": channel}
+    if app_id is not None:
+        out["api_key"] = {"name": "default", "app_id": app_id}
+    return out
 
 
 @dataclass
@@ -75,6 +77,11 @@ class Recorder:
     # The redemption (the parent of a stacked one) or rollback that caused each order's
     # events, by order id: order events carry it as their ``redemption``.
     causes: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    # Orders this request created.
+    new_orders: set[str] = field(default_factory=set)
+    # Customers this request created or changed, as it left them: their events show them
+    # at that moment, and the events of their orders need not read them again.
+    customers: dict[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 _current: ContextVar[Recorder | None] = ContextVar("tally_events", default=None)
@@ -100,6 +107,8 @@ def order_saved(
     if recorder is None:
         return
     kind = "customer.order.created" if before is None else "customer.order.updated"
+    if before is None:
+        recorder.new_orders.add(after["id"])
     recorder.events.append(Pending(kind, project_id, now, order=after))
     status = after["status"]
     if status in STATUS_EVENTS and (before is None or before["status"] != status):
@@ -115,6 +124,7 @@ def customer_saved(
     if recorder is None:
         return
     kind = "customer.created" if created else "customer.updated"
+    recorder.customers[customer["id"]] = customer
     recorder.events.append(Pending(kind, project_id, now, customer=customer))
 
 

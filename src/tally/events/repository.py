@@ -10,7 +10,6 @@ from sqlalchemy.engine import Connection
 from tally.common import repository as common
 from tally.db.prepared import Prepared, Row
 from tally.events.tables import events
-from tally.orders.tables import orders
 
 
 def insert_many(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -18,26 +17,21 @@ def insert_many(conn: Connection, rows: list[dict[str, Any]]) -> None:
 
 
 @cache
-def _bump_sequence() -> Prepared:
+def _last_sequence() -> Prepared:
     return Prepared(
-        orders.update()
-        .where(
-            orders.c.project_id == sa.bindparam("_project_id"),
-            orders.c.id == sa.bindparam("_id"),
+        sa.select(sa.func.max(events.c.sequence).label("last")).where(
+            events.c.project_id == sa.bindparam("_project_id"),
+            events.c.order_id == sa.bindparam("_order_id"),
         )
-        .values(event_sequence=orders.c.event_sequence + sa.bindparam("_count"))
-        .returning(orders.c.event_sequence)
     )
 
 
-def take_sequence(conn: Connection, project_id: str, order_id: str, count: int) -> int | None:
-    """Reserve the next ``count`` sequence numbers of an order's events (its row stays
-    locked until commit, so they are this transaction's alone); the last one, or None for
-    an order that is not stored."""
-    row = _bump_sequence().first(
-        conn, {"_project_id": project_id, "_id": order_id, "_count": count}
-    )
-    return None if row is None else int(row["event_sequence"])
+def last_sequence(conn: Connection, project_id: str, order_id: str) -> int:
+    """The sequence number of the order's last event (0: none). Every request that numbers
+    an order's events has changed the order, so holds its row until commit: no other
+    transaction numbers events of that order meanwhile."""
+    row = _last_sequence().first(conn, {"_project_id": project_id, "_order_id": order_id})
+    return int(row["last"]) if row is not None and row["last"] is not None else 0
 
 
 def position_of(conn: Connection, project_id: str, event_id: str) -> tuple[int, int] | None:

@@ -4,7 +4,6 @@ outbox), read back by GET /v1/events, the customer activity and the webhook deli
 Keyword-only functions over one connection; the caller owns the transaction.
 """
 
-from collections import Counter
 from datetime import datetime
 from typing import Any
 
@@ -37,12 +36,16 @@ def write(conn: Connection, recorder: Recorder) -> None:
             order_id if not event.type.endswith(".failed") else None
             for event, (_, order_id, _) in zip(pending, subjects, strict=True)
         ],
+        recorder.new_orders,
     )
     wanted: set[str] = set()
     for event in pending:
         wanted |= payloads.customer_ids(event)
-    people = common.by_ids(conn, customers, project_id, wanted) if wanted else {}
-    source = recorder.source.json()
+    people = dict(recorder.customers)
+    unread = wanted - people.keys()
+    if unread:
+        people.update(common.by_ids(conn, customers, project_id, unread))
+    printed: dict[str, dict[str, Any]] = {}
     rows: list[dict[str, Any]] = []
     for event, (entity_id, order_id, customer_id), sequence in zip(
         pending, subjects, sequences, strict=True
@@ -57,27 +60,31 @@ def write(conn: Connection, recorder: Recorder) -> None:
                 "customer_id": customer_id,
                 "sequence": sequence,
                 "group_id": recorder.source.group_id,
-                "source": source,
-                "data": payloads.data(event, people, recorder.causes),
+                "channel": recorder.source.channel,
+                "app_id": recorder.source.app_id,
+                "data": payloads.data(event, people, recorder.causes, printed),
                 "created_at": event.created_at,
             }
         )
     repository.insert_many(conn, rows)
 
 
-def _sequences(conn: Connection, project_id: str, order_ids: list[str | None]) -> list[int | None]:
-    """Each event's number among its order's events (None: no stored order)."""
-    counts = Counter(order_id for order_id in order_ids if order_id is not None)
-    next_of: dict[str, int | None] = {}
-    for counted, count in counts.items():
-        last = repository.take_sequence(conn, project_id, counted, count)
-        next_of[counted] = None if last is None else last - count + 1
+def _sequences(
+    conn: Connection, project_id: str, order_ids: list[str | None], new: set[str]
+) -> list[int | None]:
+    """Each event's number among its order's events (None: not numbered); ``new``: orders
+    created by this request, whose events start at 1 without a look."""
+    next_of = {
+        order_id: 1 if order_id in new else repository.last_sequence(conn, project_id, order_id) + 1
+        for order_id in dict.fromkeys(o for o in order_ids if o is not None)
+    }
     out: list[int | None] = []
     for order_id in order_ids:
-        first = next_of.get(order_id) if order_id is not None else None
-        out.append(first)
-        if order_id is not None and first is not None:
-            next_of[order_id] = first + 1
+        if order_id is None:
+            out.append(None)
+            continue
+        out.append(next_of[order_id])
+        next_of[order_id] += 1
     return out
 
 

@@ -28,7 +28,8 @@ events = sa.Table(
     sa.Column("sequence", sa.BigInteger, nullable=True),
     # The request that caused it (its request_id), and who sent that request.
     sa.Column("group_id", sa.String(40), nullable=True),
-    sa.Column("source", JSONType, nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("app_id", sa.String(64), nullable=True),
     sa.Column("data", JSONType, nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     # PostgreSQL: the id of the transaction that wrote it (its default, set by migration
@@ -37,7 +38,6 @@ events = sa.Table(
     # commits later (no gaps). SQLite writers take turns, so seq alone is commit order: 0.
     sa.Column("txid", sa.BigInteger, nullable=False, server_default="0"),
     sa.Index(None, "project_id", "txid", "seq"),
-    sa.Index(None, "project_id", "type", "txid", "seq"),
     sa.Index(
         None,
         "project_id",

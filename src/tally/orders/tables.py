@@ -28,8 +28,6 @@ orders = sa.Table(
     sa.Column("referrer_id", sa.String(40), sa.ForeignKey("customers.id"), nullable=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=True),
-    # How many events this order has had: the last one's sequence number (tally.events).
-    sa.Column("event_sequence", sa.BigInteger, nullable=False, server_default="0"),
     sa.CheckConstraint("status IN ('CREATED', 'PAID', 'CANCELED', 'FULFILLED')", name="status"),
     sa.UniqueConstraint("project_id", "source_id"),
     # Covering the list sorts: the page is found in the index before any row is read.

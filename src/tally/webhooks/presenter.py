@@ -6,6 +6,7 @@ from typing import Any
 import orjson
 
 from tally.clock import iso
+from tally.events.recorder import event_source
 
 
 def webhook_json(row: Mapping[str, Any], *, with_secret: bool = False) -> dict[str, Any]:
@@ -76,7 +77,7 @@ def envelope(claimed: Mapping[str, Any]) -> bytes:
             "entity_id": claimed["entity_id"],
             "group_id": claimed["group_id"],
             "sequence": claimed["sequence"],
-            "event_source": claimed["source"],
+            "event_source": event_source(claimed["channel"], claimed["app_id"]),
         },
     }
     return orjson.dumps(body)

@@ -160,7 +160,8 @@ def claim(
             events.c.entity_id,
             events.c.sequence,
             events.c.group_id,
-            events.c.source,
+            events.c.channel,
+            events.c.app_id,
             events.c.data,
             events.c.created_at.label("event_created_at"),
         )

@@ -20,9 +20,6 @@ _SEQ = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 
 
 def upgrade() -> None:
-    op.add_column(
-        "orders", sa.Column("event_sequence", sa.BigInteger(), server_default="0", nullable=False)
-    )
     op.create_table(
         "events",
         sa.Column("seq", _SEQ, autoincrement=True, nullable=False),
@@ -34,7 +31,8 @@ def upgrade() -> None:
         sa.Column("customer_id", sa.String(length=40), nullable=True),
         sa.Column("sequence", sa.BigInteger(), nullable=True),
         sa.Column("group_id", sa.String(length=40), nullable=True),
-        sa.Column("source", JSONType, nullable=False),
+        sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column("app_id", sa.String(length=64), nullable=True),
         sa.Column("data", JSONType, nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("txid", sa.BigInteger(), server_default="0", nullable=False),
@@ -52,9 +50,6 @@ def upgrade() -> None:
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_events_project_id_txid_seq"), ["project_id", "txid", "seq"]
-        )
-        batch_op.create_index(
-            batch_op.f("ix_events_project_id_type_txid_seq"), ["project_id", "type", "txid", "seq"]
         )
         batch_op.create_index(
             batch_op.f("ix_events_project_id_order_id_txid_seq"),
@@ -138,5 +133,3 @@ def downgrade() -> None:
     op.drop_table("webhook_deliveries")
     op.drop_table("webhooks")
     op.drop_table("events")
-    # A plain ALTER TABLE (SQLite 3.35+): a batch copy would lose the expression index.
-    op.drop_column("orders", "event_sequence")
