@@ -13,6 +13,7 @@ from tally.async_actions.endpoints import router as async_actions_router
 from tally.campaigns.endpoints import router as campaigns_router
 from tally.config import Settings, get_settings
 from tally.customers.endpoints import router as customers_router
+from tally.dashboard.endpoints import router as dashboard_router
 from tally.db.engine import Database
 from tally.events.endpoints import router as events_router
 from tally.exports import service as exports
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(download_router)
     app.include_router(events_router)
     app.include_router(webhooks_router)
+    app.include_router(dashboard_router)
     app.include_router(legacy_validations_router)
     app.include_router(legacy_redemptions_router)
 

@@ -39,6 +39,14 @@ def find_credentials(conn: Connection, app_id: str) -> tuple[str, str] | None:
     return (row[0], row[1]) if row else None
 
 
+def dashboard_key(conn: Connection, project_id: str) -> tuple[str, str] | None:
+    """(name, stored token hash) of a project: what signs its dashboard sessions."""
+    row = conn.execute(
+        sa.select(projects.c.name, projects.c.app_token_hash).where(projects.c.id == project_id)
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
 _STACKING = Prepared(
     sa.select(projects.c.stacking_rules).where(projects.c.id == sa.bindparam("_id"))
 )

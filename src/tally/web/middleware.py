@@ -117,6 +117,11 @@ class RequestMiddleware:
                 ctype not in _JSON_TYPES
                 and not ctype.endswith(b"+json")
                 and not (ctype.startswith(b"multipart/") and scope["path"].endswith("importCSV"))
+                # The dashboard's HTML forms.
+                and not (
+                    ctype == b"application/x-www-form-urlencoded"
+                    and scope["path"].startswith("/dashboard/")
+                )
             ):
                 shown = ctype.decode("latin-1") or "none"
                 return 415, _error(

@@ -1,0 +1,283 @@
+"""The dashboard's pages (/dashboard): server-rendered HTML for a project's operator.
+
+Every page but the sign-in form needs a valid session (tally.dashboard.auth); without one a
+page redirects to the sign-in form and a form post is refused. Pages are read-only views
+over the same services the API uses, scoped to the session's project.
+"""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, PackageLoader, select_autoescape
+from sqlalchemy.engine import Connection
+
+from tally.dashboard import auth, presenter, service
+from tally.errors import TallyError
+from tally.projects import repository as projects_repository
+from tally.projects import service as projects
+from tally.redemptions.presenter import redemption_json
+from tally.web.context import run
+
+router = APIRouter(prefix="/dashboard", include_in_schema=False)
+
+_STATIC = Path(__file__).parent / "static"
+_templates = Environment(
+    loader=PackageLoader("tally.dashboard", "templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_templates.filters.update(presenter.filters())
+
+# Pages hold one project's data: never cached, never framed, no script or style from
+# anywhere but here.
+_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+_MAX_FORM_BYTES = 16_384
+
+
+@dataclass(frozen=True)
+class Signed:
+    session: auth.Session
+    project_name: str
+
+
+def _html(template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    body = _templates.get_template(template).render(**context)
+    return HTMLResponse(body, status_code=status, headers=_HEADERS)
+
+
+def _secure(request: Request) -> bool:
+    forwarded = request.headers.get("x-forwarded-proto")
+    return (forwarded or request.url.scheme) == "https"
+
+
+async def _signed_in(request: Request) -> Signed | None:
+    value = request.cookies.get(auth.SESSION_COOKIE)
+    project_id = auth.project_of(value) if value else None
+    if value is None or project_id is None:
+        return None
+    key = await run(
+        request, lambda conn: projects_repository.dashboard_key(conn, project_id), write=False
+    )
+    if key is None:
+        return None
+    session = auth.verify(value, key[1], now=int(time.time()))
+    return Signed(session, key[0]) if session is not None else None
+
+
+async def _form(request: Request) -> dict[str, str]:
+    body = await request.body()
+    if len(body) > _MAX_FORM_BYTES:
+        return {}
+    parsed = parse_qs(body.decode("utf-8", "replace"), max_num_fields=20)
+    return {name: values[0] for name, values in parsed.items()}
+
+
+def _to_sign_in() -> RedirectResponse:
+    return RedirectResponse("/dashboard/sign-in", status_code=303, headers=_HEADERS)
+
+
+def _refused() -> HTMLResponse:
+    return _html("error.html", 403, title="Refused", message="This form has expired: reload it.")
+
+
+async def _page(
+    request: Request,
+    template: str,
+    work: Callable[[Connection, str], dict[str, Any]],
+    **context: Any,
+) -> Response:
+    """A signed-in page: ``work`` reads what it shows for the session's project."""
+    signed = await _signed_in(request)
+    if signed is None:
+        return _to_sign_in()
+    project_id = signed.session.project_id
+    try:
+        found = await run(request, lambda conn: work(conn, project_id), write=False)
+    except TallyError as exc:
+        if exc.status != 404:
+            raise
+        return _html(
+            "error.html",
+            404,
+            title="Not found",
+            message=exc.details or "Nothing here.",
+            signed=signed,
+        )
+    return _html(template, signed=signed, **context, **found)
+
+
+@router.get("")
+async def home(request: Request) -> Response:
+    signed = await _signed_in(request)
+    target = "/dashboard/orders" if signed is not None else "/dashboard/sign-in"
+    return RedirectResponse(target, status_code=303, headers=_HEADERS)
+
+
+@router.get("/sign-in")
+async def sign_in_form(request: Request) -> Response:
+    token = auth.new_sign_in_token()
+    response = _html("sign_in.html", token=token, error=None)
+    response.set_cookie(
+        auth.SIGN_IN_COOKIE,
+        token,
+        max_age=3600,
+        path=auth.PATH,
+        httponly=True,
+        samesite="strict",
+        secure=_secure(request),
+    )
+    return response
+
+
+@router.post("/sign-in")
+async def sign_in(request: Request) -> Response:
+    form = await _form(request)
+    expected = request.cookies.get(auth.SIGN_IN_COOKIE)
+    given = form.get("token")
+    if not expected or not given or not _same(expected, given):
+        return _refused()
+    app_id, app_token = form.get("app_id", "").strip(), form.get("app_token", "").strip()
+
+    def check(conn: Connection) -> tuple[str, str] | None:
+        try:
+            project_id = projects.authenticate(conn, app_id=app_id, app_token=app_token)
+        except TallyError:
+            return None
+        key = projects_repository.dashboard_key(conn, project_id)
+        return (project_id, key[1]) if key is not None else None
+
+    found = await run(request, check, write=False)
+    if found is None:
+        return _html("sign_in.html", 401, token=given, error="Those keys do not open any project.")
+    response = RedirectResponse("/dashboard/orders", status_code=303, headers=_HEADERS)
+    response.set_cookie(
+        auth.SESSION_COOKIE,
+        auth.issue(found[0], found[1], now=int(time.time())),
+        max_age=auth.SESSION_SECONDS,
+        path=auth.PATH,
+        httponly=True,
+        samesite="strict",
+        secure=_secure(request),
+    )
+    response.delete_cookie(auth.SIGN_IN_COOKIE, path=auth.PATH)
+    return response
+
+
+def _same(a: str, b: str) -> bool:
+    import hmac
+
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+@router.post("/sign-out")
+async def sign_out(request: Request) -> Response:
+    signed = await _signed_in(request)
+    form = await _form(request)
+    if signed is None:
+        return _to_sign_in()
+    if not auth.csrf_matches(signed.session, form.get("csrf")):
+        return _refused()
+    response = _to_sign_in()
+    response.delete_cookie(auth.SESSION_COOKIE, path=auth.PATH)
+    return response
+
+
+@router.get("/orders")
+async def orders_list(request: Request) -> Response:
+    query = request.query_params
+    filters = service.OrderFilters(
+        status=query.get("status") or None,
+        created_from=query.get("created_from") or None,
+        created_to=query.get("created_to") or None,
+        customer=query.get("customer") or None,
+        source_id=query.get("source_id") or None,
+    )
+    cursor = query.get("after") or None
+
+    def work(conn: Connection, project_id: str) -> dict[str, Any]:
+        page = service.orders_page(conn, project_id=project_id, filters=filters, cursor=cursor)
+        next_link = None
+        if page.next_cursor is not None:
+            next_link = "?" + urlencode({**filters.query(), "after": page.next_cursor})
+        return {"page": page, "next_link": next_link}
+
+    return await _page(
+        request,
+        "orders.html",
+        work,
+        filters=filters,
+        statuses=service.STATUSES,
+        first_link="?" + urlencode(filters.query()) if cursor else None,
+    )
+
+
+@router.get("/orders/{order_id}")
+async def order_detail(request: Request, order_id: str) -> Response:
+    return await _page(
+        request,
+        "order.html",
+        lambda conn, project_id: {
+            "view": service.order_page(conn, project_id=project_id, ref=order_id)
+        },
+        redemption_json=redemption_json,
+    )
+
+
+@router.get("/customers/{customer_id}")
+async def customer_detail(request: Request, customer_id: str) -> Response:
+    return await _page(
+        request,
+        "customer.html",
+        lambda conn, project_id: {
+            "view": service.customer_page(conn, project_id=project_id, ref=customer_id)
+        },
+    )
+
+
+@router.get("/redemptions")
+async def redemptions_list(request: Request) -> Response:
+    result = request.query_params.get("result") or None
+    try:
+        page = max(1, min(int(request.query_params.get("page") or 1), 1000))
+    except ValueError:
+        page = 1
+
+    def work(conn: Connection, project_id: str) -> dict[str, Any]:
+        rows, total = service.redemptions_page(
+            conn, project_id=project_id, result=result, page=page
+        )
+        return {"rows": rows, "total": total}
+
+    return await _page(
+        request,
+        "redemptions.html",
+        work,
+        result=result,
+        page_number=page,
+        page_size=service.PAGE_SIZE,
+    )
+
+
+@router.get("/static/{name}")
+async def static(name: str) -> Response:
+    """The stylesheet (no project data: served without a session, so the sign-in form is
+    styled too)."""
+    path = _STATIC / name
+    if "/" in name or name.startswith(".") or not path.is_file():
+        return Response(status_code=404)
+    return FileResponse(path, headers={"Cache-Control": "max-age=3600"})
