@@ -13,16 +13,26 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+)
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy.engine import Connection
 
+from tally.clock import utcnow
 from tally.dashboard import auth, presenter, service
 from tally.errors import TallyError
+from tally.exports import service as exports
+from tally.exports.schemas import ExportParameters
 from tally.projects import repository as projects_repository
 from tally.projects import service as projects
 from tally.redemptions.presenter import redemption_json
 from tally.web.context import run
+from tally.web.runtime import runtime_of
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 
@@ -79,12 +89,18 @@ async def _signed_in(request: Request) -> Signed | None:
     return Signed(session, key[0]) if session is not None else None
 
 
-async def _form(request: Request) -> dict[str, str]:
+async def _form_lists(request: Request) -> dict[str, list[str]]:
     body = await request.body()
     if len(body) > _MAX_FORM_BYTES:
         return {}
-    parsed = parse_qs(body.decode("utf-8", "replace"), max_num_fields=20)
-    return {name: values[0] for name, values in parsed.items()}
+    try:
+        return parse_qs(body.decode("utf-8", "replace"), max_num_fields=200)
+    except ValueError:
+        return {}
+
+
+async def _form(request: Request) -> dict[str, str]:
+    return {name: values[0] for name, values in (await _form_lists(request)).items()}
 
 
 def _to_sign_in() -> RedirectResponse:
@@ -270,6 +286,120 @@ async def redemptions_list(request: Request) -> Response:
         result=result,
         page_number=page,
         page_size=service.PAGE_SIZE,
+    )
+
+
+@router.get("/exports")
+async def exports_page(request: Request) -> Response:
+    fields, defaults = service.export_fields()
+    return await _page(
+        request,
+        "exports.html",
+        lambda conn, project_id: {"exports": service.recent_exports(conn, project_id=project_id)},
+        fields=fields,
+        defaults=defaults,
+        statuses=service.STATUSES,
+        error=None,
+    )
+
+
+@router.post("/exports")
+async def start_export(request: Request) -> Response:
+    signed = await _signed_in(request)
+    form = await _form_lists(request)
+    if signed is None:
+        return _to_sign_in()
+    if not auth.csrf_matches(signed.session, next(iter(form.get("csrf") or []), None)):
+        return _refused()
+    first = {name: values[0] for name, values in form.items()}
+    parameters = ExportParameters(
+        fields=form.get("fields") or None,
+        filters=service.export_filters(
+            first.get("status"), first.get("created_from"), first.get("created_to")
+        ),
+        order="-created_at",
+    )
+    runtime = runtime_of(request)
+    project_id = signed.session.project_id
+    try:
+        row = await run(
+            request,
+            lambda conn: exports.create(
+                conn,
+                project_id=project_id,
+                exported_object="order",
+                parameters=parameters,
+                directory=runtime.exports_dir,
+                now=utcnow(),
+                channel="USER_PORTAL",
+            ),
+            write=True,
+        )
+    except TallyError as exc:
+        return _html("error.html", 400, title="Export refused", message=exc.details, signed=signed)
+    if runtime.jobs is not None:
+        runtime.jobs.wake()
+    return RedirectResponse(f"/dashboard/exports/{row['id']}", status_code=303, headers=_HEADERS)
+
+
+@router.get("/exports/{export_id}")
+async def export_detail(request: Request, export_id: str) -> Response:
+    return await _page(
+        request,
+        "export.html",
+        lambda conn, project_id: {
+            "export": exports.get(conn, project_id=project_id, export_id=export_id)
+        },
+    )
+
+
+@router.get("/exports/{export_id}/status")
+async def export_status(request: Request, export_id: str) -> Response:
+    """What the export page polls for its live status (JSON)."""
+    signed = await _signed_in(request)
+    if signed is None:
+        return JSONResponse({"error": "sign in"}, status_code=401, headers=_HEADERS)
+    project_id = signed.session.project_id
+    try:
+        row = await run(
+            request,
+            lambda conn: exports.get(conn, project_id=project_id, export_id=export_id),
+            write=False,
+        )
+    except TallyError:
+        return JSONResponse({"error": "not found"}, status_code=404, headers=_HEADERS)
+    done = row["status"] == "DONE"
+    return JSONResponse(
+        {
+            "status": row["status"],
+            "rows": row["row_count"],
+            "download": f"/dashboard/exports/{export_id}/download" if done else None,
+        },
+        headers=_HEADERS,
+    )
+
+
+@router.get("/exports/{export_id}/download")
+async def export_download(request: Request, export_id: str) -> Response:
+    """The CSV, to the signed-in operator (no token in any URL)."""
+    signed = await _signed_in(request)
+    if signed is None:
+        return _to_sign_in()
+    project_id = signed.session.project_id
+    try:
+        row = await run(
+            request,
+            lambda conn: exports.get(conn, project_id=project_id, export_id=export_id),
+            write=False,
+        )
+        path = exports.file_of(row)
+    except TallyError as exc:
+        return _html("error.html", 404, title="Not found", message=exc.details, signed=signed)
+    return FileResponse(
+        path,
+        media_type="text/csv",
+        filename=f"{export_id}.csv",
+        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
     )
 
 

@@ -5,7 +5,7 @@ scoped to the signed-in project.
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,6 +19,8 @@ from tally.customers.tables import customers as customers_table
 from tally.db.prepared import Row
 from tally.errors import not_found
 from tally.events import service as events
+from tally.exports import service as exports
+from tally.exports.columns import ORDER as ORDER_EXPORT
 from tally.orders import repository as orders_repository
 from tally.orders import service as orders
 from tally.orders.tables import orders as orders_table
@@ -204,3 +206,28 @@ def redemptions_page(
         created_after=None,
         conditions=[],
     )
+
+
+def export_fields() -> tuple[list[str], tuple[str, ...]]:
+    """Every field an order export may have (besides metadata.<key>), and the defaults."""
+    return list(ORDER_EXPORT.fields), ORDER_EXPORT.default_fields
+
+
+def export_filters(status: str | None, created_from: str | None, created_to: str | None) -> Any:
+    """The API's export filters for what the dashboard's form asks."""
+    found: dict[str, Any] = {}
+    if status in STATUSES:
+        found["status"] = {"conditions": {"$in": [status]}}
+    dates: dict[str, str] = {}
+    if created_from and (when := _when(created_from, end_of_day=False)) is not None:
+        dates["$after"] = (when - timedelta(milliseconds=1)).isoformat()
+    if created_to and (when := _when(created_to, end_of_day=True)) is not None:
+        dates["$before"] = (when + timedelta(milliseconds=1)).isoformat()
+    if dates:
+        found["created_at"] = {"conditions": dates}
+    return found or None
+
+
+def recent_exports(conn: Connection, *, project_id: str) -> list[Row]:
+    rows, _ = exports.list_page(conn, project_id=project_id, limit=20, page=1, order="-created_at")
+    return rows

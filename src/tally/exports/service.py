@@ -120,6 +120,7 @@ def create(
     parameters: ExportParameters | None,
     directory: Path,
     now: datetime,
+    channel: str = "API",
 ) -> Row:
     """Check the request, record the export and queue the job that writes it."""
     source = source_of(exported_object)
@@ -131,7 +132,7 @@ def create(
         "exported_object": source.name,
         "parameters": stored,
         "status": "SCHEDULED",
-        "channel": "API",
+        "channel": channel,
         "file_path": str(directory / project_id / f"{export_id}.csv"),
         "token": None,
         "row_count": None,
