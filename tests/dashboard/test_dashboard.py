@@ -4,6 +4,7 @@ without a session, pages that show the API's orders and redemptions (escaped), k
 paging, and another project's session seeing nothing of this one."""
 
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -198,3 +199,54 @@ def test_orders_page_by_keyset(client: AppClient) -> None:
         pages += 1
     assert pages == 3
     assert seen == [f"k-{i:03d}" for i in reversed(range(120))]
+
+
+def test_an_uploaded_import_runs_and_its_progress_shows(client: AppClient) -> None:
+    page = browser(client)
+    sign_in(page, client.project)
+    html = page.get("/dashboard/imports").text
+    csrf = csrf_of(html)
+    orders = (
+        b'[{"source_id": "up-1", "amount": 100}, {"source_id": "up-2", "amount": 200},'
+        b' {"source_id": "up-3", "amount": 300, "customer": {"id": "cust_nobody"}}]'
+    )
+    refused = page.post(
+        "/dashboard/imports",
+        data={},
+        files={"file": ("orders.json", orders)},
+        follow_redirects=False,
+    )
+    assert refused.status_code == 403
+    bad = page.post(
+        "/dashboard/imports",
+        data={"csrf": csrf},
+        files={"file": ("orders.json", b'[{"amount": "lots"}]')},
+        follow_redirects=False,
+    )
+    assert bad.status_code == 400 and "Order 0.amount" in bad.text
+    started = page.post(
+        "/dashboard/imports",
+        data={"csrf": csrf},
+        files={"file": ("orders.json", orders)},
+        follow_redirects=False,
+    )
+    assert started.status_code == 303, started.text
+    action_url = started.headers["location"]
+    assert action_url.startswith("/dashboard/async-actions/aa_")
+    status: dict[str, Any] = {}
+    for _ in range(300):
+        status = page.get(action_url + "/status").json()
+        if status["status"] in ("DONE", "FAILED"):
+            break
+        time.sleep(0.05)
+    assert (status["status"], status["done"], status["failed"]) == ("DONE", 2, 1)
+    detail = page.get(action_url)
+    assert detail.status_code == 200 and "up-3" in detail.text
+    assert client.get("/v1/orders/up-2").status_code == 200
+    listed = page.get("/dashboard/async-actions")
+    assert action_url.rsplit("/", 1)[1] in listed.text
+    # Another project's session sees neither the page nor its status.
+    other = browser(client)
+    sign_in(other, client.new_project("other"))
+    assert other.get(action_url).status_code == 404
+    assert other.get(action_url + "/status").status_code == 404

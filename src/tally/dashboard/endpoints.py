@@ -5,6 +5,7 @@ page redirects to the sign-in form and a form post is refused. Pages are read-on
 over the same services the API uses, scoped to the session's project.
 """
 
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,17 +22,23 @@ from fastapi.responses import (
     Response,
 )
 from jinja2 import Environment, PackageLoader, select_autoescape
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.engine import Connection
 
+from tally.async_actions import service as async_actions
 from tally.clock import utcnow
 from tally.dashboard import auth, presenter, service
 from tally.errors import TallyError
 from tally.exports import service as exports
 from tally.exports.schemas import ExportParameters
+from tally.orders import service as orders
+from tally.orders.files import OrderFileError, read_orders
+from tally.orders.schemas import MAX_IMPORT, OrderCreate
 from tally.projects import repository as projects_repository
 from tally.projects import service as projects
 from tally.redemptions.presenter import redemption_json
 from tally.web.context import run
+from tally.web.errors import request_id_of
 from tally.web.runtime import runtime_of
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
@@ -57,6 +64,8 @@ _HEADERS = {
     "X-Frame-Options": "DENY",
 }
 _MAX_FORM_BYTES = 16_384
+_IMPORT_SUFFIXES = (".json", ".jsonl", ".ndjson", ".csv")
+_ORDERS = TypeAdapter(list[OrderCreate])
 
 
 @dataclass(frozen=True)
@@ -400,6 +409,133 @@ async def export_download(request: Request, export_id: str) -> Response:
         media_type="text/csv",
         filename=f"{export_id}.csv",
         headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+@router.get("/imports")
+async def imports_page(request: Request) -> Response:
+    return await _page(
+        request,
+        "imports.html",
+        lambda conn, project_id: {"actions": service.recent_actions(conn, project_id=project_id)},
+        error=None,
+        max_orders=MAX_IMPORT,
+    )
+
+
+@router.post("/imports")
+async def start_import(request: Request) -> Response:
+    """An uploaded file of orders (JSON, JSON lines or CSV, as `tally orders import` reads),
+    queued as POST /v1/orders/import queues it."""
+    signed = await _signed_in(request)
+    if signed is None:
+        return _to_sign_in()
+    form = await request.form(max_files=1, max_fields=10)
+    csrf = form.get("csrf")
+    if not auth.csrf_matches(signed.session, csrf if isinstance(csrf, str) else None):
+        return _refused()
+    upload = form.get("file")
+    project_id = signed.session.project_id
+
+    async def refuse(message: str) -> Response:
+        actions = await run(
+            request,
+            lambda conn: service.recent_actions(conn, project_id=project_id),
+            write=False,
+        )
+        return _html(
+            "imports.html",
+            400,
+            signed=signed,
+            actions=actions,
+            error=message,
+            max_orders=MAX_IMPORT,
+        )
+
+    if isinstance(upload, str) or upload is None or not upload.filename:
+        return await refuse("Choose a file of orders to import.")
+    suffix = Path(upload.filename).suffix.lower()
+    with tempfile.TemporaryDirectory(prefix="tally-upload-") as directory:
+        path = Path(directory) / f"orders{suffix if suffix in _IMPORT_SUFFIXES else ''}"
+        path.write_bytes(await upload.read())
+        try:
+            raw = read_orders(path)
+        except (OrderFileError, UnicodeDecodeError, ValueError) as exc:
+            return await refuse(f"{upload.filename}: {exc}")
+    if not raw:
+        return await refuse(f"{upload.filename} holds no orders.")
+    if len(raw) > MAX_IMPORT:
+        return await refuse(f"{upload.filename} holds {len(raw):,} orders; at most {MAX_IMPORT:,}.")
+    try:
+        bodies = _ORDERS.validate_python(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        return await refuse(f"Order {where}: {first['msg']}")
+    action_id = await run(
+        request,
+        lambda conn: orders.schedule_import(
+            conn,
+            project_id=project_id,
+            bodies=bodies,
+            request_id=request_id_of(request),
+            now=utcnow(),
+        ),
+        write=True,
+    )
+    runtime = runtime_of(request)
+    if runtime.jobs is not None:
+        runtime.jobs.wake()
+    return RedirectResponse(
+        f"/dashboard/async-actions/{action_id}", status_code=303, headers=_HEADERS
+    )
+
+
+@router.get("/async-actions")
+async def actions_list(request: Request) -> Response:
+    return await _page(
+        request,
+        "actions.html",
+        lambda conn, project_id: {"actions": service.recent_actions(conn, project_id=project_id)},
+    )
+
+
+@router.get("/async-actions/{action_id}")
+async def action_detail(request: Request, action_id: str) -> Response:
+    return await _page(
+        request,
+        "action.html",
+        lambda conn, project_id: {
+            "action": async_actions.get(conn, project_id=project_id, action_id=action_id)
+        },
+    )
+
+
+@router.get("/async-actions/{action_id}/status")
+async def action_status(request: Request, action_id: str) -> Response:
+    """What the async action's page polls for its live progress (JSON)."""
+    signed = await _signed_in(request)
+    if signed is None:
+        return JSONResponse({"error": "sign in"}, status_code=401, headers=_HEADERS)
+    project_id = signed.session.project_id
+    try:
+        row = await run(
+            request,
+            lambda conn: async_actions.get(conn, project_id=project_id, action_id=action_id),
+            write=False,
+        )
+    except TallyError:
+        return JSONResponse({"error": "not found"}, status_code=404, headers=_HEADERS)
+    result = row["result"] or {}
+    return JSONResponse(
+        {
+            "status": row["status"],
+            "progress": row["progress"],
+            "done": result.get("done_count"),
+            "failed": result.get("failed_count"),
+            "message": result.get("message"),
+        },
+        headers=_HEADERS,
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from tally.async_actions import service as async_actions
 from tally.clock import parse_datetime
 from tally.common import repository as common
 from tally.customers import repository as customers_repository
@@ -230,4 +231,9 @@ def export_filters(status: str | None, created_from: str | None, created_to: str
 
 def recent_exports(conn: Connection, *, project_id: str) -> list[Row]:
     rows, _ = exports.list_page(conn, project_id=project_id, limit=20, page=1, order="-created_at")
+    return rows
+
+
+def recent_actions(conn: Connection, *, project_id: str) -> list[Row]:
+    rows, _ = async_actions.list_page(conn, project_id=project_id, limit=50, before=None)
     return rows

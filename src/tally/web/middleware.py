@@ -22,7 +22,7 @@ def _error(status: int, key: str, message: str, details: str, rid: str) -> bytes
     )
 
 
-_BULK_PATHS = frozenset({"/v1/orders/import"})
+_BULK_PATHS = frozenset({"/v1/orders/import", "/dashboard/imports"})
 
 
 class RequestMiddleware:
@@ -119,7 +119,7 @@ class RequestMiddleware:
                 and not (ctype.startswith(b"multipart/") and scope["path"].endswith("importCSV"))
                 # The dashboard's HTML forms.
                 and not (
-                    ctype == b"application/x-www-form-urlencoded"
+                    ctype in (b"application/x-www-form-urlencoded", b"multipart/form-data")
                     and scope["path"].startswith("/dashboard/")
                 )
             ):
