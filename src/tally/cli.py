@@ -160,6 +160,34 @@ def projects_list() -> None:
         db.dispose()
 
 
+@projects_app.command("currency")
+def projects_currency(
+    project: Annotated[str, typer.Argument(help="Project id or name.")],
+    code: Annotated[
+        str | None, typer.Argument(help="ISO 4217 code, e.g. EUR; leave out to show it.")
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Print amounts without one.")] = False,
+) -> None:
+    """Show or set the currency the dashboard prints a project's amounts with (display
+    only: amounts are integers in the smallest unit and carry no currency)."""
+    from tally.db.engine import Database
+    from tally.projects.repository import dashboard_key, set_currency
+
+    if code is not None and not (len(code) == 3 and code.isascii() and code.isalpha()):
+        typer.echo("error: a currency is three letters (ISO 4217)", err=True)
+        raise typer.Exit(2)
+    db = Database(get_settings().database_url, pool_size=1)
+    try:
+        with db.transaction(write=code is not None or clear) as conn:
+            project_id = _project_id(conn, project)
+            if code is not None or clear:
+                set_currency(conn, project_id, None if clear else code.upper() if code else None)
+            found = dashboard_key(conn, project_id)
+    finally:
+        db.dispose()
+    typer.echo((found[2] if found else None) or "(none)")
+
+
 @projects_app.command("stacking")
 def projects_stacking(
     project: Annotated[str, typer.Argument(help="Project id or name.")],

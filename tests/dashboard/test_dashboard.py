@@ -250,3 +250,21 @@ def test_an_uploaded_import_runs_and_its_progress_shows(client: AppClient) -> No
     sign_in(other, client.new_project("other"))
     assert other.get(action_url).status_code == 404
     assert other.get(action_url + "/status").status_code == 404
+
+
+def test_the_display_currency(shop: AppClient) -> None:
+    page = browser(shop)
+    sign_in(page, shop.project)
+    csrf = csrf_of(page.get("/dashboard/settings").text)
+    assert page.post("/dashboard/settings", data={"currency": "EUR"}).status_code == 403
+    bad = page.post("/dashboard/settings", data={"csrf": csrf, "currency": "EURO"})
+    assert bad.status_code == 400
+    saved = page.post(
+        "/dashboard/settings", data={"csrf": csrf, "currency": "eur"}, follow_redirects=False
+    )
+    assert saved.status_code == 303
+    assert "1,234.56 EUR" in page.get("/dashboard/orders").text
+    # Display only: the API's amounts are unchanged.
+    assert shop.get("/v1/orders/o-1").json()["amount"] == 123_456
+    page.post("/dashboard/settings", data={"csrf": csrf, "currency": ""})
+    assert "1,234.56 EUR" not in page.get("/dashboard/orders").text

@@ -72,9 +72,12 @@ _ORDERS = TypeAdapter(list[OrderCreate])
 class Signed:
     session: auth.Session
     project_name: str
+    currency: str | None
 
 
 def _html(template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    signed = context.get("signed")
+    context.setdefault("currency", signed.currency if signed is not None else None)
     body = _templates.get_template(template).render(**context)
     return HTMLResponse(body, status_code=status, headers=_HEADERS)
 
@@ -95,7 +98,7 @@ async def _signed_in(request: Request) -> Signed | None:
     if key is None:
         return None
     session = auth.verify(value, key[1], now=int(time.time()))
-    return Signed(session, key[0]) if session is not None else None
+    return Signed(session, key[0], key[2]) if session is not None else None
 
 
 async def _form_lists(request: Request) -> dict[str, list[str]]:
@@ -537,6 +540,35 @@ async def action_status(request: Request, action_id: str) -> Response:
         },
         headers=_HEADERS,
     )
+
+
+@router.get("/settings")
+async def settings_page(request: Request) -> Response:
+    return await _page(request, "settings.html", lambda conn, project_id: {}, error=None)
+
+
+@router.post("/settings")
+async def save_settings(request: Request) -> Response:
+    signed = await _signed_in(request)
+    form = await _form(request)
+    if signed is None:
+        return _to_sign_in()
+    if not auth.csrf_matches(signed.session, form.get("csrf")):
+        return _refused()
+    currency = form.get("currency", "").strip().upper() or None
+    if currency is not None and not (
+        len(currency) == 3 and currency.isascii() and currency.isalpha()
+    ):
+        return _html(
+            "settings.html", 400, signed=signed, error="A currency is three letters (ISO 4217)."
+        )
+    project_id = signed.session.project_id
+    await run(
+        request,
+        lambda conn: projects_repository.set_currency(conn, project_id, currency),
+        write=True,
+    )
+    return RedirectResponse("/dashboard/settings", status_code=303, headers=_HEADERS)
 
 
 @router.get("/static/{name}")

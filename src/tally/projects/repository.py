@@ -39,12 +39,19 @@ def find_credentials(conn: Connection, app_id: str) -> tuple[str, str] | None:
     return (row[0], row[1]) if row else None
 
 
-def dashboard_key(conn: Connection, project_id: str) -> tuple[str, str] | None:
-    """(name, stored token hash) of a project: what signs its dashboard sessions."""
+def dashboard_key(conn: Connection, project_id: str) -> tuple[str, str, str | None] | None:
+    """(name, stored token hash, display currency) of a project: what signs its dashboard
+    sessions, and how its pages print money."""
     row = conn.execute(
-        sa.select(projects.c.name, projects.c.app_token_hash).where(projects.c.id == project_id)
+        sa.select(projects.c.name, projects.c.app_token_hash, projects.c.currency).where(
+            projects.c.id == project_id
+        )
     ).first()
-    return (row[0], row[1]) if row else None
+    return (row[0], row[1], row[2]) if row else None
+
+
+def set_currency(conn: Connection, project_id: str, currency: str | None) -> None:
+    conn.execute(projects.update().where(projects.c.id == project_id).values(currency=currency))
 
 
 _STACKING = Prepared(

@@ -14,6 +14,8 @@ projects = sa.Table(
     # The project's stacking rules that differ from the defaults (BEHAVIOR 10.4): set with
     # `tally projects stacking`, as Voucherify's are set in its dashboard.
     sa.Column("stacking_rules", JSONType, nullable=True),
+    # ISO 4217 code the dashboard prints amounts with; display only (amounts carry none).
+    sa.Column("currency", sa.String(3), nullable=True),
 )
 
 # Row counts that list envelopes report as `total`. Kept exact in the same transaction as
