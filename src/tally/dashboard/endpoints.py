@@ -36,7 +36,6 @@ from tally.orders.files import OrderFileError, read_orders
 from tally.orders.schemas import MAX_IMPORT, OrderCreate
 from tally.projects import repository as projects_repository
 from tally.projects import service as projects
-from tally.redemptions.presenter import redemption_json
 from tally.web.context import run
 from tally.web.errors import request_id_of
 from tally.web.runtime import runtime_of
@@ -87,18 +86,23 @@ def _secure(request: Request) -> bool:
     return (forwarded or request.url.scheme) == "https"
 
 
-async def _signed_in(request: Request) -> Signed | None:
-    value = request.cookies.get(auth.SESSION_COOKIE)
+def _session_of(conn: Connection, value: str | None) -> Signed | None:
+    """The session a cookie value holds, checked against its project's key (a read)."""
     project_id = auth.project_of(value) if value else None
     if value is None or project_id is None:
         return None
-    key = await run(
-        request, lambda conn: projects_repository.dashboard_key(conn, project_id), write=False
-    )
+    key = projects_repository.dashboard_key(conn, project_id)
     if key is None:
         return None
     session = auth.verify(value, key[1], now=int(time.time()))
     return Signed(session, key[0], key[2]) if session is not None else None
+
+
+async def _signed_in(request: Request) -> Signed | None:
+    value = request.cookies.get(auth.SESSION_COOKIE)
+    if value is None:
+        return None
+    return await run(request, lambda conn: _session_of(conn, value), write=False)
 
 
 async def _form_lists(request: Request) -> dict[str, list[str]]:
@@ -127,23 +131,37 @@ async def _page(
     request: Request,
     template: str,
     work: Callable[[Connection, str], dict[str, Any]],
+    *,
+    quick: bool = False,
     **context: Any,
 ) -> Response:
-    """A signed-in page: ``work`` reads what it shows for the session's project."""
-    signed = await _signed_in(request)
+    """A signed-in page: ``work`` reads what it shows for the session's project, in the
+    same read as the session check. ``quick``: a page of one object, run as the API runs
+    its one-object reads (on the event loop on SQLite)."""
+    value = request.cookies.get(auth.SESSION_COOKIE)
+    if value is None:
+        return _to_sign_in()
+
+    def read(conn: Connection) -> tuple[Signed | None, dict[str, Any] | TallyError]:
+        signed = _session_of(conn, value)
+        if signed is None:
+            return None, {}
+        try:
+            return signed, work(conn, signed.session.project_id)
+        except TallyError as exc:
+            if exc.status != 404:
+                raise
+            return signed, exc
+
+    signed, found = await run(request, read, write=False, quick=quick)
     if signed is None:
         return _to_sign_in()
-    project_id = signed.session.project_id
-    try:
-        found = await run(request, lambda conn: work(conn, project_id), write=False)
-    except TallyError as exc:
-        if exc.status != 404:
-            raise
+    if isinstance(found, TallyError):
         return _html(
             "error.html",
             404,
             title="Not found",
-            message=exc.details or "Nothing here.",
+            message=found.details or "Nothing here.",
             signed=signed,
         )
     return _html(template, signed=signed, **context, **found)
@@ -262,7 +280,7 @@ async def order_detail(request: Request, order_id: str) -> Response:
         lambda conn, project_id: {
             "view": service.order_page(conn, project_id=project_id, ref=order_id)
         },
-        redemption_json=redemption_json,
+        quick=True,
     )
 
 
