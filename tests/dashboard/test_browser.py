@@ -1,8 +1,8 @@
 """The dashboard end to end in a real browser: headless Chromium from Debian driven by
 Playwright, against a real `tally serve` on both engines. Sign in, see an order made through
-the API, open it and see its redemptions, run an export and download it, sign out; at 1280
-px and at a phone's width. Screenshots of the main pages go to
-``test-artifacts/screenshots/`` (not committed) for a person to look at.
+the API, open it and see its redemptions, run an export and download it, upload an import
+and watch it finish, sign out; at 1280 px and at a phone's width. Screenshots of the main
+pages go to ``test-artifacts/screenshots/`` (not committed) for a person to look at.
 
 Without Chromium the test is skipped locally and fails in CI (`.ci/run` installs it)."""
 
@@ -130,6 +130,21 @@ def test_an_operator_works_through_the_dashboard(server: LiveServer, tmp_path: P
                 "plain-2",
                 "web-order-1",
             ]
+
+            # An import uploaded from a file, watched until its async action is done.
+            upload = tmp_path / "more-orders.json"
+            upload.write_text(
+                '[{"source_id": "imported-1", "amount": 700},'
+                ' {"source_id": "imported-2", "amount": 800}]'
+            )
+            page.goto(f"{server.base_url}/dashboard/imports")
+            page.set_input_files("input[name=file]", str(upload))
+            page.click("button:has-text('Import')")
+            expect(page.locator("[data-field=status]")).to_have_text("DONE", timeout=30_000)
+            expect(page.locator("[data-field=done]")).to_have_text("2")
+            page.screenshot(path=ARTIFACTS / f"{engine}-import.png", full_page=True)
+            page.goto(f"{server.base_url}/dashboard/orders")
+            expect(page.get_by_role("link", name="imported-2")).to_be_visible()
 
             # A phone's width: the same pages, readable.
             phone = browser.new_context(
