@@ -431,6 +431,11 @@ def webhooks_add(
     from tally.webhooks import presenter, service
 
     settings = get_settings()
+    try:
+        service.check_url(url, allow_private=settings.webhooks_allow_private)
+    except TallyError as exc:
+        typer.echo(f"error: {exc.details or exc.message}", err=True)
+        raise typer.Exit(2) from None
     db = _open_db()
     try:
         with db.transaction(write=True) as conn:
@@ -440,7 +445,6 @@ def webhooks_add(
                     project_id=_project_id(conn, project),
                     url=url,
                     events=event or [service.ALL_EVENTS],
-                    allow_private=settings.webhooks_allow_private,
                     now=utcnow(),
                 )
             except TallyError as exc:

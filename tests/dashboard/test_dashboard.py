@@ -268,3 +268,34 @@ def test_the_display_currency(shop: AppClient) -> None:
     assert shop.get("/v1/orders/o-1").json()["amount"] == 123_456
     page.post("/dashboard/settings", data={"csrf": csrf, "currency": ""})
     assert "1,234.56 EUR" not in page.get("/dashboard/orders").text
+
+
+def test_a_cookie_with_a_nul_is_no_session(client: AppClient) -> None:
+    page = browser(client)
+    response = page.get(
+        "/dashboard/orders",
+        headers={"Cookie": 'tally_session="proj\\000x.1.2.3"'},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+
+
+def test_keyset_paging_keeps_microseconds(client: AppClient) -> None:
+    """Imported orders may carry times finer than a millisecond: a page's cursor keeps
+    them, so no order between two pages is skipped."""
+    for i in range(51):
+        body = {
+            "source_id": f"us-{i:02d}",
+            "amount": 100,
+            "created_at": f"2026-01-01T00:00:00.{123000 + i:06d}Z",
+        }
+        response = client.post("/v1/orders", json=body)
+        assert response.status_code == 200, response.text
+    page = browser(client)
+    sign_in(page, client.project)
+    first = page.get("/dashboard/orders").text
+    found = re.search(r'href="(\?[^"]*after=[^"]*)" rel="next"', first)
+    assert found is not None
+    second = page.get("/dashboard/orders" + found.group(1).replace("&amp;", "&")).text
+    seen = re.findall(r">(us-\d{2})</a>", first) + re.findall(r">(us-\d{2})</a>", second)
+    assert sorted(seen) == [f"us-{i:02d}" for i in range(51)]

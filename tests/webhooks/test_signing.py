@@ -79,3 +79,10 @@ def test_a_url_keeps_its_path_query_and_port() -> None:
     )
     assert target.host_header == "hooks.example.com:8443"
     assert parse("http://example.com").path == "/"
+
+
+def test_what_goes_on_the_wire_is_ascii() -> None:
+    target = parse("https://bücher.example/hooks/café?q=ü&x=%41")
+    assert target.host == "xn--bcher-kva.example"
+    assert target.path == "/hooks/caf%C3%A9?q=%C3%BC&x=%41"
+    assert target.host_header.isascii() and target.path.isascii()

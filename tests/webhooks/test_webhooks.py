@@ -328,3 +328,42 @@ def test_the_cli_adds_lists_and_removes_endpoints(migrated_db_url: str, tmp_path
     assert removed.returncode == 0, removed.stderr
     assert webhook_id not in tally("list").stdout
     assert tally("remove", webhook_id).returncode == 2
+
+
+def test_a_receiver_that_drips_its_answer_is_cut_off_at_the_timeout() -> None:
+    """The timeout bounds the whole try, not each read: a receiver sending a byte every
+    0.2 s cannot hold a sender (and so the deliverer) past it."""
+    import socket
+    import threading
+
+    from tally.webhooks.sender import post
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def drip() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            try:
+                for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 100:
+                    conn.sendall(bytes([byte]))
+                    time.sleep(0.2)
+            except OSError:
+                pass
+
+    threading.Thread(target=drip, daemon=True).start()
+    started = time.monotonic()
+    outcome = post(
+        f"http://127.0.0.1:{listener.getsockname()[1]}/",
+        b"{}",
+        {},
+        timeout=1.0,
+        allow_private=True,
+    )
+    elapsed = time.monotonic() - started
+    listener.close()
+    assert outcome.status is None and outcome.error is not None
+    assert "timed out" in outcome.error
+    assert elapsed < 2.5

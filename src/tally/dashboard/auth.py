@@ -48,6 +48,8 @@ def issue(project_id: str, token_hash: str, *, now: int) -> str:
 
 def project_of(value: str) -> str | None:
     """The project a cookie value claims (not yet verified)."""
+    if len(value) > 300 or "\x00" in value:
+        return None  # PostgreSQL refuses NUL in any text: never sent to a query
     parts = value.split(".")
     return parts[0] if len(parts) == 4 and 0 < len(parts[0]) <= 40 else None
 

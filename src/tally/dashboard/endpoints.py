@@ -5,6 +5,7 @@ page redirects to the sign-in form and a form post is refused. Pages are read-on
 over the same services the API uses, scoped to the session's project.
 """
 
+import csv
 import tempfile
 import time
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
+import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import (
     FileResponse,
@@ -476,23 +478,33 @@ async def start_import(request: Request) -> Response:
     if isinstance(upload, str) or upload is None or not upload.filename:
         return await refuse("Choose a file of orders to import.")
     suffix = Path(upload.filename).suffix.lower()
-    with tempfile.TemporaryDirectory(prefix="tally-upload-") as directory:
-        path = Path(directory) / f"orders{suffix if suffix in _IMPORT_SUFFIXES else ''}"
-        path.write_bytes(await upload.read())
+    name = upload.filename
+    data = await upload.read()
+
+    def parse() -> list[OrderCreate] | str:
+        """The file's orders checked whole, or what is wrong (CPU work: on a thread)."""
+        with tempfile.TemporaryDirectory(prefix="tally-upload-") as directory:
+            path = Path(directory) / f"orders{suffix if suffix in _IMPORT_SUFFIXES else ''}"
+            path.write_bytes(data)
+            try:
+                raw = read_orders(path)
+            except (OrderFileError, UnicodeDecodeError, ValueError, csv.Error) as exc:
+                return f"{name}: {exc}"
+        if not raw:
+            return f"{name} holds no orders."
+        if len(raw) > MAX_IMPORT:
+            return f"{name} holds {len(raw):,} orders; at most {MAX_IMPORT:,}."
         try:
-            raw = read_orders(path)
-        except (OrderFileError, UnicodeDecodeError, ValueError) as exc:
-            return await refuse(f"{upload.filename}: {exc}")
-    if not raw:
-        return await refuse(f"{upload.filename} holds no orders.")
-    if len(raw) > MAX_IMPORT:
-        return await refuse(f"{upload.filename} holds {len(raw):,} orders; at most {MAX_IMPORT:,}.")
-    try:
-        bodies = _ORDERS.validate_python(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        return await refuse(f"Order {where}: {first['msg']}")
+            return _ORDERS.validate_python(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            return f"Order {where}: {first['msg']}"
+
+    checked = await anyio.to_thread.run_sync(parse, limiter=runtime_of(request).limiter)
+    if isinstance(checked, str):
+        return await refuse(checked)
+    bodies = checked
     action_id = await run(
         request,
         lambda conn: orders.schedule_import(

@@ -5,7 +5,7 @@ scoped to the signed-in project.
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -68,11 +68,14 @@ def cursor_of(row: Row) -> str:
 
 
 def _parse_cursor(text: str) -> tuple[datetime, str] | None:
+    """The position :func:`cursor_of` wrote, to the microsecond (an imported order may
+    carry finer times than the API makes)."""
     at, _, order_id = text.partition("|")
     try:
-        return parse_datetime(at), order_id
-    except (ValueError, OverflowError):
+        when = datetime.fromisoformat(at)
+    except ValueError:
         return None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)), order_id
 
 
 def orders_page(

@@ -12,9 +12,11 @@ changes in between (rebinding) cannot slip through.
 import ipaddress
 import socket
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 MAX_URL_LENGTH = 2000
+# Characters a path or query may hold as they are (RFC 3986 reserved and unreserved, and %).
+_PATH_SAFE = "/%:@!$&'()*+,;=-._~"
 
 
 class Refused(ValueError):
@@ -54,11 +56,21 @@ def parse(url: str) -> Target:
         raise Refused("the URL has no host")
     if parts.fragment:
         raise Refused("the URL must not have a fragment (#...)")
-    path = parts.path or "/"
+    # What goes on the wire is ASCII: a name in another script as its IDNA form, other
+    # characters of the path and query percent-encoded (escapes already there are kept).
+    try:
+        host = (
+            parts.hostname.encode("idna").decode("ascii")
+            if not parts.hostname.isascii()
+            else parts.hostname
+        )
+    except UnicodeError:
+        raise Refused(f"the host {parts.hostname} is not a valid name") from None
+    path = quote(parts.path or "/", safe=_PATH_SAFE)
     if parts.query:
-        path += "?" + parts.query
+        path += "?" + quote(parts.query, safe=_PATH_SAFE + "?")
     default = 443 if parts.scheme == "https" else 80
-    return Target(parts.scheme, parts.hostname, port or default, path)
+    return Target(parts.scheme, host, port or default, path)
 
 
 def is_public(address: str) -> bool:

@@ -3,6 +3,7 @@ dashboard): the project's webhook endpoints and their delivery logs."""
 
 from typing import Annotated, Literal
 
+import anyio.to_thread
 from fastapi import APIRouter, Body, Path, Request
 from fastapi.responses import Response
 
@@ -24,11 +25,22 @@ router = APIRouter(prefix="/v1/webhooks", tags=["Webhooks"])
 WebhookId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
+async def _check_url(request: Request, url: str) -> None:
+    """Resolve and check the URL on a worker thread, before any transaction: a slow name
+    server must not hold the database."""
+    allow_private = runtime_of(request).webhooks_allow_private
+    await anyio.to_thread.run_sync(
+        lambda: service.check_url(url, allow_private=allow_private),
+        limiter=runtime_of(request).limiter,
+    )
+
+
 @router.post("", responses={200: {"model": WebhookOut}}, operation_id="create-webhook")
 async def create_webhook(request: Request, project_id: ProjectId, body: WebhookCreate) -> Response:
     """Add an endpoint: the events of the types it names are sent to its URL from now on.
     The answer carries its signing `secret`, shown this once."""
     runtime = runtime_of(request)
+    await _check_url(request, body.url)
     response = await respond(
         request,
         lambda conn: presenter.webhook_json(
@@ -37,7 +49,6 @@ async def create_webhook(request: Request, project_id: ProjectId, body: WebhookC
                 project_id=project_id,
                 url=body.url,
                 events=body.events,
-                allow_private=runtime.webhooks_allow_private,
                 now=utcnow(),
             ),
             with_secret=True,
@@ -83,6 +94,8 @@ async def update_webhook(
     """Change the URL or the events; `active: true` turns an endpoint that was disabled
     for failing back on (its failed deliveries stay failed: GET /v1/events has them)."""
     runtime = runtime_of(request)
+    if body.url is not None:
+        await _check_url(request, body.url)
     response = await respond(
         request,
         lambda conn: presenter.webhook_json(
@@ -93,7 +106,6 @@ async def update_webhook(
                 url=body.url,
                 events=body.events,
                 active=body.active,
-                allow_private=runtime.webhooks_allow_private,
                 now=utcnow(),
             )
         ),

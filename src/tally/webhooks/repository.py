@@ -28,6 +28,15 @@ def update(conn: Connection, project_id: str, webhook_id: str, values: dict[str,
 
 
 def delete(conn: Connection, project_id: str, webhook_id: str) -> None:
+    """The endpoint and its deliveries. Its row is locked first (PostgreSQL): a deliverer
+    making deliveries for it skips it (SKIP LOCKED) or has committed them before these
+    deletes run, so none is left pointing at a deleted endpoint."""
+    if conn.dialect.name != "sqlite":
+        conn.execute(
+            sa.select(webhooks.c.id)
+            .where(webhooks.c.project_id == project_id, webhooks.c.id == webhook_id)
+            .with_for_update()
+        )
     conn.execute(
         deliveries.delete().where(
             deliveries.c.project_id == project_id, deliveries.c.webhook_id == webhook_id

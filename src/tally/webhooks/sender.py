@@ -1,5 +1,6 @@
 """One HTTP POST of a webhook body, to the address its URL was checked against."""
 
+import contextlib
 import http.client
 import socket
 import ssl
@@ -89,6 +90,13 @@ class Senders:
                 connection = _connect(target, address, timeout)
             elif connection.sock is not None:
                 connection.sock.settimeout(timeout)
+            # The socket timeout bounds each read, not the whole answer: a receiver that
+            # drips a byte at a time is cut off when the try's time is up.
+            deadline = threading.Timer(
+                max(0.0, timeout - (time.monotonic() - started)), _cut, (connection,)
+            )
+            deadline.daemon = True
+            deadline.start()
             try:
                 connection.request("POST", target.path, body=body, headers=sent)
                 response = connection.getresponse()
@@ -108,7 +116,11 @@ class Senders:
                 return done(None, f"TLS error: {exc.reason or exc}")
             except (OSError, http.client.HTTPException) as exc:
                 connection.close()
+                if time.monotonic() - started >= timeout:
+                    return done(None, f"timed out after {timeout:g} s")
                 return done(None, f"{type(exc).__name__}: {exc}"[:300])
+            finally:
+                deadline.cancel()
             break
         if response.will_close or not response.isclosed():
             connection.close()  # the receiver closes it, or its answer was not read to the end
@@ -122,6 +134,14 @@ class Senders:
         """Close this thread's kept-alive connections."""
         for connection in self._local.__dict__.pop("connections", {}).values():
             connection.close()
+
+
+def _cut(connection: http.client.HTTPConnection) -> None:
+    """End a try whose time is up: the blocked read fails at once."""
+    sock = connection.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):  # already closed: nothing to cut
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _connect(target: Target, address: str, timeout: float) -> http.client.HTTPConnection:

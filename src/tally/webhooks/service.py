@@ -36,9 +36,20 @@ def _checked_events(names: list[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _checked_url(url: str, allow_private: bool) -> str:
+def check_url(url: str, *, allow_private: bool) -> str:
+    """``url`` if Tally may send to it: its form, and every address its host resolves to
+    (BEHAVIOR 20.7, tally.webhooks.addresses). A DNS lookup: callers run it before their
+    transaction, never while holding the database."""
     try:
         addresses.resolve(addresses.parse(url), allow_private=allow_private)
+    except addresses.Refused as exc:
+        raise invalid_payload(f"Webhook url refused: {exc}") from None
+    return url
+
+
+def _well_formed(url: str) -> str:
+    try:
+        addresses.parse(url)
     except addresses.Refused as exc:
         raise invalid_payload(f"Webhook url refused: {exc}") from None
     return url
@@ -50,15 +61,15 @@ def create(
     project_id: str,
     url: str,
     events: list[str],
-    allow_private: bool,
     now: datetime,
 ) -> dict[str, Any]:
+    """A new endpoint for ``url`` (checked with :func:`check_url` already)."""
     # It gets the events committed from now on, not the project's history.
     cursor_txid, cursor_seq = events_repository.last_position(conn, project_id)
     row = {
         "id": ids.new_id(WEBHOOK_ID_PREFIX),
         "project_id": project_id,
-        "url": _checked_url(url, allow_private),
+        "url": _well_formed(url),
         "events": _checked_events(events),
         "secret": signing.new_secret(),
         "active": True,
@@ -87,13 +98,13 @@ def update(
     url: str | None,
     events: list[str] | None,
     active: bool | None,
-    allow_private: bool,
     now: datetime,
 ) -> Row:
+    """Change an endpoint; a new ``url`` was checked with :func:`check_url` already."""
     row = get(conn, project_id=project_id, webhook_id=webhook_id)
     values: dict[str, Any] = {}
     if url is not None:
-        values["url"] = _checked_url(url, allow_private)
+        values["url"] = _well_formed(url)
     if events is not None:
         values["events"] = _checked_events(events)
     if active is not None and active != row["active"]:

@@ -163,11 +163,15 @@ class Deliverer:
                 timeout=self.timeout,
                 allow_private=self.allow_private,
             )
-            self._done.put((claimed, service.Tried(claimed, outcome, self.clock())))
-        except BaseException:
-            # Not recorded: its lease runs out and it is tried again.
+        except Exception as exc:
+            # A failed try like any other (counted, retried on the schedule), never one
+            # that is silently claimed again and again.
             log.exception("webhook delivery %s", claimed["id"])
-            self._done.put((claimed, None))
+            outcome = sender.Outcome(None, f"internal error: {type(exc).__name__}", 0)
+        except BaseException:
+            self._done.put((claimed, None))  # not recorded: its lease runs out
+            raise
+        self._done.put((claimed, service.Tried(claimed, outcome, self.clock())))
 
     def _record(self, wait_seconds: float) -> int:
         """Record the tries that ended: the first waited for up to ``wait_seconds``, then
