@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection
 from tally.async_actions import service as async_actions
 from tally.clock import utcnow
 from tally.dashboard import auth, presenter, service
+from tally.db.prepared import Row
 from tally.errors import TallyError
 from tally.exports import service as exports
 from tally.exports.schemas import ExportParameters
@@ -167,6 +168,32 @@ async def _page(
             signed=signed,
         )
     return _html(template, signed=signed, **context, **found)
+
+
+async def _status(
+    request: Request,
+    read: Callable[[Connection, str], Row],
+    shape: Callable[[Row], dict[str, Any]],
+) -> Response:
+    """A live page's JSON: the session checked and the object read in one read; 401
+    without a session, 404 for an object of no such id in the session's project."""
+    value = request.cookies.get(auth.SESSION_COOKIE)
+
+    def work(conn: Connection) -> Row | int:
+        signed = _session_of(conn, value)
+        if signed is None:
+            return 401
+        try:
+            return read(conn, signed.session.project_id)
+        except TallyError as exc:
+            if exc.status != 404:
+                raise
+            return 404
+
+    found = await run(request, work, write=False, quick=True)
+    if isinstance(found, int):
+        return JSONResponse({"error": "not found" if found == 404 else "sign in"}, found, _HEADERS)
+    return JSONResponse(shape(found), headers=_HEADERS)
 
 
 @router.get("")
@@ -388,26 +415,19 @@ async def export_detail(request: Request, export_id: str) -> Response:
 @router.get("/exports/{export_id}/status")
 async def export_status(request: Request, export_id: str) -> Response:
     """What the export page polls for its live status (JSON)."""
-    signed = await _signed_in(request)
-    if signed is None:
-        return JSONResponse({"error": "sign in"}, status_code=401, headers=_HEADERS)
-    project_id = signed.session.project_id
-    try:
-        row = await run(
-            request,
-            lambda conn: exports.get(conn, project_id=project_id, export_id=export_id),
-            write=False,
-        )
-    except TallyError:
-        return JSONResponse({"error": "not found"}, status_code=404, headers=_HEADERS)
-    done = row["status"] == "DONE"
-    return JSONResponse(
-        {
+
+    def shape(row: Row) -> dict[str, Any]:
+        done = row["status"] == "DONE"
+        return {
             "status": row["status"],
             "rows": row["row_count"],
             "download": f"/dashboard/exports/{export_id}/download" if done else None,
-        },
-        headers=_HEADERS,
+        }
+
+    return await _status(
+        request,
+        lambda conn, project_id: exports.get(conn, project_id=project_id, export_id=export_id),
+        shape,
     )
 
 
@@ -547,28 +567,23 @@ async def action_detail(request: Request, action_id: str) -> Response:
 @router.get("/async-actions/{action_id}/status")
 async def action_status(request: Request, action_id: str) -> Response:
     """What the async action's page polls for its live progress (JSON)."""
-    signed = await _signed_in(request)
-    if signed is None:
-        return JSONResponse({"error": "sign in"}, status_code=401, headers=_HEADERS)
-    project_id = signed.session.project_id
-    try:
-        row = await run(
-            request,
-            lambda conn: async_actions.get(conn, project_id=project_id, action_id=action_id),
-            write=False,
-        )
-    except TallyError:
-        return JSONResponse({"error": "not found"}, status_code=404, headers=_HEADERS)
-    result = row["result"] or {}
-    return JSONResponse(
-        {
+
+    def shape(row: Row) -> dict[str, Any]:
+        result = row["result"] or {}
+        return {
             "status": row["status"],
             "progress": row["progress"],
             "done": result.get("done_count"),
             "failed": result.get("failed_count"),
             "message": result.get("message"),
-        },
-        headers=_HEADERS,
+        }
+
+    return await _status(
+        request,
+        lambda conn, project_id: async_actions.get(
+            conn, project_id=project_id, action_id=action_id
+        ),
+        shape,
     )
 
 
