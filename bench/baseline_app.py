@@ -32,6 +32,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Body, FastAPI, Request
@@ -67,7 +68,10 @@ class BaselineRuntime(Runtime):
         # Runtime wants a Database; its engine is created but never connected, so the file
         # is never opened.
         never_opened = os.path.join(tempfile.gettempdir(), "tally-baseline-never-opened.db")
-        super().__init__(Database(f"sqlite:///{never_opened}", pool_size=1))
+        super().__init__(
+            Database(f"sqlite:///{never_opened}", pool_size=1),
+            exports_dir=Path(tempfile.gettempdir()),
+        )
         self._app_id = app_id
         self._app_token = app_token
 
