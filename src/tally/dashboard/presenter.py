@@ -15,11 +15,9 @@ def money(cents: int | None, currency: str | None = None) -> str:
     return f"{text} {currency}" if currency else text
 
 
-def when(value: datetime | str | None) -> str:
+def when(value: datetime | None) -> str:
     if value is None:
         return "—"
-    if isinstance(value, str):
-        return value.replace("T", " ").replace("Z", " UTC")[:23]
     return value.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
