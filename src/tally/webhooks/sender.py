@@ -92,8 +92,9 @@ class Senders:
                 connection.sock.settimeout(timeout)
             # The socket timeout bounds each read, not the whole answer: a receiver that
             # drips a byte at a time is cut off when the try's time is up.
+            expired = threading.Event()
             deadline = threading.Timer(
-                max(0.0, timeout - (time.monotonic() - started)), _cut, (connection,)
+                max(0.0, timeout - (time.monotonic() - started)), _cut, (connection, expired)
             )
             deadline.daemon = True
             deadline.start()
@@ -101,24 +102,22 @@ class Senders:
                 connection.request("POST", target.path, body=body, headers=sent)
                 response = connection.getresponse()
                 response.read(_MAX_RESPONSE_BYTES)
-            except ConnectionError:
+            except (OSError, http.client.HTTPException) as exc:
+                # Cutting the socket surfaces as whatever the blocked call raises (a reset,
+                # a remote disconnect, an empty read): the cause is the deadline.
                 connection.close()
-                if not fresh:
+                if (
+                    expired.is_set()
+                    or isinstance(exc, TimeoutError)
+                    or time.monotonic() - started >= timeout
+                ):
+                    return done(None, f"timed out after {timeout:g} s")
+                failure = _failure(exc, retry=not fresh)
+                if failure is None:
                     # The receiver closed a kept-alive connection: once more on a new one.
                     connection, fresh = None, True
                     continue
-                return done(None, "connection refused or closed by the receiver")
-            except TimeoutError:
-                connection.close()
-                return done(None, f"timed out after {timeout:g} s")
-            except ssl.SSLError as exc:
-                connection.close()
-                return done(None, f"TLS error: {exc.reason or exc}")
-            except (OSError, http.client.HTTPException) as exc:
-                connection.close()
-                if time.monotonic() - started >= timeout:
-                    return done(None, f"timed out after {timeout:g} s")
-                return done(None, f"{type(exc).__name__}: {exc}"[:300])
+                return done(None, failure)
             finally:
                 deadline.cancel()
             break
@@ -136,8 +135,19 @@ class Senders:
             connection.close()
 
 
-def _cut(connection: http.client.HTTPConnection) -> None:
+def _failure(exc: BaseException, *, retry: bool) -> str | None:
+    """Why a try failed, for the delivery log; None when it is worth one more try on a new
+    connection (a kept-alive one the receiver had closed)."""
+    if isinstance(exc, ConnectionError):
+        return None if retry else "connection refused or closed by the receiver"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS error: {exc.reason or exc}"
+    return f"{type(exc).__name__}: {exc}"[:300]
+
+
+def _cut(connection: http.client.HTTPConnection, expired: threading.Event) -> None:
     """End a try whose time is up: the blocked read fails at once."""
+    expired.set()
     sock = connection.sock
     if sock is not None:
         with contextlib.suppress(OSError):  # already closed: nothing to cut
