@@ -5,8 +5,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import sqlalchemy as sa
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 
 from tally import __version__
 from tally.async_actions.endpoints import router as async_actions_router
@@ -19,7 +18,9 @@ from tally.events.endpoints import router as events_router
 from tally.exports import service as exports
 from tally.exports.endpoints import download_router
 from tally.exports.endpoints import router as exports_router
+from tally.health.endpoints import router as health_router
 from tally.jobs.runner import Runner
+from tally.metrics.endpoints import router as metrics_router
 from tally.orders.endpoints import router as orders_router
 from tally.products.endpoints import router as products_router
 from tally.promotions.endpoints import router as promotions_router
@@ -32,8 +33,9 @@ from tally.validations.endpoints import legacy_router as legacy_validations_rout
 from tally.validations.endpoints import router as validations_router
 from tally.vouchers.endpoints import router as vouchers_router
 from tally.web import errors, openapi
-from tally.web.context import Runtime, runtime_of
+from tally.web.context import Runtime
 from tally.web.middleware import JSONFormatter, RequestMiddleware
+from tally.web.ratelimits import limit_of
 from tally.web.responses import JSON
 from tally.webhooks.endpoints import router as webhooks_router
 from tally.webhooks.tasks import Deliverer
@@ -89,6 +91,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             exports_dir=exports.files_dir(settings.database_url, settings.exports_dir),
             public_url=settings.public_url,
             webhooks_allow_private=settings.webhooks_allow_private,
+            rate_limit=limit_of(settings.rate_limit_per_second, settings.rate_limit_burst),
+            metrics_token=settings.metrics_token,
         )
         app.state.runtime = runtime
         if settings.jobs_in_server:
@@ -144,12 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(dashboard_router)
     app.include_router(legacy_validations_router)
     app.include_router(legacy_redemptions_router)
-
-    @app.get("/health", tags=["Operations"], operation_id="health")
-    def health(request: Request) -> JSON:
-        """200 when the database answers."""
-        with runtime_of(request).db.transaction(write=False) as conn:
-            conn.execute(sa.text("SELECT 1"))
-        return JSON({"status": "ok"})
+    app.include_router(health_router)
+    app.include_router(metrics_router)
 
     return app

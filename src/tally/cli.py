@@ -45,16 +45,28 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, help="Server processes.")] = 1,
 ) -> None:
     """Run the HTTP API. On the embedded SQLite default the database migrates itself."""
+    import atexit
+    import os
+    import shutil
+    import tempfile
+
     import uvicorn
 
     from tally.app import configure_logging
     from tally.db.engine import is_sqlite
     from tally.db.migrate import upgrade
+    from tally.metrics.exposition import MULTIPROC_ENV
 
     settings = get_settings()
     configure_logging(settings.log_level)
     if is_sqlite(settings.database_url):
         upgrade(settings.database_url)
+    if workers > 1 and not os.environ.get(MULTIPROC_ENV):
+        # Each worker process counts in a file here, and GET /metrics on any of them adds
+        # up all (the workers are spawned after this and inherit the variable).
+        metrics_dir = tempfile.mkdtemp(prefix="tally-metrics-")
+        atexit.register(shutil.rmtree, metrics_dir, ignore_errors=True)
+        os.environ[MULTIPROC_ENV] = metrics_dir
     uvicorn.run(
         "tally.app:serve_app",
         factory=True,
@@ -186,6 +198,47 @@ def projects_currency(
     finally:
         db.dispose()
     typer.echo((found[2] if found else None) or "(none)")
+
+
+@projects_app.command("rate-limit")
+def projects_rate_limit(
+    project: Annotated[str, typer.Argument(help="Project id or name.")],
+    per_second: Annotated[
+        float | None,
+        typer.Option("--per-second", min=0, help="Requests a second per server process; 0: none."),
+    ] = None,
+    burst: Annotated[
+        int | None, typer.Option("--burst", min=1, help="Requests at once (default: 1 s worth).")
+    ] = None,
+    reset: Annotated[
+        bool, typer.Option("--reset", help="Back to the server's TALLY_RATE_LIMIT_*.")
+    ] = False,
+) -> None:
+    """Show or set a project's rate limit. It overrides the server's TALLY_RATE_LIMIT_* for
+    this project; running servers apply a change within 30 seconds."""
+    from tally.db.engine import Database
+    from tally.projects.repository import rate_limit, set_rate_limit
+
+    if burst is not None and per_second is None and not reset:
+        typer.echo("error: --burst goes with --per-second", err=True)
+        raise typer.Exit(2)
+    changing = per_second is not None or reset
+    db = Database(get_settings().database_url, pool_size=1)
+    try:
+        with db.transaction(write=changing) as conn:
+            project_id = _project_id(conn, project)
+            if changing:
+                set_rate_limit(conn, project_id, None if reset else per_second, burst)
+            found = rate_limit(conn, project_id)
+    finally:
+        db.dispose()
+    if found[0] is None:
+        typer.echo("server default (TALLY_RATE_LIMIT_PER_SECOND)")
+    elif found[0] == 0:
+        typer.echo("no limit")
+    else:
+        shown_burst = found[1] or max(1, round(found[0]))
+        typer.echo(f"{found[0]:g} requests a second per server process, bursts of {shown_burst}")
 
 
 @projects_app.command("stacking")

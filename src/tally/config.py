@@ -44,6 +44,14 @@ class Settings(BaseSettings):
     # is refused (503 database_busy, or multiple_requests for a request on an order).
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=100, le=600_000)
     log_level: str = "INFO"
+    # GET /metrics: open (bind the server to a private address) unless a token is set;
+    # then Prometheus sends it as "Authorization: Bearer <token>".
+    metrics_token: str | None = None
+    # Requests per second each project may make to /v1 of each server process, and the
+    # burst it may spend at once (default: one second's worth). 0: no limit (the embedded
+    # default). A project's own limit (`tally projects rate-limit`) overrides these.
+    rate_limit_per_second: float = Field(default=0.0, ge=0)
+    rate_limit_burst: int | None = Field(default=None, ge=1)
 
 
 @lru_cache

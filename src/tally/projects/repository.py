@@ -39,6 +39,26 @@ def find_credentials(conn: Connection, app_id: str) -> tuple[str, str] | None:
     return (row[0], row[1]) if row else None
 
 
+def rate_limit(conn: Connection, project_id: str) -> tuple[float | None, int | None]:
+    """The project's own rate limit: (requests a second, burst); None where unset."""
+    row = conn.execute(
+        sa.select(projects.c.rate_limit_per_second, projects.c.rate_limit_burst).where(
+            projects.c.id == project_id
+        )
+    ).first()
+    return (row[0], row[1]) if row else (None, None)
+
+
+def set_rate_limit(
+    conn: Connection, project_id: str, per_second: float | None, burst: int | None
+) -> None:
+    conn.execute(
+        projects.update()
+        .where(projects.c.id == project_id)
+        .values(rate_limit_per_second=per_second, rate_limit_burst=burst)
+    )
+
+
 def dashboard_key(conn: Connection, project_id: str) -> tuple[str, str, str | None] | None:
     """(name, stored token hash, display currency) of a project: what signs its dashboard
     sessions, and how its pages print money."""

@@ -16,6 +16,10 @@ projects = sa.Table(
     sa.Column("stacking_rules", JSONType, nullable=True),
     # ISO 4217 code the dashboard prints amounts with; display only (amounts carry none).
     sa.Column("currency", sa.String(3), nullable=True),
+    # The project's own rate limit (`tally projects rate-limit`): requests a second per
+    # server process (0: none), and the burst; NULL: the server's TALLY_RATE_LIMIT_*.
+    sa.Column("rate_limit_per_second", sa.Float, nullable=True),
+    sa.Column("rate_limit_burst", sa.Integer, nullable=True),
 )
 
 # Row counts that list envelopes report as `total`. Kept exact in the same transaction as

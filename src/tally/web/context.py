@@ -15,7 +15,9 @@ from tally.errors import UNAUTHORIZED
 from tally.events import service as events
 from tally.events.recorder import Recorder, Source, recording
 from tally.idempotency import service as idempotency
+from tally.metrics import registry as metrics
 from tally.orders.sessions import OrderSession
+from tally.web import ratelimits
 from tally.web.errors import request_id_of
 from tally.web.runtime import Runtime, runtime_of
 from tally.web.sessions import run_in_session
@@ -41,12 +43,19 @@ async def current_project(request: Request) -> str:
     if not app_id or not app_token:
         raise UNAUTHORIZED
     runtime = runtime_of(request)
-    project_id = runtime.cached_project(app_id, app_token)
-    if project_id is None:
-        project_id = await anyio.to_thread.run_sync(
+    caller = runtime.cached_project(app_id, app_token)
+    if caller is None:
+        caller = await anyio.to_thread.run_sync(
             runtime.authenticate, app_id, app_token, limiter=runtime.limiter
         )
+    project_id, limit = caller
     request.state.project_id = project_id
+    if limit is not None:
+        decision = runtime.rate_limits.check(project_id, limit)
+        # Sent on every answer, the refusal included (tally.web.middleware adds them).
+        request.state.extra_headers = ratelimits.headers(limit, decision)
+        if not decision.allowed:
+            raise ratelimits.too_many_requests(limit, decision)
     return project_id
 
 
@@ -157,10 +166,29 @@ async def run(
         result = await run_transaction(runtime, work, write=write, quick=quick)
     else:
         result = await run_in_session(runtime, session, work, write=write, quick=quick)
-    if recorders and recorders[-1].events and runtime.deliverer is not None:
-        # New events: this process's deliverer makes their deliveries now, not at its poll.
-        runtime.deliverer.wake()
+    if recorders and recorders[-1].events:
+        _count(recorders[-1])
+        if runtime.deliverer is not None:
+            # New events: this process's deliverer makes their deliveries now, not at its
+            # poll.
+            runtime.deliverer.wake()
     return result
+
+
+# Event types counted in the metrics, once their transaction committed.
+_COUNTED = {
+    "customer.redemption.succeeded": metrics.redemptions.labels("SUCCESS"),
+    "customer.redemption.failed": metrics.redemptions.labels("FAILURE"),
+    "customer.redemption.rollback.succeeded": metrics.rollbacks.labels("SUCCESS"),
+    "customer.redemption.rollback.failed": metrics.rollbacks.labels("FAILURE"),
+}
+
+
+def _count(recorder: Recorder) -> None:
+    for event in recorder.events:
+        counter = _COUNTED.get(event.type)
+        if counter is not None:
+            counter.inc()
 
 
 def _recorded(

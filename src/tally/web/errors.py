@@ -12,6 +12,7 @@ from starlette.routing import compile_path
 
 from tally.common.schemas import StorableJSONError
 from tally.errors import TallyError
+from tally.metrics import registry as metrics
 from tally.web.responses import JSON
 
 log = logging.getLogger("tally.errors")
@@ -127,9 +128,21 @@ def _allowed_methods(request: Request) -> list[str]:
     return sorted({m for regex, methods in table if regex.match(path) for m in methods})
 
 
+# Refusals an operator watches for: contention on orders, on SQLite's write lock, and
+# projects held to their rate limit.
+_REFUSALS = {
+    "multiple_requests": metrics.multiple_requests,
+    "database_busy": metrics.database_busy,
+    "too_many_requests": metrics.rate_limited,
+}
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(TallyError)
     async def _tally(request: Request, exc: TallyError) -> Response:
+        refusals = _REFUSALS.get(exc.key)
+        if refusals is not None:
+            refusals.inc()
         return error_response(request, exc)
 
     @app.exception_handler(RequestValidationError)

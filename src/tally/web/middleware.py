@@ -10,6 +10,7 @@ from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tally.ids import request_id as new_request_id
+from tally.metrics import registry as metrics
 
 access_log = logging.getLogger("tally.access")
 
@@ -47,12 +48,17 @@ class RequestMiddleware:
         status_holder = [500]
         rid_header = (b"x-request-id", rid.encode())
 
+        state = scope["state"]
+
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder[0] = message["status"]
-                message["headers"] = [*message.get("headers", []), rid_header]
+                # Headers the request's handling asked for (its project's rate limit).
+                extra = state.get("extra_headers", ())
+                message["headers"] = [*message.get("headers", []), rid_header, *extra]
             await send(message)
 
+        metrics.http_in_flight.inc()
         try:
             rejection = self._reject(scope, rid)
             if rejection is not None:
@@ -68,6 +74,17 @@ class RequestMiddleware:
                 return
             await self.app(scope, self._limited(receive, rid, self._limit(scope)), send_with_id)
         finally:
+            metrics.http_in_flight.dec()
+            seconds = time.perf_counter() - started
+            route = scope.get("route")
+            # The route's template, never the raw path: ids in paths would make a series
+            # per order.
+            metrics.observe_request(
+                scope["method"],
+                route.path if route is not None else "unmatched",
+                status_holder[0],
+                seconds,
+            )
             if access_log.isEnabledFor(logging.INFO):
                 access_log.info(
                     "request",
@@ -76,7 +93,7 @@ class RequestMiddleware:
                         "method": scope["method"],
                         "path": scope["path"],
                         "status": status_holder[0],
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                        "duration_ms": round(seconds * 1000, 2),
                     },
                 )
 

@@ -40,6 +40,10 @@ class Queue:
             raise
         return True
 
+    def held(self, name: str) -> bool:
+        """Whether someone holds ``name`` now (a take would wait)."""
+        return name in self._lines
+
     def give(self, name: str) -> None:
         """Hand ``name`` to the next in line, or free it."""
         line = self._lines[name]

@@ -8,10 +8,13 @@ from pathlib import Path
 import anyio
 from fastapi import Request
 
+from tally.core.token_bucket import Limit
 from tally.db.engine import Database
 from tally.jobs.runner import Runner
+from tally.projects import repository as projects_repository
 from tally.projects import service as projects
 from tally.web.queue import Queue
+from tally.web.ratelimits import RateLimits, limit_of
 from tally.webhooks.tasks import Deliverer
 
 # How long a verified key pair is trusted without asking the database again.
@@ -29,6 +32,8 @@ class Runtime:
         session_wait_ms: int = 500,
         public_url: str | None = None,
         webhooks_allow_private: bool = False,
+        rate_limit: Limit | None = None,
+        metrics_token: str | None = None,
     ) -> None:
         self.db = db
         # Where export files are written and served from; the base of their download URLs
@@ -44,7 +49,11 @@ class Runtime:
         # The webhook deliverer of this process (None: `tally worker` processes deliver).
         self.deliverer: Deliverer | None = None
         self.webhooks_allow_private = webhooks_allow_private
-        self._keys: dict[tuple[str, str], tuple[str, float]] = {}
+        # Verified key pairs: (project id, its rate limit or None, trusted until).
+        self._keys: dict[tuple[str, str], tuple[str, Limit | None, float]] = {}
+        self.rate_limits = RateLimits(rate_limit)
+        # The bearer token GET /metrics asks for (None: open).
+        self.metrics_token = metrics_token
         # SQLite work on one object is CPU in this process and never waits: a read never
         # does (WAL), a write is only tried here when the write lock is free. It costs
         # less than the hop to a worker thread and back (about 170 us), so it runs on the
@@ -61,20 +70,28 @@ class Runtime:
             2 if db.engine.dialect.name == "sqlite" else max(2, db.engine.pool.size())  # type: ignore[attr-defined]
         )
 
-    def cached_project(self, app_id: str, app_token: str) -> str | None:
+    def cached_project(self, app_id: str, app_token: str) -> tuple[str, Limit | None] | None:
         hit = self._keys.get((app_id, app_token))
-        if hit and hit[1] > time.monotonic():
-            return hit[0]
+        if hit and hit[2] > time.monotonic():
+            return hit[0], hit[1]
         return None
 
-    def authenticate(self, app_id: str | None, app_token: str | None) -> str:
+    def authenticate(self, app_id: str | None, app_token: str | None) -> tuple[str, Limit | None]:
+        """The project of a key pair and the rate limit it is held to (None: none); a
+        changed limit takes effect within the cache's lifetime."""
         with self.db.transaction(write=False) as conn:
             project_id = projects.authenticate(conn, app_id=app_id, app_token=app_token)
+            per_second, burst = projects_repository.rate_limit(conn, project_id)
         assert app_id and app_token
+        limit = self.rate_limits.default if per_second is None else limit_of(per_second, burst)
         if len(self._keys) > 10_000:
             self._keys.clear()
-        self._keys[(app_id, app_token)] = (project_id, time.monotonic() + _AUTH_TTL_SECONDS)
-        return project_id
+        self._keys[(app_id, app_token)] = (
+            project_id,
+            limit,
+            time.monotonic() + _AUTH_TTL_SECONDS,
+        )
+        return project_id, limit
 
 
 def runtime_of(request: Request) -> Runtime:

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 
 from tally.db.locks import FileLocks, lock_number, try_advisory
 from tally.errors import TallyError, multiple_requests
+from tally.metrics import registry as metrics
 from tally.orders.sessions import Lock, OrderSession
 from tally.web.runtime import Runtime
 from tally.web.transactions import run_transaction
@@ -52,15 +53,21 @@ async def run_in_session(
 ) -> T:
     deadline = time.monotonic() + runtime.session_wait
     queued: list[str] = []
+    waited = [False]
     try:
         for lock in session.named():
+            waited[0] = waited[0] or runtime.order_queue.held(lock.name)
             if not await runtime.order_queue.take(lock.name, deadline - time.monotonic()):
                 raise multiple_requests(lock.resource_id, lock.resource_type)
             queued.append(lock.name)
-        return await _across_processes(runtime, session, work, deadline, write=write, quick=quick)
+        return await _across_processes(
+            runtime, session, work, deadline, waited, write=write, quick=quick
+        )
     finally:
         for name in queued:
             runtime.order_queue.give(name)
+        if waited[0]:
+            metrics.session_waits.inc()
 
 
 async def _across_processes(
@@ -68,10 +75,12 @@ async def _across_processes(
     session: OrderSession,
     work: Callable[[Connection], T],
     deadline: float,
+    waited: list[bool],
     *,
     write: bool,
     quick: bool,
 ) -> T:
+    """``waited[0]`` is set when another process held the order."""
     delay = _POLL_FIRST
     while True:
         try:
@@ -90,6 +99,7 @@ async def _across_processes(
             first = _first_named(session)
             raise multiple_requests(*first) from None
         except SessionTaken as taken:
+            waited[0] = True
             left = deadline - time.monotonic()
             if left <= 0:
                 raise multiple_requests(taken.lock.resource_id, taken.lock.resource_type) from None

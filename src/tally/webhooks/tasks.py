@@ -29,6 +29,7 @@ from tally.clock import utcnow
 from tally.db.engine import Database
 from tally.db.prepared import Row
 from tally.ids import alnum
+from tally.metrics import registry as metrics
 from tally.webhooks import presenter, repository, sender, service
 
 log = logging.getLogger("tally.webhooks")
@@ -201,6 +202,7 @@ class Deliverer:
             for one in ended:
                 service.record(conn, one, worker=self.worker, retry_scale=self.retry_scale)
         for one in ended:
+            metrics.webhook_tries.labels("ok" if one.outcome.ok else "failed").inc()
             if not one.outcome.ok:
                 log.warning(
                     "webhook delivery %s to %s failed: %s",
