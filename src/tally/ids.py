@@ -2,6 +2,7 @@
 
 import os
 import string
+import time
 
 _ALNUM = string.ascii_letters + string.digits
 # Byte b < 248 maps to _ALNUM[b % 62]: four whole rounds of the alphabet. Bytes 248..255
@@ -29,6 +30,15 @@ def new_id(prefix: str, length: int = 24) -> str:
 
 def new_hex_id(prefix: str, length: int = 18) -> str:
     return f"{prefix}_{os.urandom((length + 1) // 2).hex()[:length]}"
+
+
+def new_ordered_hex_id(prefix: str) -> str:
+    """18 hex characters like :func:`new_hex_id`, the first 11 the milliseconds since the
+    epoch (good for five centuries), the other 7 random: rows written one after another
+    get ids that sort together, so a unique index on them grows at its end instead of
+    touching a random page per row (at millions of events, a disk read per insert)."""
+    now_ms = time.time_ns() // 1_000_000
+    return f"{prefix}_{now_ms:011x}{os.urandom(4).hex()[:7]}"
 
 
 def request_id() -> str:

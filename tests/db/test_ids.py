@@ -26,3 +26,20 @@ def test_every_character_appears_about_equally_often() -> None:
 def test_no_repeats() -> None:
     made = [ids.new_id("ord") for _ in range(50_000)]
     assert len(set(made)) == len(made)
+
+
+def test_ordered_hex_ids_sort_by_time_and_keep_the_hex_shape() -> None:
+    import re
+    import time
+
+    from tally.ids import new_ordered_hex_id
+
+    made = []
+    for _ in range(5):
+        made.append(new_ordered_hex_id("evcus"))
+        time.sleep(0.002)  # a later millisecond
+    assert made == sorted(made)
+    assert all(re.fullmatch(r"evcus_[0-9a-f]{18}", i) for i in made)
+    # The random part tells apart ids of one millisecond (a rare clash is a unique-key
+    # race the transaction runs again from).
+    assert len({new_ordered_hex_id("evcus") for _ in range(100)}) == 100

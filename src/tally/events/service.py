@@ -52,7 +52,7 @@ def write(conn: Connection, recorder: Recorder) -> None:
     ):
         rows.append(
             {
-                "id": ids.new_hex_id(EVENT_ID_PREFIX),
+                "id": ids.new_ordered_hex_id(EVENT_ID_PREFIX),
                 "project_id": project_id,
                 "type": event.type,
                 "entity_id": entity_id,

@@ -160,7 +160,7 @@ def relay(conn: Connection, *, now: datetime, batch: int = 1000) -> int:
         wanted = endpoint["events"]
         rows = [
             {
-                "id": ids.new_hex_id(DELIVERY_ID_PREFIX),
+                "id": ids.new_ordered_hex_id(DELIVERY_ID_PREFIX),
                 "project_id": endpoint["project_id"],
                 "webhook_id": endpoint["id"],
                 "event_id": head["id"],
