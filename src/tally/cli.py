@@ -1,6 +1,7 @@
 """The `tally` command."""
 
 import json
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -36,6 +37,61 @@ def migrate() -> None:
 
     upgrade(get_settings().database_url)
     typer.echo("database is up to date")
+
+
+@app.command()
+def backup(
+    file: Annotated[Path, typer.Argument(dir_okay=False, help="The backup file to write.")],
+) -> None:
+    """Back up the embedded SQLite database to FILE while it serves (SQLite's online backup),
+    check the copy, and print what it holds. On PostgreSQL: pg_dump (docs/operations.md)."""
+    from tally.db.backup import backup as take_backup
+    from tally.db.refused import Refused
+
+    try:
+        with _progress(100, label="pages") as bar:
+            done = 0
+
+            def advance(copied: int, total: int) -> None:
+                nonlocal done
+                percent = copied * 100 // total if total else 100
+                bar.update(percent - done)
+                done = percent
+
+            made = take_backup(get_settings().database_url, file, progress=advance)
+    except Refused as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except (sqlite3.Error, OSError) as exc:
+        typer.echo(f"error: the backup failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"backup {made.path}: {made.size} bytes, integrity ok")
+    typer.echo(f"  {made.contents.summary()}")
+
+
+@app.command()
+def restore(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="A backup made by tally backup.")
+    ],
+) -> None:
+    """Replace the embedded SQLite database with the backup FILE (stop every server and
+    worker first), keeping the replaced database beside it, and migrate the result."""
+    from tally.db.backup import restore as restore_backup
+    from tally.db.refused import Refused
+
+    try:
+        restored = restore_backup(get_settings().database_url, file)
+    except Refused as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except (sqlite3.Error, OSError) as exc:
+        typer.echo(f"error: the restore failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"restored {restored.path} from {file} (schema {restored.restored_revision})")
+    typer.echo(f"  now: {restored.contents.summary()}")
+    if restored.previous is not None:
+        typer.echo(f"  the replaced database is kept as {restored.previous}")
 
 
 @app.command()
@@ -383,11 +439,11 @@ class _Quiet:
         return None
 
 
-def _progress(total: int) -> Any:
+def _progress(total: int, label: str = "orders") -> Any:
     """A progress bar on stderr when it is a terminal (stdout may be the CSV itself)."""
     if not sys.stderr.isatty():
         return _Quiet()
-    return typer.progressbar(length=total, label="orders", file=sys.stderr)
+    return typer.progressbar(length=total, label=label, file=sys.stderr)
 
 
 def _filters(specs: list[str], junction: str) -> dict[str, Any]:
