@@ -6,11 +6,13 @@ when run again; a changed or missing row is found and its table named; copies th
 not run are refused before anything is written."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -24,8 +26,9 @@ from tally.db.copy import copy_database, verify_database
 from tally.db.copy_progress import copy_progress
 from tally.db.migrate import upgrade
 from tally.db.refused import Refused
+from tally.events.tables import events
 
-from .shop import answers, ok, orders, release_connections, shop, wait_delivered
+from .shop import all_events, answers, ok, orders, release_connections, shop, wait_delivered
 
 SQLITE_SOURCE = pytest.mark.parametrize("migrated_db_url", ["sqlite"], indirect=True)
 APP = {"webhooks_allow_private": True, "job_poll_ms": 20}
@@ -109,12 +112,19 @@ class Interrupted(Exception):
 
 
 @pytest.mark.postgresql
-@pytest.mark.parametrize("migrated_db_url", ["sqlite", "postgresql"], indirect=True)
+@pytest.mark.parametrize(
+    ("migrated_db_url", "into"),
+    [
+        ("sqlite", "empty_postgres"),
+        ("postgresql", "empty_sqlite"),
+        ("postgresql", "empty_postgres"),
+    ],
+    indirect=["migrated_db_url"],
+)
 def test_an_interrupted_copy_carries_on_with_no_row_lost_or_doubled(
-    migrated_db_url: str, request: pytest.FixtureRequest
+    migrated_db_url: str, into: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    other = "empty_postgres" if migrated_db_url.startswith("sqlite") else "empty_sqlite"
-    target = request.getfixturevalue(other)
+    target = request.getfixturevalue(into)
     with open_app_client(migrated_db_url) as client:
         orders(client, 12)
         ok(client.put("/v1/customers/o-cust-0", json={"name": "Changed"}))
@@ -145,6 +155,12 @@ def test_an_interrupted_copy_carries_on_with_no_row_lost_or_doubled(
                 migrated_db_url, target, batch_size=3, after_batch=stop_in(project_id, table)
             )
         assert has_progress_table(target)
+    if migrated_db_url.startswith("sqlite"):
+        # Another database with the same data is not where the copy began.
+        twin = tmp_path / "twin.db"
+        shutil.copyfile(migrated_db_url.removeprefix("sqlite:///"), twin)
+        with pytest.raises(Refused, match="unfinished copy of project"):
+            copy_database(f"sqlite:///{twin}", target)
     first, last = copy_database(migrated_db_url, target, batch_size=3)
     assert first.resumed and last.resumed
     assert not first.mismatched and not last.mismatched
@@ -154,6 +170,53 @@ def test_an_interrupted_copy_carries_on_with_no_row_lost_or_doubled(
     assert inserted == everything  # each row once
     assert first.target["orders"].rows == 12 and last.target["orders"].rows == 7
     assert not has_progress_table(target)
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("migrated_db_url", ["postgresql"], indirect=True)
+def test_events_of_overlapping_transactions_are_listed_in_the_same_order_on_the_copy(
+    migrated_db_url: str, empty_sqlite: str
+) -> None:
+    """On PostgreSQL events are listed by (txid, seq): a transaction that began first but
+    wrote its event last lists it first. The copy, where every txid is 0, keeps that."""
+    with open_app_client(migrated_db_url) as client:
+        orders(client, 1)
+        keys = client.project
+    release_connections()
+
+    def event(name: str) -> dict[str, object]:
+        return {
+            "id": f"evcus_{name}",
+            "project_id": keys.project_id,
+            "type": "customer.updated",
+            "entity_id": name,
+            "channel": "API",
+            "data": {"name": name},
+            "created_at": datetime.now(UTC),
+        }
+
+    engine = sa.create_engine(migrated_db_url)
+    try:
+        with engine.connect() as first, engine.connect() as second:
+            first.execute(sa.text("SELECT pg_current_xact_id()"))  # its transaction id first
+            second.execute(events.insert().values(event("later")))
+            second.commit()
+            first.execute(events.insert().values(event("earlier")))
+            first.commit()
+        with engine.connect() as conn:
+            written = dict(conn.execute(sa.select(events.c.id, events.c.seq)).all())
+    finally:
+        engine.dispose()
+    assert written["evcus_earlier"] > written["evcus_later"]  # numbered the other way round
+
+    with open_app_client(migrated_db_url) as app:
+        listed = all_events(app.as_project(keys))
+    release_connections()
+    assert [e["id"] for e in listed][-2:] == ["evcus_earlier", "evcus_later"]
+    (copied,) = copy_database(migrated_db_url, empty_sqlite, project=keys.project_id)
+    assert not copied.mismatched
+    with open_app_client(empty_sqlite) as app:
+        assert all_events(app.as_project(keys)) == listed
 
 
 @SQLITE_SOURCE

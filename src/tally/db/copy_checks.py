@@ -20,10 +20,10 @@ SESSIONS_GRACE_SECONDS = 2.0
 
 def source_label(url: str) -> str:
     """How a copy names its source in the target: without a password, and a SQLite file
-    by its absolute path (a relative one depends on where the command ran)."""
+    by its real path (a relative one depends on where the command ran)."""
     path = sqlite_files.database_path(url)
     if path is not None:
-        return f"sqlite:///{path}"
+        return f"sqlite:///{path.resolve()}"
     return sa.engine.make_url(url).render_as_string(hide_password=True)
 
 
