@@ -168,7 +168,9 @@ def test_a_restore_refuses_what_is_not_a_tally_database(
     assert sorted(p.name for p in database.parent.iterdir()) == beside  # no temporary left
 
 
-def test_an_older_backup_is_migrated_when_restored(tmp_path: Path) -> None:
+def test_an_older_backup_is_migrated_when_restored_even_over_a_damaged_database(
+    tmp_path: Path,
+) -> None:
     old = tmp_path / "old.db"
     upgrade(f"sqlite:///{old}", "0012")
     fresh = tmp_path / "new-machine" / "tally.db"
@@ -179,6 +181,10 @@ def test_an_older_backup_is_migrated_when_restored(tmp_path: Path) -> None:
     assert restored.contents.revision == head_revision()
     assert restored.previous is None  # there was no database to keep
     assert restore(url, old).previous is not None  # the second time there was
+    fresh.write_bytes(b"damaged beyond reading")  # what a restore is for
+    damaged = restore(url, old)
+    assert damaged.contents.rows["projects"] == 0
+    assert damaged.previous is not None and damaged.previous.read_bytes().startswith(b"damaged")
     with pytest.raises(Refused, match="is the database itself"):
         restore(url, fresh)
 

@@ -227,6 +227,20 @@ def _take_on_owner(database: Path, temporary: Path) -> None:
         os.chown(temporary, stat.st_uid, stat.st_gid)
 
 
+def _keep(database: Path) -> Path:
+    """A second name for ``database`` (a hard link: nothing is copied), new each time."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    for attempt in range(1000):
+        suffix = f"-{attempt}" if attempt else ""
+        previous = database.with_name(f"{database.name}.before-restore-{stamp}{suffix}")
+        try:
+            os.link(database, previous)
+        except FileExistsError:
+            continue
+        return previous
+    raise Refused(f"too many {database.name}.before-restore-{stamp}* files: remove some")
+
+
 def _swap(database: Path, replacement: Path) -> Path | None:
     """Put ``replacement`` in ``database``'s place, keeping the replaced file under a new
     name; the -wal and -shm of the replaced database go, so SQLite never applies them to
@@ -245,13 +259,14 @@ def _swap(database: Path, replacement: Path) -> Path | None:
             # any process from opening it (and making a new -wal) until the swap is done.
             guard.execute("PRAGMA journal_mode=DELETE").fetchone()
             guard.execute("BEGIN EXCLUSIVE")
-        except sqlite3.OperationalError as exc:
-            raise Refused(
-                f"{database} is in use ({exc}): stop every process using it, then restore"
-            ) from None
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        previous = database.with_name(f"{database.name}.before-restore-{stamp}")
-        os.link(database, previous)
+        except sqlite3.DatabaseError as exc:
+            if files.is_busy(exc):
+                raise Refused(
+                    f"{database} is in use ({exc}): stop every process using it, then restore"
+                ) from None
+            # Not a database SQLite can open (the damage a restore is for): there is no
+            # lock to take through it. No process had it open (checked before the copy).
+        previous = _keep(database)
         os.replace(replacement, database)
         files.fsync_directory(database.parent)
         for suffix in ("-wal", "-shm", "-journal"):

@@ -20,7 +20,9 @@ import tally.tables  # noqa: F401  (registers every table on the metadata)
 from tally.db.base import metadata
 
 
-@dataclass(frozen=True)
+# Compared by identity: a dataclass's own __eq__ would compare columns with ==, which in
+# SQLAlchemy builds an expression instead of answering.
+@dataclass(frozen=True, eq=False)
 class CopiedTable:
     table: sa.Table
     # The keyset the source is read by, in this order; unique.

@@ -69,6 +69,12 @@ def opened_by_another_process(path: Path) -> bool:
     return held_as != fcntl.F_UNLCK
 
 
+def is_busy(exc: sqlite3.Error) -> bool:
+    """Whether SQLite refused because another connection holds a lock."""
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
 def integrity_problems(conn: sqlite3.Connection) -> list[str]:
     """What PRAGMA integrity_check finds wrong (nothing: an empty list)."""
     rows = [str(row[0]) for row in conn.execute("PRAGMA integrity_check").fetchall()]
