@@ -1,13 +1,17 @@
 """The `tally` command."""
 
 import json
+import sqlite3
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from tally.config import get_settings
+
+if TYPE_CHECKING:
+    from tally.db.copy import ProjectCopy
 
 app = typer.Typer(
     help="Tally: orders and promotions engine speaking Voucherify's API.",
@@ -22,6 +26,8 @@ webhooks_app = typer.Typer(
     help="Webhook endpoints: where a project's events are sent.", no_args_is_help=True
 )
 app.add_typer(webhooks_app, name="webhooks")
+db_app = typer.Typer(help="Move a data set between databases.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
 
 ProjectOption = Annotated[
     str | None,
@@ -36,6 +42,61 @@ def migrate() -> None:
 
     upgrade(get_settings().database_url)
     typer.echo("database is up to date")
+
+
+@app.command()
+def backup(
+    file: Annotated[Path, typer.Argument(dir_okay=False, help="The backup file to write.")],
+) -> None:
+    """Back up the embedded SQLite database to FILE while it serves (SQLite's online backup),
+    check the copy, and print what it holds. On PostgreSQL: pg_dump (docs/operations.md)."""
+    from tally.db.backup import backup as take_backup
+    from tally.db.refused import Refused
+
+    try:
+        with _progress(100, label="pages") as bar:
+            done = 0
+
+            def advance(copied: int, total: int) -> None:
+                nonlocal done
+                percent = copied * 100 // total if total else 100
+                bar.update(percent - done)
+                done = percent
+
+            made = take_backup(get_settings().database_url, file, progress=advance)
+    except Refused as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except (sqlite3.Error, OSError) as exc:
+        typer.echo(f"error: the backup failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"backup {made.path}: {made.size} bytes, integrity ok")
+    typer.echo(f"  {made.contents.summary()}")
+
+
+@app.command()
+def restore(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="A backup made by tally backup.")
+    ],
+) -> None:
+    """Replace the embedded SQLite database with the backup FILE (stop every server and
+    worker first), keeping the replaced database beside it, and migrate the result."""
+    from tally.db.backup import restore as restore_backup
+    from tally.db.refused import Refused
+
+    try:
+        restored = restore_backup(get_settings().database_url, file)
+    except Refused as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except (sqlite3.Error, OSError) as exc:
+        typer.echo(f"error: the restore failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"restored {restored.path} from {file} (schema {restored.restored_revision})")
+    typer.echo(f"  now: {restored.contents.summary()}")
+    if restored.previous is not None:
+        typer.echo(f"  the replaced database is kept as {restored.previous}")
 
 
 @app.command()
@@ -436,11 +497,11 @@ class _Quiet:
         return None
 
 
-def _progress(total: int) -> Any:
+def _progress(total: int, label: str = "orders") -> Any:
     """A progress bar on stderr when it is a terminal (stdout may be the CSV itself)."""
     if not sys.stderr.isatty():
         return _Quiet()
-    return typer.progressbar(length=total, label="orders", file=sys.stderr)
+    return typer.progressbar(length=total, label=label, file=sys.stderr)
 
 
 def _filters(specs: list[str], junction: str) -> dict[str, Any]:
@@ -552,6 +613,114 @@ def webhooks_remove(
     finally:
         db.dispose()
     typer.echo(f"removed {webhook_id}")
+
+
+FromOption = Annotated[
+    str, typer.Option("--from", help="The database to read (SQLAlchemy URL).", show_default=False)
+]
+ToOption = Annotated[
+    str, typer.Option("--to", help="The database to write (SQLAlchemy URL).", show_default=False)
+]
+CopyProjectOption = Annotated[
+    str | None,
+    typer.Option("--project", help="Project id or name; default: every project of --from."),
+]
+BatchOption = Annotated[int, typer.Option("--batch-size", min=1, help="Rows a transaction.")]
+
+
+@db_app.command("copy")
+def db_copy(
+    from_url: FromOption,
+    to_url: ToOption,
+    project: CopyProjectOption = None,
+    batch_size: BatchOption = 2000,
+    force: Annotated[
+        bool, typer.Option("--force", help="Copy even when another process uses a database.")
+    ] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="A line per batch.")] = False,
+) -> None:
+    """Copy a project's data (every project's without --project) from one database to
+    another, e.g. SQLite to PostgreSQL: migrates --to first, copies in batches, carries on
+    where an interrupted copy stopped when run again, and compares every table's rows and
+    checksum at the end (exit status 1 on a difference). Stop servers and workers first."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from tally.db.copy import copy_database
+    from tally.db.refused import Refused
+
+    def progress(project_id: str, table: str, rows: int) -> None:
+        if verbose:
+            typer.echo(f"{project_id} {table}: +{rows} rows")
+
+    try:
+        copies = copy_database(
+            from_url,
+            to_url,
+            project=project,
+            batch_size=batch_size,
+            force=force,
+            after_batch=progress,
+        )
+    except Refused as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except SQLAlchemyError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        typer.echo("run it again: a copy that had begun goes on after its last batch", err=True)
+        raise typer.Exit(1) from None
+    _print_copies(copies, copying=True)
+
+
+@db_app.command("verify")
+def db_verify(
+    from_url: FromOption,
+    to_url: ToOption,
+    project: CopyProjectOption = None,
+    batch_size: BatchOption = 2000,
+) -> None:
+    """Compare a project's rows (every project's without --project) in two databases by
+    count and checksum, as db copy does at its end; exit status 1 on a difference."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from tally.db.copy import verify_database
+    from tally.db.refused import Refused
+
+    try:
+        copies = verify_database(from_url, to_url, project=project, batch_size=batch_size)
+    except Refused as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except SQLAlchemyError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    _print_copies(copies, copying=False)
+
+
+def _print_copies(copies: "list[ProjectCopy]", *, copying: bool) -> None:
+    """Each table's rows and checksum on both sides (the checksums cut to 16 digits: the
+    comparison is made on all 32)."""
+    failed: list[str] = []
+    for copy in copies:
+        state = " (carried on)" if copy.resumed else ""
+        typer.echo(f"project {copy.project_id} ({copy.name}){state}")
+        typer.echo(
+            f"  {'table':<28}{'rows from':>11}{'rows to':>11}  {'checksum from':<18}"
+            f"{'checksum to':<18}"
+        )
+        for table, source in copy.source.items():
+            target = copy.target[table]
+            verdict = "ok" if source == target else "MISMATCH"
+            typer.echo(
+                f"  {table:<28}{source.rows:>11}{target.rows:>11}  {source.checksum[:16]:<18}"
+                f"{target.checksum[:16]:<18}{verdict}"
+            )
+        if copying:
+            typer.echo(f"  copied {sum(copy.copied.values())} rows in this run")
+        failed.extend(f"{table} (project {copy.project_id})" for table in copy.mismatched)
+    if failed:
+        typer.echo(f"error: the databases differ in {', '.join(failed)}", err=True)
+        raise typer.Exit(1)
+    typer.echo("every table matches")
 
 
 def main() -> None:

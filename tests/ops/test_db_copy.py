@@ -1,0 +1,377 @@
+"""`tally db copy` between SQLite and PostgreSQL, both ways: the API answers the same on
+the copy (orders, redemptions, customers, events, exports, webhook deliveries), and the copy
+carries on where it was (new events list after the copied ones, a webhook endpoint is sent
+only new events); a copy interrupted mid-table, or killed, ends with exactly the right rows
+when run again; a changed or missing row is found and its table named; copies that must
+not run are refused before anything is written."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+
+from support.inprocess import open_app_client
+from support.receiver import receiver
+from support.server import tally_env, tally_executable
+from tally.db.copy import copy_database, verify_database
+from tally.db.copy_progress import copy_progress
+from tally.db.migrate import upgrade
+from tally.db.refused import Refused
+from tally.events.tables import events
+
+from .shop import all_events, answers, ok, orders, release_connections, shop, wait_delivered
+
+SQLITE_SOURCE = pytest.mark.parametrize("migrated_db_url", ["sqlite"], indirect=True)
+APP = {"webhooks_allow_private": True, "job_poll_ms": 20}
+
+
+def tally(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """A `tally` command, whatever its exit status (the URLs are in its arguments)."""
+    return subprocess.run(
+        [str(tally_executable()), *args],
+        cwd=cwd,
+        env=tally_env("sqlite:///unused.db"),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def has_progress_table(url: str) -> bool:
+    engine = sa.create_engine(url)
+    try:
+        return sa.inspect(engine).has_table(copy_progress.name)
+    finally:
+        engine.dispose()
+
+
+@SQLITE_SOURCE
+@pytest.mark.postgresql
+def test_sqlite_to_postgresql_and_back_answers_the_same_and_carries_on(
+    migrated_db_url: str, empty_postgres: str, empty_sqlite: str, tmp_path: Path
+) -> None:
+    with receiver() as hooks:
+        with open_app_client(migrated_db_url, **APP) as client:
+            shop(client, hooks)
+            before = answers(client)
+            keys = client.project
+        release_connections()
+        sent = len(hooks.received)
+
+        there = tally(["db", "copy", "--from", migrated_db_url, "--to", empty_postgres], tmp_path)
+        assert there.returncode == 0, there.stderr
+        assert "every table matches" in there.stdout
+        lines = {line.split()[0]: line.split() for line in there.stdout.splitlines()[2:]}
+        assert lines["orders"][1:3] == ["10", "10"] and lines["orders"][-1] == "ok"
+        assert lines["events"][1] == str(len(before["events"]))
+
+        with open_app_client(empty_postgres, **APP) as app:
+            client = app.as_project(keys)
+            assert answers(client) == before
+            ok(
+                client.post(
+                    "/v1/orders", json={"source_id": "after", "amount": 5, "status": "PAID"}
+                )
+            )
+            last = before["events"][-1]["id"]
+            new = ok(client.get("/v1/events", params={"starting_after": last}))["events"]
+            assert [e["type"] for e in new] == ["customer.order.created", "customer.order.paid"]
+            # The endpoint's cursor came along: only the new events are sent.
+            arrived = hooks.wait_for(sent + 2)
+            time.sleep(0.3)
+            assert len(hooks.received) == sent + 2
+            assert sorted(r.json["event"]["id"] for r in arrived[sent:]) == sorted(
+                e["id"] for e in new
+            )
+            wait_delivered(client)
+            on_postgres = answers(client)
+        release_connections()
+
+    back_to_sqlite = ["--from", empty_postgres, "--to", empty_sqlite]
+    back = tally(["db", "copy", *back_to_sqlite, "--project", keys.project_id], tmp_path)
+    assert back.returncode == 0, back.stderr
+    assert "every table matches" in back.stdout
+    with open_app_client(empty_sqlite, **APP) as app:
+        assert answers(app.as_project(keys)) == on_postgres
+    assert not has_progress_table(empty_postgres) and not has_progress_table(empty_sqlite)
+
+
+class Interrupted(Exception):
+    """Stands for the copy's process dying after a committed batch."""
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize(
+    ("migrated_db_url", "into"),
+    [
+        ("sqlite", "empty_postgres"),
+        ("postgresql", "empty_sqlite"),
+        ("postgresql", "empty_postgres"),
+    ],
+    indirect=["migrated_db_url"],
+)
+def test_an_interrupted_copy_carries_on_with_no_row_lost_or_doubled(
+    migrated_db_url: str, into: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    target = request.getfixturevalue(into)
+    with open_app_client(migrated_db_url) as client:
+        orders(client, 12)
+        ok(client.put("/v1/customers/o-cust-0", json={"name": "Changed"}))
+        second = client.new_project("second")
+        orders(client.as_project(second), 7, prefix="s")
+    release_connections()
+    inserted = 0
+
+    def stop_in(project_id: str, table: str) -> Callable[[str, str, int], None]:
+        """Interrupts the copy after the second batch of ``table`` in ``project_id``."""
+        seen = 0
+
+        def after_batch(project: str, name: str, rows: int) -> None:
+            nonlocal seen, inserted
+            inserted += rows
+            if (project, name) == (project_id, table):
+                seen += 1
+                if seen == 2:
+                    raise Interrupted
+
+        return after_batch
+
+    # The events of the first project (numbered anew on the target), then the orders of
+    # the second (keyed by their ids), once the first is whole.
+    for project_id, table in ((client.project.project_id, "events"), (second.project_id, "orders")):
+        with pytest.raises(Interrupted):
+            copy_database(
+                migrated_db_url, target, batch_size=3, after_batch=stop_in(project_id, table)
+            )
+        assert has_progress_table(target)
+    if migrated_db_url.startswith("sqlite"):
+        # Another database with the same data is not where the copy began.
+        twin = tmp_path / "twin.db"
+        shutil.copyfile(migrated_db_url.removeprefix("sqlite:///"), twin)
+        with pytest.raises(Refused, match="unfinished copy of project"):
+            copy_database(f"sqlite:///{twin}", target)
+    first, last = copy_database(migrated_db_url, target, batch_size=3)
+    assert first.resumed and last.resumed
+    assert not first.mismatched and not last.mismatched
+    assert sum(first.copied.values()) == 0  # it was whole already
+    inserted += sum(last.copied.values())
+    everything = sum(s.rows for copy in (first, last) for s in copy.source.values())
+    assert inserted == everything  # each row once
+    assert first.target["orders"].rows == 12 and last.target["orders"].rows == 7
+    assert not has_progress_table(target)
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("migrated_db_url", ["postgresql"], indirect=True)
+def test_events_of_overlapping_transactions_are_listed_in_the_same_order_on_the_copy(
+    migrated_db_url: str, empty_sqlite: str
+) -> None:
+    """On PostgreSQL events are listed by (txid, seq): a transaction that began first but
+    wrote its event last lists it first. The copy, where every txid is 0, keeps that."""
+    with open_app_client(migrated_db_url) as client:
+        orders(client, 1)
+        keys = client.project
+    release_connections()
+
+    def event(name: str) -> dict[str, object]:
+        return {
+            "id": f"evcus_{name}",
+            "project_id": keys.project_id,
+            "type": "customer.updated",
+            "entity_id": name,
+            "channel": "API",
+            "data": {"name": name},
+            "created_at": datetime.now(UTC),
+        }
+
+    engine = sa.create_engine(migrated_db_url)
+    try:
+        with engine.connect() as first, engine.connect() as second:
+            first.execute(sa.text("SELECT pg_current_xact_id()"))  # its transaction id first
+            second.execute(events.insert().values(event("later")))
+            second.commit()
+            first.execute(events.insert().values(event("earlier")))
+            first.commit()
+        with engine.connect() as conn:
+            written = dict(conn.execute(sa.select(events.c.id, events.c.seq)).all())
+    finally:
+        engine.dispose()
+    assert written["evcus_earlier"] > written["evcus_later"]  # numbered the other way round
+
+    with open_app_client(migrated_db_url) as app:
+        listed = all_events(app.as_project(keys))
+    release_connections()
+    assert [e["id"] for e in listed][-2:] == ["evcus_earlier", "evcus_later"]
+    (copied,) = copy_database(migrated_db_url, empty_sqlite, project=keys.project_id)
+    assert not copied.mismatched
+    with open_app_client(empty_sqlite) as app:
+        assert all_events(app.as_project(keys)) == listed
+
+
+@SQLITE_SOURCE
+@pytest.mark.postgresql
+def test_a_killed_copy_is_carried_on_by_the_same_command(
+    migrated_db_url: str, empty_postgres: str, tmp_path: Path
+) -> None:
+    with open_app_client(migrated_db_url) as client:
+        orders(client, 8)
+    release_connections()
+    command = [str(tally_executable()), "db", "copy", "-v", "--batch-size", "1"]
+    command += ["--from", migrated_db_url, "--to", empty_postgres]
+    process = subprocess.Popen(
+        command,
+        env=tally_env("sqlite:///unused.db"),
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    try:
+        copied_events = 0
+        while copied_events < 3:
+            line = process.stdout.readline()
+            assert line, "the copy ended before it was killed"
+            copied_events += " events: +1 rows" in line
+        assert process.poll() is None
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.wait(timeout=30)
+        process.stdout.close()
+    assert has_progress_table(empty_postgres)
+
+    again = tally(["db", "copy", "--from", migrated_db_url, "--to", empty_postgres], tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "(carried on)" in again.stdout and "every table matches" in again.stdout
+
+
+@SQLITE_SOURCE
+@pytest.mark.postgresql
+def test_a_changed_or_missing_row_is_found_and_its_table_named(
+    migrated_db_url: str, empty_postgres: str, tmp_path: Path
+) -> None:
+    with open_app_client(migrated_db_url) as client:
+        orders(client, 5)
+    release_connections()
+    (copied,) = copy_database(migrated_db_url, empty_postgres)
+    assert not copied.mismatched
+
+    source = sa.create_engine(migrated_db_url)
+    target = sa.create_engine(empty_postgres)
+    try:
+        # The same document written another way (key order, spaces) is the same data.
+        with source.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "UPDATE orders SET metadata = "
+                    """'{ "é": "ü", "nothing": null, "ratio": 0.375, "n": 3 }' """
+                    "WHERE source_id = 'o-3'"
+                )
+            )
+        (same,) = verify_database(migrated_db_url, empty_postgres)
+        assert not same.mismatched
+        with target.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "UPDATE orders SET metadata = jsonb_set(metadata, '{n}', '99') "
+                    "WHERE source_id = 'o-2'"
+                )
+            )
+            conn.execute(sa.text("DELETE FROM customer_order_days WHERE orders_count = 1"))
+    finally:
+        source.dispose()
+        target.dispose()
+    (tampered,) = verify_database(migrated_db_url, empty_postgres)
+    assert tampered.mismatched == ["customer_order_days", "orders"]
+    assert tampered.source["orders"].rows == tampered.target["orders"].rows == 5
+    assert tampered.source["orders"].checksum != tampered.target["orders"].checksum
+
+    checked = tally(["db", "verify", "--from", migrated_db_url, "--to", empty_postgres], tmp_path)
+    assert checked.returncode == 1
+    assert "the databases differ in customer_order_days" in checked.stderr
+    assert "orders (project" in checked.stderr
+    mismatch_lines = [line for line in checked.stdout.splitlines() if "MISMATCH" in line]
+    assert [line.split()[0] for line in mismatch_lines] == ["customer_order_days", "orders"]
+
+
+@SQLITE_SOURCE
+@pytest.mark.postgresql
+def test_copies_that_must_not_run_are_refused(
+    migrated_db_url: str,
+    empty_postgres: str,
+    postgres_server: object,
+    tmp_path: Path,
+) -> None:
+    with open_app_client(migrated_db_url) as client:
+        orders(client, 2)
+    release_connections()
+    path = Path(migrated_db_url.removeprefix("sqlite:///"))
+
+    for alias in (migrated_db_url, f"sqlite:///{path.parent}/../{path.parent.name}/{path.name}"):
+        with pytest.raises(Refused, match="the same database"):
+            copy_database(migrated_db_url, alias)
+    # Two URLs of one PostgreSQL database that do not look alike: the probe finds it.
+    upgrade(empty_postgres)
+    url = sa.engine.make_url(empty_postgres)
+    alias = (
+        f"postgresql+psycopg:///{url.database}?host={url.host}&port={url.port}&user={url.username}"
+    )
+    with pytest.raises(Refused, match="the same database"):
+        copy_database(empty_postgres, alias)
+    assert not has_progress_table(empty_postgres)
+
+    # Another process has the source open (a server that was not stopped).
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys, time\n"
+            f"c = sqlite3.connect({str(path)!r}); c.execute('SELECT 1 FROM orders').fetchall()\n"
+            "print('open', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "open\n"
+        with pytest.raises(Refused, match="open in another process"):
+            copy_database(migrated_db_url, empty_postgres)
+    finally:
+        holder.kill()
+        holder.wait()
+        assert holder.stdout is not None
+        holder.stdout.close()
+
+    # A PostgreSQL target someone is connected to.
+    held = psycopg.connect(
+        sa.engine.make_url(empty_postgres)
+        .set(drivername="postgresql")
+        .render_as_string(hide_password=False)
+    )
+    try:
+        with pytest.raises(Refused, match="other connection"):
+            copy_database(migrated_db_url, empty_postgres)
+    finally:
+        held.close()
+
+    (copied,) = copy_database(migrated_db_url, empty_postgres)
+    assert not copied.mismatched
+    with pytest.raises(Refused, match="already holds project"):
+        copy_database(migrated_db_url, empty_postgres)
+    assert not has_progress_table(empty_postgres)
+
+    older = tmp_path / "older.db"
+    upgrade(f"sqlite:///{older}", "0012")
+    with pytest.raises(Refused, match="at migration 0012"):
+        copy_database(f"sqlite:///{older}", empty_postgres)
