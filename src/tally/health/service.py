@@ -4,7 +4,7 @@ from functools import cache
 
 from sqlalchemy.engine import Connection
 
-from tally.db.migrate import current_revision, head_revision
+from tally.db.schema_version import head_revision, revision_of
 
 
 @cache
@@ -16,7 +16,7 @@ def migration_problem(conn: Connection) -> str | None:
     """Why the database does not match this code's migrations (None: it does). A process
     of a new release must not take traffic before `tally migrate` ran, and an old one
     after a newer release migrated the database is as wrong."""
-    found = current_revision(conn)
+    found = revision_of(conn)
     expected = _expected()
     if found == expected:
         return None
