@@ -6,6 +6,7 @@ when run again; a changed or missing row is found and its table named; copies th
 not run are refused before anything is written."""
 
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -18,8 +19,10 @@ from pathlib import Path
 import psycopg
 import pytest
 import sqlalchemy as sa
+from psycopg import sql
 
 from support.inprocess import open_app_client
+from support.postgres import PostgresServer
 from support.receiver import receiver
 from support.server import tally_env, tally_executable
 from tally.db.copy import copy_database, verify_database
@@ -375,3 +378,75 @@ def test_copies_that_must_not_run_are_refused(
     upgrade(f"sqlite:///{older}", "0012")
     with pytest.raises(Refused, match="at migration 0012"):
         copy_database(f"sqlite:///{older}", empty_postgres)
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("migrated_db_url", ["postgresql"], indirect=True)
+def test_a_password_in_the_source_url_is_kept_nowhere(
+    migrated_db_url: str, empty_sqlite: str
+) -> None:
+    with open_app_client(migrated_db_url) as client:
+        orders(client, 3)
+    release_connections()
+    # The test server trusts local connections: the password is given, and not needed.
+    with_password = f"{migrated_db_url}?password=hunter2"
+
+    def interrupt(_project: str, _table: str, _rows: int) -> None:
+        raise Interrupted
+
+    with pytest.raises(Interrupted):
+        copy_database(with_password, empty_sqlite, after_batch=interrupt)
+    target = sa.create_engine(empty_sqlite)
+    try:
+        with target.connect() as conn:
+            labels = set(conn.execute(sa.select(copy_progress.c.source)).scalars())
+    finally:
+        target.dispose()
+    assert labels and not any("hunter2" in label for label in labels)
+    # The same database, named without the password, carries the copy on.
+    (copied,) = copy_database(migrated_db_url, empty_sqlite)
+    assert copied.resumed and not copied.mismatched
+
+
+@SQLITE_SOURCE
+@pytest.mark.postgresql
+def test_a_target_used_by_a_server_of_another_role_is_refused(
+    migrated_db_url: str, empty_postgres: str, postgres_server: PostgresServer
+) -> None:
+    """The copy runs as a role that cannot read other roles' session details (no
+    pg_read_all_stats); a server connected as another role still counts."""
+    database = sa.engine.make_url(empty_postgres).database
+    assert database is not None
+    suffix = secrets.token_hex(4)
+    copier, server = f"copier_{suffix}", f"server_{suffix}"
+    admin = psycopg.connect(**postgres_server.conninfo(), autocommit=True)
+    try:
+        for role in (copier, server):
+            admin.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+        admin.execute(
+            sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+                sql.Identifier(database), sql.Identifier(copier)
+            )
+        )
+        serving = psycopg.connect(
+            **{**postgres_server.conninfo(database), "user": server},
+            application_name="tally-serve",
+        )
+        try:
+            as_copier = sa.engine.make_url(empty_postgres).set(username=copier)
+            with pytest.raises(Refused, match="1 other connection"):
+                copy_database(migrated_db_url, as_copier.render_as_string(hide_password=False))
+        finally:
+            serving.close()
+    finally:
+        with psycopg.connect(**postgres_server.conninfo(database), autocommit=True) as owned:
+            for role in (copier, server):
+                owned.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+        admin.execute(
+            sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+                sql.Identifier(database), sql.Identifier(postgres_server.user)
+            )
+        )
+        for role in (copier, server):
+            admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+        admin.close()
