@@ -25,11 +25,14 @@ from support.inprocess import open_app_client
 from support.postgres import PostgresServer
 from support.receiver import receiver
 from support.server import tally_env, tally_executable
+from tally.db.backup import backup
 from tally.db.copy import copy_database, verify_database
 from tally.db.copy_progress import copy_progress
 from tally.db.migrate import upgrade
 from tally.db.refused import Refused
 from tally.events.tables import events
+from tally.orders.tables import orders as orders_table
+from tally.projects.tables import projects
 
 from .shop import all_events, answers, ok, orders, release_connections, shop, wait_delivered
 
@@ -450,3 +453,128 @@ def test_a_target_used_by_a_server_of_another_role_is_refused(
         for role in (copier, server):
             admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
         admin.close()
+
+
+@SQLITE_SOURCE
+def test_the_copy_keeps_its_own_locks_on_the_source(
+    migrated_db_url: str, empty_sqlite: str
+) -> None:
+    """Its in-use check must not drop the locks of the copy's own connections (closing any
+    descriptor of a file drops all of a process's POSIX locks on it): while it copies,
+    another process sees the source open, as it would a server."""
+    with open_app_client(migrated_db_url) as client:
+        orders(client, 2)
+    release_connections()
+    path = Path(migrated_db_url.removeprefix("sqlite:///"))
+    seen: list[str] = []
+
+    def ask_another_process(_project: str, _table: str, _rows: int) -> None:
+        if not seen:
+            probe = subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    "import pathlib, sys\n"
+                    "from tally.db.sqlite_files import opened_by_another_process\n"
+                    "print(opened_by_another_process(pathlib.Path(sys.argv[1])))",
+                    str(path),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            seen.append(probe.stdout.strip())
+
+    (copied,) = copy_database(migrated_db_url, empty_sqlite, after_batch=ask_another_process)
+    assert not copied.mismatched
+    assert seen == ["True"]
+
+
+@SQLITE_SOURCE
+def test_a_source_open_through_a_symbolic_link_is_refused(
+    migrated_db_url: str, empty_sqlite: str, tmp_path: Path
+) -> None:
+    real = Path(migrated_db_url.removeprefix("sqlite:///"))
+    link = tmp_path / "srv" / "tally.db"
+    link.parent.mkdir()
+    link.symlink_to(real)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys, time\n"
+            "c = sqlite3.connect(sys.argv[1]); c.execute('PRAGMA journal_mode=WAL')\n"
+            "c.execute('SELECT 1 FROM orders').fetchall()\n"
+            "print('open', flush=True); time.sleep(60)\n",
+            str(link),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "open\n"
+        with pytest.raises(Refused, match="open in another process"):
+            copy_database(f"sqlite:///{link}", empty_sqlite)
+    finally:
+        holder.kill()
+        holder.wait()
+        assert holder.stdout is not None
+        holder.stdout.close()
+    assert not Path(empty_sqlite.removeprefix("sqlite:///")).exists()
+
+
+@SQLITE_SOURCE
+def test_every_project_is_checked_before_any_is_copied(
+    migrated_db_url: str, empty_sqlite: str
+) -> None:
+    with open_app_client(migrated_db_url) as client:
+        orders(client, 2)
+        second = client.new_project("second")
+        orders(client.as_project(second), 1, prefix="s")
+    release_connections()
+    copy_database(migrated_db_url, empty_sqlite, project=second.project_id)
+
+    # Every project: the first (older) is not in the target, the second is.
+    with pytest.raises(Refused, match=f"already holds project {second.project_id}"):
+        copy_database(migrated_db_url, empty_sqlite)
+    target = sa.create_engine(empty_sqlite)
+    try:
+        with target.connect() as conn:
+            assert conn.execute(sa.select(projects.c.id)).scalars().all() == [second.project_id]
+            assert conn.execute(sa.select(sa.func.count()).select_from(orders_table)).scalar() == 1
+    finally:
+        target.dispose()
+    assert not has_progress_table(empty_sqlite)
+
+
+@SQLITE_SOURCE
+def test_sqlite_files_that_are_only_read_are_opened_read_only(
+    migrated_db_url: str, empty_sqlite: str, tmp_path: Path
+) -> None:
+    with open_app_client(migrated_db_url) as client:
+        orders(client, 2)
+    release_connections()
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    nightly = backup(migrated_db_url, backups / "nightly.db").path  # one file, no WAL
+    untouched = nightly.read_bytes()
+
+    (same,) = verify_database(migrated_db_url, f"sqlite:///{nightly}")
+    assert not same.mismatched
+    (copied,) = copy_database(f"sqlite:///{nightly}", empty_sqlite)
+    assert not copied.mismatched
+    assert nightly.read_bytes() == untouched  # not turned to WAL mode, nothing written
+    assert [p.name for p in backups.iterdir()] == ["nightly.db"]
+
+    typo = backups / "nightyl.db"
+    for run in (
+        lambda: verify_database(migrated_db_url, f"sqlite:///{typo}"),
+        lambda: verify_database(f"sqlite:///{typo}", migrated_db_url),
+        lambda: copy_database(f"sqlite:///{typo}", empty_sqlite),
+    ):
+        with pytest.raises(Refused, match="no SQLite database at"):
+            run()
+    assert not typo.exists()
+    said = tally(["db", "verify", "--from", migrated_db_url, "--to", f"sqlite:///{typo}"], tmp_path)
+    assert said.returncode == 2 and f"no SQLite database at {typo}" in said.stderr
+    assert not typo.exists()
