@@ -33,6 +33,7 @@ from tally.db.refused import Refused
 from tally.events.tables import events
 from tally.orders.tables import orders as orders_table
 from tally.projects.tables import projects
+from tally.webhooks.tables import webhooks
 
 from .shop import all_events, answers, ok, orders, release_connections, shop, wait_delivered
 
@@ -51,6 +52,13 @@ def tally(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=120,
         check=False,
+    )
+
+
+def driver_url(url: str) -> str:
+    """A SQLAlchemy PostgreSQL URL as psycopg takes it."""
+    return (
+        sa.engine.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     )
 
 
@@ -383,6 +391,94 @@ def test_copies_that_must_not_run_are_refused(
         copy_database(f"sqlite:///{older}", empty_postgres)
 
 
+@SQLITE_SOURCE
+@pytest.mark.postgresql
+def test_a_row_the_target_refuses_is_named_without_its_values(
+    migrated_db_url: str, empty_postgres: str, tmp_path: Path
+) -> None:
+    with open_app_client(migrated_db_url) as client:
+        orders(client, 2)
+        project_id = client.project.project_id
+    release_connections()
+    # Longer than PostgreSQL's varchar(100); SQLite does not check lengths.
+    secret = "whsec_" + secrets.token_hex(60)
+    source = sa.create_engine(migrated_db_url)
+    try:
+        with source.begin() as conn:
+            conn.execute(
+                webhooks.insert().values(
+                    id="wh_long",
+                    project_id=project_id,
+                    url="https://example.com/hook",
+                    events=["*"],
+                    secret=secret,
+                    active=True,
+                    created_at=datetime.now(UTC),
+                )
+            )
+            token_hash = conn.execute(sa.select(projects.c.app_token_hash)).scalar_one()
+    finally:
+        source.dispose()
+
+    for _attempt in range(2):
+        failed = tally(["db", "copy", "--from", migrated_db_url, "--to", empty_postgres], tmp_path)
+        assert failed.returncode == 1, failed.stdout
+        said = failed.stdout + failed.stderr
+        assert secret not in said and secret[:20] not in said and token_hash not in said
+        assert "parameters" not in said and "INSERT" not in said
+        assert f"(copying webhooks of project {project_id}): value too long" in failed.stderr
+        # Running it again does not help, and it is not told to.
+        assert "would stop at the same row" in failed.stderr
+        assert "interrupted" not in failed.stderr
+
+
+@SQLITE_SOURCE
+@pytest.mark.postgresql
+def test_an_interrupted_copy_says_to_run_it_again(
+    migrated_db_url: str, empty_postgres: str, tmp_path: Path
+) -> None:
+    with open_app_client(migrated_db_url) as client:
+        orders(client, 3)
+    release_connections()
+    upgrade(empty_postgres)
+    # The copy's connection is ended (a server restarted, a session killed) while it waits
+    # to write the orders.
+    locker = psycopg.connect(driver_url(empty_postgres))
+    watcher = psycopg.connect(driver_url(empty_postgres), autocommit=True)
+    try:
+        locker.execute("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE")
+        command = [str(tally_executable()), "db", "copy", "--force"]
+        copying = subprocess.Popen(
+            [*command, "--from", migrated_db_url, "--to", empty_postgres],
+            env=tally_env("sqlite:///unused.db"),
+            cwd=tmp_path,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        waiting = (
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name LIKE 'tally-db-copy-%' AND wait_event_type = 'Lock'"
+        )
+        deadline = time.monotonic() + 60
+        while not watcher.execute(waiting).fetchall():
+            assert copying.poll() is None, copying.communicate()
+            assert time.monotonic() < deadline, "the copy never waited for the lock"
+            time.sleep(0.05)
+        _out, err = copying.communicate(timeout=60)
+    finally:
+        locker.close()
+        watcher.close()
+    assert copying.returncode == 1, err
+    assert "(copying orders of project" in err
+    assert "the copy was interrupted or could not connect" in err
+    assert "run the same command" in err
+    again = tally(["db", "copy", "--from", migrated_db_url, "--to", empty_postgres], tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "(carried on)" in again.stdout and "every table matches" in again.stdout
+
+
 @pytest.mark.postgresql
 @pytest.mark.parametrize("migrated_db_url", ["postgresql"], indirect=True)
 def test_a_password_in_the_source_url_is_kept_nowhere(
@@ -545,6 +641,36 @@ def test_every_project_is_checked_before_any_is_copied(
     finally:
         target.dispose()
     assert not has_progress_table(empty_sqlite)
+
+
+@SQLITE_SOURCE
+@pytest.mark.postgresql
+def test_events_hidden_by_their_txid_fail_the_verification(
+    migrated_db_url: str, empty_postgres: str, tmp_path: Path
+) -> None:
+    with open_app_client(migrated_db_url) as client:
+        orders(client, 3)
+        project_id = client.project.project_id
+    release_connections()
+    (copied,) = copy_database(migrated_db_url, empty_postgres)
+    assert not copied.mismatched and copied.hidden_events == 0
+    target = sa.create_engine(empty_postgres)
+    try:
+        with target.begin() as conn:
+            # What a pg_restore from another cluster leaves: ids this one has not reached.
+            hidden = conn.execute(events.update().values(txid=10**12)).rowcount
+    finally:
+        target.dispose()
+    assert hidden > 0
+
+    (checked,) = verify_database(migrated_db_url, empty_postgres)
+    assert checked.hidden_events == hidden
+    assert checked.mismatched == ["events"]
+    said = tally(["db", "verify", "--from", migrated_db_url, "--to", empty_postgres], tmp_path)
+    assert said.returncode == 1
+    assert f"the databases differ in events (project {project_id})" in said.stderr
+    assert f"{hidden} of project {project_id} events are not listed" in said.stderr
+    assert "scratch database" in said.stderr
 
 
 @SQLITE_SOURCE
