@@ -665,8 +665,7 @@ def db_copy(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     except SQLAlchemyError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        typer.echo("run it again: a copy that had begun goes on after its last batch", err=True)
+        _database_error(exc, copying=True)
         raise typer.Exit(1) from None
     _print_copies(copies, copying=True)
 
@@ -691,15 +690,63 @@ def db_verify(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     except SQLAlchemyError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        _database_error(exc, copying=False)
         raise typer.Exit(1) from None
     _print_copies(copies, copying=False)
+
+
+def _database_error(exc: Exception, *, copying: bool) -> None:
+    """What went wrong, as the driver's first line and where (tally.db.copy notes which
+    table of which project it was copying): never SQLAlchemy's whole text, which shows the
+    statement and the rows' values, API token hashes and webhook secrets among them. Then
+    whether running the command again helps: after an interruption it does, after a row
+    the target refuses it does not (it would stop at the same row)."""
+    from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+
+    from tally.db.sqlite_files import is_busy
+
+    cause = exc.orig if isinstance(exc, DBAPIError) else exc
+    lines = str(cause).strip().splitlines()
+    said = lines[0] if lines else type(cause).__name__
+    notes: list[str] = getattr(exc, "__notes__", [])
+    typer.echo(f"error{''.join(f' ({note})' for note in notes)}: {said}", err=True)
+    if not copying:
+        return
+    if isinstance(cause, sqlite3.Error):
+        # SQLite's OperationalError is also a missing file or table: only a lock another
+        # process held goes away by itself.
+        interrupted = is_busy(cause)
+    else:
+        # PostgreSQL: a connection refused or lost, a server shut down, a lock or a timeout.
+        interrupted = isinstance(exc, OperationalError | InterfaceError) or (
+            isinstance(exc, DBAPIError) and exc.connection_invalidated
+        )
+    if interrupted:
+        advice = (
+            "the copy was interrupted or could not connect (nothing in the data): once the "
+            "databases are reachable, run the same command: a copy that had begun goes on "
+            "after its last batch"
+        )
+    elif notes or isinstance(exc, IntegrityError):
+        advice = (
+            "the target refused a row (not an interruption): the same command would stop at "
+            "the same row. Correct what the error names (the row in the source, or what it "
+            "clashes with in the target), then run the same command: it goes on after its "
+            "last batch"
+        )
+    else:
+        advice = (
+            "not an interruption: correct its cause, then run the same command (a copy that "
+            "had begun goes on after its last batch)"
+        )
+    typer.echo(advice, err=True)
 
 
 def _print_copies(copies: "list[ProjectCopy]", *, copying: bool) -> None:
     """Each table's rows and checksum on both sides (the checksums cut to 16 digits: the
     comparison is made on all 32)."""
     failed: list[str] = []
+    hidden: list[str] = []
     for copy in copies:
         state = " (carried on)" if copy.resumed else ""
         typer.echo(f"project {copy.project_id} ({copy.name}){state}")
@@ -709,16 +756,28 @@ def _print_copies(copies: "list[ProjectCopy]", *, copying: bool) -> None:
         )
         for table, source in copy.source.items():
             target = copy.target[table]
-            verdict = "ok" if source == target else "MISMATCH"
+            verdict = "ok" if table not in copy.mismatched else "MISMATCH"
             typer.echo(
                 f"  {table:<28}{source.rows:>11}{target.rows:>11}  {source.checksum[:16]:<18}"
                 f"{target.checksum[:16]:<18}{verdict}"
             )
+        if copy.hidden_events:
+            typer.echo(f"  {copy.hidden_events} events are hidden in the target by their txid")
+            hidden.append(f"{copy.hidden_events} of project {copy.project_id}")
         if copying:
             typer.echo(f"  copied {sum(copy.copied.values())} rows in this run")
         failed.extend(f"{table} (project {copy.project_id})" for table in copy.mismatched)
     if failed:
         typer.echo(f"error: the databases differ in {', '.join(failed)}", err=True)
+        if hidden:
+            typer.echo(
+                f"error: events table: {', '.join(hidden)} events are not listed by the "
+                "target (GET /v1/events, customer activity, webhooks): their txid is not "
+                "below its oldest running transaction, as after a pg_restore from another "
+                "PostgreSQL server. Restore into a scratch database of the target's server "
+                "and tally db copy from it (docs/operations.md, section Backups)",
+                err=True,
+            )
         raise typer.Exit(1)
     typer.echo("every table matches")
 

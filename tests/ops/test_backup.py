@@ -4,10 +4,14 @@ a restore gives back exactly the data of the backup as the API answers it, refus
 the database is open and refuses files that are not Tally databases, migrates an older
 backup; both refuse PostgreSQL and point at pg_dump."""
 
+import os
 import sqlite3
+import stat
 import subprocess
+import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -180,6 +184,8 @@ def test_an_older_backup_is_migrated_when_restored_even_over_a_damaged_database(
     assert restored.restored_revision == "0012"
     assert restored.contents.revision == head_revision()
     assert restored.previous is None  # there was no database to keep
+    # Not the temporary file's 0600: the group (the server's, once chowned) may read it.
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o640
     assert restore(url, old).previous is not None  # the second time there was
     fresh.write_bytes(b"damaged beyond reading")  # what a restore is for
     damaged = restore(url, old)
@@ -198,3 +204,179 @@ def test_backup_and_restore_refuse_postgresql(empty_postgres: str, tmp_path: Pat
         assert refused.returncode == 2, refused.stdout
         assert "pg_dump -Fc" in refused.stderr and "docs/operations.md" in refused.stderr
     assert not (tmp_path / "new.db").exists()
+
+
+def commit_and_die(database: Path) -> None:
+    """What a server that dies before any checkpoint leaves: a row committed only in the
+    -wal (the table is made first, and checkpointed, so the -wal holds no page 1)."""
+    conn = sqlite3.connect(database)
+    conn.execute("CREATE TABLE late (note TEXT)")
+    conn.commit()
+    conn.close()
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import os, sqlite3, sys\n"
+            "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+            "c.execute('PRAGMA journal_mode=WAL'); c.execute('PRAGMA wal_autocheckpoint=0')\n"
+            "c.execute(\"INSERT INTO late VALUES ('after the last checkpoint')\")\n"
+            "os._exit(0)\n",
+            str(database),
+        ],
+        check=True,
+    )
+
+
+@pytest.mark.parametrize("old", ["whole", "damaged"])
+def test_a_server_that_opens_the_restored_database_at_once_keeps_what_it_writes(
+    old: str, tmp_path: Path
+) -> None:
+    """From the rename on, the restored file is the database: a server may open it, make
+    its -wal and commit there. Nothing of the restore may touch those files after it,
+    whether the replaced database could be folded into one file or not (a connection that
+    opened a -wal deletes it by name when it closes)."""
+    nightly = tmp_path / "nightly.db"
+    upgrade(f"sqlite:///{nightly}")
+    database = tmp_path / "tally.db"
+    url = f"sqlite:///{database}"
+    upgrade(url)
+    if old == "damaged":
+        commit_and_die(database)
+        with database.open("r+b") as file:
+            file.seek(16)
+            file.write(b"\x00\x03")  # no page size: SQLite opens it, and its -wal, then fails
+    server_code = (
+        "import sqlite3, sys, time\n"
+        "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "c.execute('PRAGMA journal_mode=WAL')\n"
+        "c.execute('CREATE TABLE written_by_the_server (note TEXT)')\n"
+        "c.execute(\"INSERT INTO written_by_the_server VALUES ('first order')\")\n"
+        "print('committed', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    servers: list[subprocess.Popen[str]] = []
+    state = "before the rename"
+
+    def server_starts_right_after_the_rename(event: str, args: tuple[Any, ...]) -> None:
+        # An audit hook (it cannot be removed: it does nothing once the test is over) sees
+        # every rename and file opened, just before it is done.
+        nonlocal state
+        if state == "before the rename" and event == "os.rename":
+            if os.fspath(args[1]) == str(database):
+                state = "renaming"
+        elif state == "renaming" and event == "open":
+            # The restore's first file opened after the rename into place.
+            state = "server started"
+            server = subprocess.Popen(
+                [sys.executable, "-c", server_code, str(database)],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            servers.append(server)
+            assert server.stdout is not None and server.stdout.readline() == "committed\n"
+
+    sys.addaudithook(server_starts_right_after_the_rename)
+    try:
+        restore(url, nightly)
+    finally:
+        seen, state = state, "over"
+    try:
+        assert seen == "server started"
+        conn = sqlite3.connect(database)
+        try:
+            written = conn.execute("SELECT note FROM written_by_the_server").fetchall()
+        finally:
+            conn.close()
+        assert written == [("first order",)]
+    finally:
+        for server in servers:
+            server.kill()
+            server.wait()
+            assert server.stdout is not None
+            server.stdout.close()
+
+
+def test_a_restore_over_a_damaged_database_keeps_its_last_commits_beside_the_kept_copy(
+    tmp_path: Path,
+) -> None:
+    nightly = tmp_path / "nightly.db"
+    upgrade(f"sqlite:///{nightly}")
+    database = tmp_path / "tally.db"
+    url = f"sqlite:///{database}"
+    upgrade(url)
+    commit_and_die(database)
+    wal = database.with_name(f"{database.name}-wal")
+    committed = wal.read_bytes()
+    assert committed
+    header = database.read_bytes()[:16]
+    with database.open("r+b") as file:
+        file.write(b"X" * 16)  # the damage: SQLite can no longer open it to fold the -wal in
+
+    restored = restore(url, nightly)
+    assert restored.contents.rows["projects"] == 0  # the backup's data
+    kept = restored.previous
+    assert kept is not None
+    assert kept.with_name(f"{kept.name}-wal").read_bytes() == committed
+    assert not wal.exists()  # and never applied to the restored database
+    # Once its header is mended, the kept copy opens with that last commit.
+    with kept.open("r+b") as file:
+        file.write(header)
+    conn = sqlite3.connect(kept)
+    try:
+        assert conn.execute("SELECT note FROM late").fetchall() == [("after the last checkpoint",)]
+    finally:
+        conn.close()
+
+
+def test_a_table_whose_name_holds_a_quote_is_counted_not_spliced_into_sql(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "tally.db"
+    url = f"sqlite:///{database}"
+    upgrade(url)
+    conn = sqlite3.connect(database)
+    conn.execute('CREATE TABLE "odd""name" (x)')
+    conn.executemany('INSERT INTO "odd""name" VALUES (?)', [(1,), (2,)])
+    conn.commit()
+    conn.close()
+    made = backup(url, tmp_path / "nightly.db")
+    assert made.contents.rows['odd"name'] == 2
+    restored = restore(f"sqlite:///{tmp_path / 'elsewhere.db'}", made.path)
+    assert restored.contents.rows['odd"name'] == 2
+
+
+def test_a_restore_through_a_symbolic_link_sees_a_process_using_the_database(
+    tmp_path: Path,
+) -> None:
+    nightly = tmp_path / "nightly.db"
+    upgrade(f"sqlite:///{nightly}")
+    real = tmp_path / "data" / "tally.db"
+    real.parent.mkdir()
+    upgrade(f"sqlite:///{real}")
+    link = tmp_path / "srv" / "tally.db"
+    link.parent.mkdir()
+    link.symlink_to(real)
+    # SQLite follows the link: the -shm whose locks tell is beside the real file.
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys, time\n"
+            "c = sqlite3.connect(sys.argv[1]); c.execute('PRAGMA journal_mode=WAL')\n"
+            "c.execute('SELECT count(*) FROM projects').fetchall()\n"
+            "print('open', flush=True); time.sleep(60)\n",
+            str(link),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "open\n"
+        with pytest.raises(Refused, match="open in another process"):
+            restore(f"sqlite:///{link}", nightly)
+    finally:
+        holder.kill()
+        holder.wait()
+        assert holder.stdout is not None
+        holder.stdout.close()

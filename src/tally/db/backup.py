@@ -5,6 +5,7 @@ neither backed up nor restored: it is empty, and only carries byte-range locks t
 kernel holds for live processes. Nothing in it outlives them, so there is nothing to keep.
 """
 
+import contextlib
 import os
 import shutil
 import sqlite3
@@ -23,6 +24,9 @@ from tally.db.schema_version import head_revision, is_known
 # 4,096 pages (16 MB at SQLite's default page size) a step: progress to report on a large
 # database without thousands of calls on a small one.
 PAGES_PER_STEP = 4096
+
+# A restored database where there was none: its owner writes it, the group may read it.
+NEW_DATABASE_MODE = 0o640
 
 Progress = Callable[[int, int], None]  # (pages copied, pages in all)
 
@@ -194,6 +198,7 @@ def restore(url: str, backup_file: Path) -> Restored:
 
 
 def _refuse_in_use(database: Path) -> None:
+    # Before this process opens the database (see opened_by_another_process).
     if files.opened_by_another_process(database):
         raise Refused(
             f"{database} is open in another process (a tally serve or tally worker?): "
@@ -218,8 +223,11 @@ def _copy_backup(backup_file: Path, target: Path) -> None:
 
 def _take_on_owner(database: Path, temporary: Path) -> None:
     """The restored file keeps the replaced one's mode and owner: a restore run as root
-    must not leave a database the server's user cannot write."""
+    must not leave a database the server's user cannot write. With no file to replace it
+    is readable by the owner's group too (a temporary file is made 0600): whoever restores
+    into a new place gives it to the server's user (docs/operations.md)."""
     if not database.exists():
+        os.chmod(temporary, NEW_DATABASE_MODE)
         return
     shutil.copymode(database, temporary)
     stat = database.stat()
@@ -243,34 +251,62 @@ def _keep(database: Path) -> Path:
 
 def _swap(database: Path, replacement: Path) -> Path | None:
     """Put ``replacement`` in ``database``'s place, keeping the replaced file under a new
-    name; the -wal and -shm of the replaced database go, so SQLite never applies them to
-    the restored one (a WAL file is not tied to its database file)."""
+    name. The replaced database's companions are dealt with before the rename, never
+    after: a WAL file is not tied to its database file, so one left beside the restored
+    file would be applied to it; and from the rename on, a server may open the restored
+    file and make its own -wal and -shm, which must stay."""
     if not database.exists():
         for suffix in ("-wal", "-shm", "-journal"):
             files.remove_if_present(files.companion(database, suffix))
         os.replace(replacement, database)
         files.fsync_directory(database.parent)
         return None
-    guard = sqlite3.connect(database, timeout=0, isolation_level=None)
+    guard = _folded_and_locked(database)
     try:
-        try:
-            # Only possible with no other connection open anywhere: it copies the WAL into
-            # the file and deletes the -wal and -shm. The exclusive lock taken next keeps
-            # any process from opening it (and making a new -wal) until the swap is done.
-            guard.execute("PRAGMA journal_mode=DELETE").fetchone()
-            guard.execute("BEGIN EXCLUSIVE")
-        except sqlite3.DatabaseError as exc:
-            if files.is_busy(exc):
-                raise Refused(
-                    f"{database} is in use ({exc}): stop every process using it, then restore"
-                ) from None
-            # Not a database SQLite can open (the damage a restore is for): there is no
-            # lock to take through it. No process had it open (checked before the copy).
         previous = _keep(database)
+        _set_aside_companions(database, previous)
         os.replace(replacement, database)
         files.fsync_directory(database.parent)
-        for suffix in ("-wal", "-shm", "-journal"):
-            files.remove_if_present(files.companion(database, suffix))
     finally:
-        guard.close()
+        if guard is not None:
+            guard.close()
     return previous
+
+
+def _folded_and_locked(database: Path) -> sqlite3.Connection | None:
+    """A connection holding ``database``'s exclusive lock once its -wal is folded into it
+    (which deletes the -wal and -shm): no process can open it, and make a new -wal, until
+    the swap is done and the connection closed. Only possible with no other connection
+    open anywhere. None when SQLite cannot fold it: the damage a restore is for, where
+    there is no lock to take through it (no process had it open: checked before the copy).
+    """
+    if not files.is_sqlite_file(database):
+        # Not even opened: SQLite would apply the -wal to whatever the file now holds or,
+        # to an empty file, delete it. Both are set aside as they are.
+        return None
+    guard = sqlite3.connect(database, timeout=0, isolation_level=None)
+    try:
+        guard.execute("PRAGMA journal_mode=DELETE").fetchone()
+        guard.execute("BEGIN EXCLUSIVE")
+    except sqlite3.DatabaseError as exc:
+        # Closed now, before anything is moved: a connection that opened the -wal deletes
+        # it by name when it closes (after folding what it can into the file), and after
+        # the rename that name is the restored database's.
+        guard.close()
+        if files.is_busy(exc):
+            raise Refused(
+                f"{database} is in use ({exc}): stop every process using it, then restore"
+            ) from None
+        return None
+    return guard
+
+
+def _set_aside_companions(database: Path, previous: Path) -> None:
+    """Move the replaced database's -wal and -journal (what folding it into one file could
+    not: it is damaged) beside the kept copy, under the names SQLite looks for there, so
+    that opening the kept copy, once repaired, applies them; the -shm (an index of the
+    -wal, rebuilt from it) goes."""
+    for suffix in ("-wal", "-journal"):
+        with contextlib.suppress(FileNotFoundError):
+            os.rename(files.companion(database, suffix), files.companion(previous, suffix))
+    files.remove_if_present(files.companion(database, "-shm"))

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from tally.db.copy_tables import CopiedTable, copied_tables, json_text, read_statement
+from tally.events.repository import horizon
 from tally.events.tables import events
 
 _MODULUS = 1 << 128
@@ -118,6 +119,25 @@ def _normal(value: Any, is_json: bool) -> str | None:
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).hex()
     return str(value)
+
+
+def hidden_events(engine: Engine, project_id: str) -> int:
+    """How many of the project's events the API of this database does not list. On
+    PostgreSQL only events of transactions older than every running one are listed
+    (tally.events.repository.horizon): an event whose txid came from another cluster (a
+    pg_restore) is above the horizon, and stays hidden until this cluster's transaction
+    ids pass it. Rows and checksums leave txid out (a copy sets it anew), so this is the
+    check that sees it. Always 0 on SQLite."""
+    with engine.connect() as conn:
+        visible = horizon(conn)
+        if visible is None:
+            return 0
+        query = (
+            sa.select(sa.func.count())
+            .select_from(events)
+            .where(events.c.project_id == project_id, sa.not_(visible))
+        )
+        return int(conn.execute(query).scalar_one())
 
 
 def mismatches(source: dict[str, TableSum], target: dict[str, TableSum]) -> list[str]:

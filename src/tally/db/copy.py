@@ -10,7 +10,9 @@ row count and checksum are compared on both sides (tally.db.checksums).
 
 The copy reads a database nobody writes: it refuses a source or target that another
 process has open (``force`` skips that check; the comparison at the end then tells
-whether the source changed meanwhile).
+whether the source changed meanwhile). A SQLite source, and both sides of a
+verification, are opened read-only. Errors never carry a statement's parameters: rows
+hold API token hashes and webhook secrets, and errors reach the terminal.
 
 Rows are copied as they are, with three exceptions, each explained where it is made:
 the integer keys of events, jobs and webhook deliveries are numbered anew, events' txid
@@ -23,16 +25,21 @@ directory is carried over by the operator (docs/operations.md).
 """
 
 import secrets
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
+from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from tally.db import copy_checks as checks
 from tally.db import copy_progress as progress
-from tally.db.checksums import TableSum, mismatches, project_sums
+from tally.db import sqlite_files
+from tally.db.checksums import TableSum, hidden_events, mismatches, project_sums
 from tally.db.copy_tables import (
     CopiedTable,
     copied_tables,
@@ -63,10 +70,16 @@ class ProjectCopy:
     copied: dict[str, int]
     source: dict[str, TableSum]
     target: dict[str, TableSum]
+    # The project's events the target's API does not list (checksums.hidden_events).
+    hidden_events: int = 0
 
     @property
     def mismatched(self) -> list[str]:
-        return mismatches(self.source, self.target)
+        """The tables that differ; the events table too when some of its rows are hidden."""
+        differ = set(mismatches(self.source, self.target))
+        if self.hidden_events:
+            differ.add(events.name)
+        return [name for name in self.source if name in differ]
 
 
 def copy_database(
@@ -88,21 +101,32 @@ def copy_database(
     # This run's PostgreSQL connections carry a name, so that it does not count them as
     # another process's when it looks whether a database is in use.
     tag = f"tally-db-copy-{secrets.token_hex(4)}"
-    source = create_db_engine(checks.named(from_url, tag), pool_size=1)
-    target = create_db_engine(checks.named(to_url, tag), pool_size=1)
+    source = _engine(from_url, tag, read_only=True)
+    target = _engine(to_url, tag, read_only=False)
     try:
-        checks.require_head(source)
         if not force:
+            # First: a SQLite file is asked about before this process opens it (making an
+            # engine opens nothing).
             checks.refuse_in_use(source, from_url, "source", tag)
             checks.refuse_in_use(target, to_url, "target", tag)
+        checks.require_head(source)
         upgrade(to_url)
         checks.refuse_same_database(source, target)
         label = checks.source_label(from_url)
+        selected = _projects(source, project)
+        markers = _claim(target, selected, label)
         copies = [
             _copy_project(
-                source, target, project_id, name, label, batch_size=batch_size, after=after_batch
+                source,
+                target,
+                project_id,
+                name,
+                label,
+                markers[project_id],
+                batch_size=batch_size,
+                after=after_batch,
             )
-            for project_id, name in _projects(source, project)
+            for project_id, name in selected
         ]
         if not any(copy.mismatched for copy in copies):
             # Only now: a run killed after some projects are whole finds their markers,
@@ -120,9 +144,10 @@ def verify_database(
     from_url: str, to_url: str, *, project: str | None = None, batch_size: int = DEFAULT_BATCH
 ) -> list[ProjectCopy]:
     """Compare the counts and checksums of ``project`` (or every project of the source)
-    on both sides, writing nothing."""
-    source = create_db_engine(from_url, pool_size=1)
-    target = create_db_engine(to_url, pool_size=1)
+    on both sides, and look for events the target does not list, writing nothing."""
+    tag = f"tally-db-verify-{secrets.token_hex(4)}"
+    source = _engine(from_url, tag, read_only=True)
+    target = _engine(to_url, tag, read_only=True)
     try:
         return [
             ProjectCopy(
@@ -132,12 +157,60 @@ def verify_database(
                 copied={},
                 source=project_sums(source, project_id, batch_size=batch_size),
                 target=project_sums(target, project_id, batch_size=batch_size),
+                hidden_events=hidden_events(target, project_id),
             )
             for project_id, name in _projects(source, project)
         ]
     finally:
         source.dispose()
         target.dispose()
+
+
+def _engine(url: str, tag: str, *, read_only: bool) -> Engine:
+    """An engine for one side of a copy or a verification, with one connection.
+
+    Errors it raises show the statement but never its parameters (the rows' values: API
+    token hashes, webhook secrets), wherever they end up printed or logged."""
+    path = sqlite_files.database_path(url)
+    if path is None:
+        engine = create_db_engine(checks.named(url, tag), pool_size=1)
+    elif read_only:
+        engine = _read_only_sqlite(path)
+    else:
+        engine = create_db_engine(url, pool_size=1)
+    # create_db_engine takes no such option; the engine reads this attribute when it
+    # wraps a driver's error.
+    engine.hide_parameters = True
+    return engine
+
+
+def _read_only_sqlite(path: Path) -> Engine:
+    """A SQLite file opened so that nothing can change it: not the server's engine, whose
+    connections turn the file to WAL mode (a write) and make a missing file. A file in
+    WAL mode is read with its -wal, as any reader does (SQLite then makes an empty -wal
+    and a -shm beside it if there were none: the database itself is not written)."""
+    if not path.is_file():
+        raise Refused(f"no SQLite database at {path}")
+
+    def connect() -> sqlite3.Connection:
+        # Autocommit at the driver; each SQLAlchemy transaction is a BEGIN (below), so a
+        # batch and what is read with it come from one snapshot.
+        return sqlite_files.open_read_only(path)
+
+    engine = sa.create_engine(
+        # Only says which pool suits a file: the connections are the creator's.
+        sa.engine.URL.create("sqlite", database=str(path)),
+        creator=connect,
+        pool_size=1,
+        json_serializer=lambda value: orjson.dumps(value).decode(),
+        json_deserializer=orjson.loads,
+    )
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+    return engine
 
 
 def _projects(source: Engine, project: str | None) -> list[tuple[str, str]]:
@@ -163,36 +236,51 @@ def _projects(source: Engine, project: str | None) -> list[tuple[str, str]]:
 # -- the copy ----------------------------------------------------------------------------
 
 
+def _claim(
+    target: Engine, selected: list[tuple[str, str]], label: str
+) -> dict[str, dict[str, Any]]:
+    """Each selected project's progress marker in the target, once every one of them may
+    be copied: all are checked before any is written, so a refusal for one project never
+    comes after others were copied. A project not begun yet is given its marker."""
+    markers: dict[str, dict[str, Any]] = {}
+    # Raising rolls the transaction back: a refusal leaves nothing behind.
+    with target.begin() as conn:
+        progress.ensure_table(conn)
+        for project_id, name in selected:
+            marker = progress.read(conn, project_id)
+            if marker:
+                whole = marker.get(progress.WHOLE)
+                began = whole["source"] if whole is not None else None
+                if began != label:
+                    raise Refused(
+                        f"the target holds an unfinished copy of project {project_id} from "
+                        f"{began}: carry it on with --from {began}"
+                    )
+            else:
+                held = conn.execute(sa.select(projects.c.id).where(projects.c.id == project_id))
+                if held.first() is not None:
+                    raise Refused(
+                        f"the target already holds project {project_id} ({name}), and not "
+                        "from an interrupted copy: copy into a database without it"
+                    )
+            markers[project_id] = marker
+        for project_id, _name in selected:
+            if not markers[project_id]:
+                progress.start(conn, project_id, label)
+    return markers
+
+
 def _copy_project(
     source: Engine,
     target: Engine,
     project_id: str,
     name: str,
     label: str,
+    marker: dict[str, Any],
     *,
     batch_size: int,
     after: AfterBatch | None,
 ) -> ProjectCopy:
-    with target.begin() as conn:
-        progress.ensure_table(conn)
-        marker = progress.read(conn, project_id)
-        if marker:
-            whole = marker.get(progress.WHOLE)
-            began = whole["source"] if whole is not None else None
-            if began != label:
-                raise Refused(
-                    f"the target holds an unfinished copy of project {project_id} from "
-                    f"{began}: carry it on with --from {began}"
-                )
-        else:
-            held = conn.execute(sa.select(projects.c.id).where(projects.c.id == project_id))
-            if held.first() is not None:
-                progress.drop_if_empty(conn)
-                raise Refused(
-                    f"the target already holds project {project_id} ({name}), and not from "
-                    "an interrupted copy: copy into a database without it"
-                )
-            progress.start(conn, project_id, label)
     copied: dict[str, int] = {}
     for table in copied_tables():
         state = marker.get(table.name)
@@ -204,9 +292,13 @@ def _copy_project(
             if state is not None and state["position"] is not None
             else None
         )
-        copied[table.name] = _copy_table(
-            source, target, table, project_id, label, position, batch_size, after
-        )
+        try:
+            copied[table.name] = _copy_table(
+                source, target, table, project_id, label, position, batch_size, after
+            )
+        except sa.exc.SQLAlchemyError as exc:
+            exc.add_note(f"copying {table.name} of project {project_id}")
+            raise
     _carry_cursors(source, target, project_id, label)
     source_sums = project_sums(source, project_id, batch_size=batch_size)
     target_sums = project_sums(target, project_id, batch_size=batch_size)
@@ -217,6 +309,7 @@ def _copy_project(
         copied=copied,
         source=source_sums,
         target=target_sums,
+        hidden_events=hidden_events(target, project_id),
     )
 
 

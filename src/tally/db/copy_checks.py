@@ -19,12 +19,16 @@ SESSIONS_GRACE_SECONDS = 2.0
 
 
 def source_label(url: str) -> str:
-    """How a copy names its source in the target: without a password, and a SQLite file
-    by its real path (a relative one depends on where the command ran)."""
+    """How a copy names its source in the target (and on the terminal): without a
+    password, whether in the URL's user part or its query (``?password=``, which
+    ``hide_password`` does not hide), and a SQLite file by its real path (a relative one
+    depends on where the command ran)."""
     path = sqlite_files.database_path(url)
     if path is not None:
         return f"sqlite:///{path.resolve()}"
-    return sa.engine.make_url(url).render_as_string(hide_password=True)
+    parsed = sa.engine.make_url(url)
+    secrets_in_query = [key for key in parsed.query if "password" in key.lower()]
+    return parsed.difference_update_query(secrets_in_query).render_as_string(hide_password=True)
 
 
 def same_place(a: str, b: str) -> bool:
@@ -67,11 +71,14 @@ def named(url: str, tag: str) -> str:
 
 
 def refuse_in_use(engine: Engine, url: str, role: str, tag: str) -> None:
+    """Refuses a database another process uses. For a SQLite file, call it before this
+    process opens any connection to that file (sqlite_files.opened_by_another_process
+    says why)."""
     advice = "stop the servers and workers that use it (or pass --force and let the check tell)"
     path = sqlite_files.database_path(url)
     if path is not None:
-        # This process's own connections are not seen (the locks asked about are another
-        # process's), so none of this run's count.
+        # Only other processes' locks are seen, so this run's own connections would not
+        # count; but there are none yet, and there must not be (see above).
         if sqlite_files.opened_by_another_process(path):
             raise Refused(f"the {role} {path} is open in another process: {advice}")
         return
@@ -82,11 +89,17 @@ def refuse_in_use(engine: Engine, url: str, role: str, tag: str) -> None:
 
 def _other_sessions(engine: Engine, tag: str) -> int:
     """Other client connections to the PostgreSQL database; those of processes that were
-    just stopped are given a moment to go (a backend leaves the list once it has exited)."""
+    just stopped are given a moment to go (a backend leaves the list once it has exited).
+
+    A role without pg_read_all_stats sees other roles' sessions with most columns NULL,
+    backend_type among them (the database and the application name stay): a server
+    connected as another role than the copy's is one of those, so NULL counts as a client
+    (so does another role's autovacuum worker, which the grace period lets finish)."""
     query = sa.text(
         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-        "AND pid <> pg_backend_pid() AND backend_type = 'client backend' "
-        "AND application_name <> :tag"
+        "AND pid <> pg_backend_pid() "
+        "AND (backend_type IS NULL OR backend_type = 'client backend') "
+        "AND application_name IS DISTINCT FROM :tag"
     )
     deadline = time.monotonic() + SESSIONS_GRACE_SECONDS
     with engine.connect() as conn:

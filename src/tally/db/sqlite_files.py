@@ -55,7 +55,15 @@ def open_read_only(path: Path) -> sqlite3.Connection:
 def opened_by_another_process(path: Path) -> bool:
     """Whether another process has the WAL database ``path`` open, asked without taking
     any lock (F_GETLK reports other processes' locks only). Every Tally process keeps its
-    connections open and in WAL mode, so a server or worker is always seen."""
+    connections open and in WAL mode, so a server or worker is always seen.
+
+    Ask it before this process opens any connection to the database. POSIX locks belong
+    to a process and a file, not to a descriptor: closing the descriptor this asks through
+    drops every lock this process holds on the -shm, those of its own SQLite connections
+    too, and another process would then no longer see them (and could rebuild the -shm
+    under them). Before any connection of ours there is nothing of ours to drop."""
+    # SQLite follows a symbolic link and keeps the -shm beside the file it points to.
+    path = path.resolve()
     try:
         fd = os.open(companion(path, "-shm"), os.O_RDONLY)
     except FileNotFoundError:
@@ -110,10 +118,16 @@ def contents(conn: sqlite3.Connection) -> Contents:
         revision = None if row is None else str(row[0])
     tally_tables = [name for name in names if name != VERSION_TABLE]
     rows = {
-        name: int(conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0])
+        name: int(conn.execute(f"SELECT count(*) FROM {quote_identifier(name)}").fetchone()[0])
         for name in tally_tables
     }
     return Contents(revision=revision, tables=len(tally_tables), rows=rows)
+
+
+def quote_identifier(name: str) -> str:
+    """``name`` as a SQL identifier, whatever it holds: names come from files someone
+    hands us (a backup), and a ``"`` in one must not end the quoting."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def fsync_file(path: Path) -> None:
