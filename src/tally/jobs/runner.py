@@ -58,6 +58,14 @@ class Runner:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    def stop_from_signal(self, *_: object) -> None:
+        """A signal handler that stops the runner (``tally worker`` on SIGTERM). A handler
+        runs on the thread the signal interrupts, between two bytecodes: it may be this
+        runner's loop, inside ``Event.wait`` or ``clear`` with the lock of ``_wake`` held,
+        and :meth:`stop` takes that lock again: the worker then never ended (seen about
+        once in 300 SIGTERMs with a fast poll). Another thread stops the runner instead."""
+        threading.Thread(target=self.stop, kwargs={"timeout": 0}, daemon=True).start()
+
     def run_forever(self) -> None:
         while not self._stop.is_set():
             try:
