@@ -18,6 +18,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,13 @@ import pytest
 import sqlalchemy as sa
 
 from support.net import free_port
-from support.server import create_project_cli, run_tally, tally_env, tally_executable
+from support.server import (
+    COMMAND_TIMEOUT,
+    create_project_cli,
+    run_tally,
+    tally_env,
+    tally_executable,
+)
 
 HOST = "127.0.0.1"
 HEALTH_TIMEOUT = 30.0
@@ -38,6 +45,7 @@ EXIT_TIMEOUT = 30.0
 # graceful shutdown, restores the default handler and raises the signal it caught again,
 # so `tally serve` ends by SIGTERM (Popen: -15), as a process that handled nothing would.
 CLEAN_EXITS = (0, -signal.SIGTERM)
+_BACKGROUND = ThreadPoolExecutor(1, thread_name_prefix="topology")
 
 
 @dataclass
@@ -162,6 +170,29 @@ class Topology:
         if member.is_server:
             wait_healthy([member])
 
+    def heal(self) -> None:
+        """Start again whatever a test stopped and did not start (it failed half-way), so
+        the next test finds every process running."""
+        stopped = [m for m in (*self.servers, *self.workers) if not m.running()]
+        for member in stopped:
+            member.start()
+        wait_healthy([m for m in stopped if m.is_server])
+
+    def log_marks(self) -> dict[Path, int]:
+        """How long each log is now: :meth:`server_lines` reads what comes after."""
+        return {path: path.stat().st_size for m in self.servers for path in m.logs}
+
+    def server_lines(self, since: dict[Path, int]) -> list[str]:
+        """The servers' log lines written after ``since`` (all of a log started since)."""
+        lines = []
+        for member in self.servers:
+            for path in member.logs:
+                with path.open("rb") as log:
+                    log.seek(since.get(path, 0))
+                    text = log.read().decode("utf-8", errors="replace")
+                lines += [f"{path.name}: {line}" for line in text.splitlines()]
+        return lines
+
     def worker_of(self, job_worker: str | None) -> Member | None:
         """The worker process a job's ``worker`` column names (``host:pid:random``)."""
         if job_worker is None:
@@ -268,11 +299,13 @@ def start_topology(
     exports_dir = workdir / "exports"
     exports_dir.mkdir()
     run_tally(["migrate"], db_url=db_url, cwd=workdir)
-    keys = create_project_cli("scale", db_url=db_url, cwd=workdir)
+    # The project is made while the processes start (they need the schema only).
+    creating = _BACKGROUND.submit(create_project_cli, "scale", db_url=db_url, cwd=workdir)
+    keys: dict[str, str] = {}
     shared = {"TALLY_EXPORTS_DIR": str(exports_dir), **(env or {})}
     server_env = tally_env(db_url, {**shared, "TALLY_JOBS_IN_SERVER": "false"})
     # Workers look for jobs often: the servers cannot wake them.
-    worker_env = tally_env(db_url, {**shared, "TALLY_JOB_POLL_MS": "100"})
+    worker_env = tally_env(db_url, {**shared, "TALLY_JOB_POLL_MS": "300"})
     topology = Topology(
         db_url=db_url,
         workdir=workdir,
@@ -290,6 +323,7 @@ def start_topology(
         for member in topology.workers:
             member.start()
         _start_servers(topology.servers)
+        keys.update(creating.result(COMMAND_TIMEOUT))
     except BaseException:
         topology.stop()
         raise
