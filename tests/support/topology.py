@@ -234,7 +234,7 @@ class Topology:
 
 
 class Balanced:
-    """Round-robin over one client per server; thread-safe (httpx clients are)."""
+    """Requests spread over one client per server in turn, as a load balancer would."""
 
     def __init__(self, clients: list[httpx.Client]) -> None:
         self.clients = clients
