@@ -172,7 +172,7 @@ def worker() -> None:
     deliverer = deliverer_for(db, settings)
     deliverer.start()
     # SIGTERM ends the loop at the next step boundary; the job goes back to the queue.
-    signal.signal(signal.SIGTERM, lambda *_: runner.stop(timeout=0))
+    signal.signal(signal.SIGTERM, runner.stop_from_signal)
     try:
         runner.run_forever()
     except KeyboardInterrupt:

@@ -58,6 +58,17 @@ class Runner:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    def stop_from_signal(self, *_: object) -> None:
+        """A signal handler that stops the runner (``tally worker`` on SIGTERM). A handler
+        runs on the thread the signal interrupts, between two bytecodes: it may be this
+        runner's loop, inside ``Event.wait`` or ``clear`` with the lock of ``_wake`` held,
+        and setting ``_wake`` takes that lock again: the worker then never ended (seen
+        about once in 300 SIGTERMs with a fast poll, when this called :meth:`stop`). So the
+        stop flag is set here (the loop only reads it, never holding its lock) and the loop
+        is woken from another thread."""
+        self._stop.set()
+        threading.Thread(target=self._wake.set, daemon=True).start()
+
     def run_forever(self) -> None:
         while not self._stop.is_set():
             try:
