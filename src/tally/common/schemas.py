@@ -35,6 +35,10 @@ def _number_to_cents(value: Any) -> Any:
     if isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):
             return value
+        if abs(value) > MAX_MONEY:
+            # Out of range whatever its cents: the range check says so. Decimal cannot
+            # quantize a value as large as 1e247 (it raised, a 500).
+            return int(value)
         return round_half_up(value)
     return value
 
