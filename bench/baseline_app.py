@@ -75,7 +75,7 @@ class BaselineRuntime(Runtime):
         self._app_id = app_id
         self._app_token = app_token
 
-    def authenticate(self, app_id: str | None, app_token: str | None) -> str:
+    def authenticate(self, app_id: str | None, app_token: str | None) -> tuple[str, None]:
         if not (
             app_id
             and app_token
@@ -83,8 +83,10 @@ class BaselineRuntime(Runtime):
             and hmac.compare_digest(app_token, self._app_token)
         ):
             raise UNAUTHORIZED
-        self._keys[(app_id, app_token)] = ("proj_baseline", time.monotonic() + _AUTH_TTL_SECONDS)
-        return "proj_baseline"
+        # No rate limit, as on the embedded default.
+        expiry = time.monotonic() + _AUTH_TTL_SECONDS
+        self._keys[(app_id, app_token)] = ("proj_baseline", None, expiry)
+        return "proj_baseline", None
 
 
 def fixed_order() -> dict[str, Any]:
