@@ -1,6 +1,7 @@
 """create_app(): routers, middleware, error handlers, lifespan."""
 
 import logging
+import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,7 +21,9 @@ from tally.exports.endpoints import download_router
 from tally.exports.endpoints import router as exports_router
 from tally.health.endpoints import router as health_router
 from tally.jobs.runner import Runner
+from tally.metrics import registry as metrics
 from tally.metrics.endpoints import router as metrics_router
+from tally.metrics.exposition import MULTIPROC_ENV
 from tally.orders.endpoints import router as orders_router
 from tally.products.endpoints import router as products_router
 from tally.promotions.endpoints import router as promotions_router
@@ -79,6 +82,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        metrics_dir = os.environ.get(MULTIPROC_ENV)
+        if metrics_dir:
+            # A worker starting may be replacing one that died.
+            metrics.forget_dead_processes(metrics_dir)
         db = Database(
             settings.database_url,
             pool_size=settings.db_pool_size,

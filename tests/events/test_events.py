@@ -3,6 +3,7 @@ per order, in the spec's payload shapes; none from imports or from a request tha
 back; GET /v1/events pages without gaps or repeats, even past a transaction still running
 (PostgreSQL); the customer activity; other projects see nothing."""
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -288,3 +289,30 @@ def test_a_cursor_never_passes_an_event_still_being_committed(client: AppClient)
         assert after[1]["data"]["order"]["source_id"] == "gap-1"
     finally:
         engine.dispose()
+
+
+def test_sqlite_pages_from_the_cursor_not_from_the_start(tmp_path: Path) -> None:
+    """SQLite uses a (txid, seq) pair comparison only as txid > ?, so a page after a
+    cursor walked every earlier event; the query must name the index range itself."""
+    from tally.db.engine import Database
+    from tally.db.migrate import upgrade
+    from tally.events.repository import past
+    from tally.events.tables import events
+
+    url = f"sqlite:///{tmp_path}/plan.db"
+    upgrade(url)
+    db = Database(url, pool_size=1)
+    try:
+        with db.transaction(write=False) as conn:
+            query = (
+                sa.select(events.c.seq)
+                .where(events.c.project_id == "p", past(conn, (0, 100)))
+                .order_by(events.c.txid, events.c.seq)
+                .limit(10)
+            )
+            compiled = query.compile(conn, compile_kwargs={"literal_binds": True})
+            plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}").fetchall()
+    finally:
+        db.dispose()
+    detail = " ".join(str(row[-1]) for row in plan)
+    assert "txid=? AND seq>?" in detail, detail

@@ -172,3 +172,24 @@ def test_a_server_of_two_processes_reports_the_sum_of_both(
                 )
     finally:
         server.stop()
+
+
+def test_a_dead_worker_s_live_gauges_are_forgotten(tmp_path: Path) -> None:
+    """--workers N: a worker that died leaves its in-flight gauge file; the next worker to
+    start drops it, so its requests do not stay in flight for ever."""
+    import os
+    import subprocess
+    import sys
+
+    from tally.metrics.registry import forget_dead_processes
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    dead = tmp_path / f"gauge_livesum_{gone.pid}.db"
+    alive = tmp_path / f"gauge_livesum_{os.getpid()}.db"
+    counter = tmp_path / f"counter_{gone.pid}.db"  # counters of the dead stay counted
+    for path in (dead, alive, counter):
+        path.write_bytes(b"")
+    forget_dead_processes(str(tmp_path))
+    assert not dead.exists()
+    assert alive.exists() and counter.exists()

@@ -56,6 +56,26 @@ def horizon(conn: Connection) -> sa.ColumnElement[bool] | None:
     return events.c.txid < xmin
 
 
+def past(
+    conn: Connection,
+    bound: tuple[Any, Any],
+    *,
+    descending: bool = False,
+) -> sa.ColumnElement[bool]:
+    """Events after (or with ``descending``, before) the position ``bound``: (txid, seq),
+    values or columns. PostgreSQL compares the pair, one index range. SQLite 3.40 uses a
+    pair comparison only as ``txid > ?``, so it walked every event of the project up to
+    the position (30 ms at 300,000 events, on each page and each deliverer poll); there
+    every txid is 0 (writers take turns, seq alone is commit order), so the same range is
+    ``txid = ? AND seq > ?``, which the index serves directly."""
+    txid, seq = bound
+    if conn.dialect.name == "sqlite":
+        later = events.c.seq < seq if descending else events.c.seq > seq
+        return sa.and_(events.c.txid == txid, later)
+    position = sa.tuple_(events.c.txid, events.c.seq)
+    return position < sa.tuple_(txid, seq) if descending else position > sa.tuple_(txid, seq)
+
+
 def page(
     conn: Connection,
     project_id: str,
@@ -85,9 +105,8 @@ def page(
     visible = horizon(conn)
     if visible is not None:
         where.append(visible)
-    position = sa.tuple_(events.c.txid, events.c.seq)
     if after is not None:
-        where.append(position < sa.tuple_(*after) if descending else position > sa.tuple_(*after))
+        where.append(past(conn, after, descending=descending))
     order = (
         (events.c.txid.desc(), events.c.seq.desc()) if descending else (events.c.txid, events.c.seq)
     )
@@ -115,7 +134,7 @@ def heads_after(conn: Connection, project_id: str, after: tuple[int, int], limit
     oldest first (no data: what the deliverer needs to make deliveries)."""
     where: list[sa.ColumnElement[bool]] = [
         events.c.project_id == project_id,
-        sa.tuple_(events.c.txid, events.c.seq) > sa.tuple_(*after),
+        past(conn, after),
     ]
     visible = horizon(conn)
     if visible is not None:

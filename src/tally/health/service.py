@@ -4,7 +4,7 @@ from functools import cache
 
 from sqlalchemy.engine import Connection
 
-from tally.db.schema_version import head_revision, revision_of
+from tally.db.schema_version import head_revision, is_known, revision_of
 
 
 @cache
@@ -13,15 +13,19 @@ def _expected() -> str:
 
 
 def migration_problem(conn: Connection) -> str | None:
-    """Why the database does not match this code's migrations (None: it does). A process
-    of a new release must not take traffic before `tally migrate` ran, and an old one
-    after a newer release migrated the database is as wrong."""
+    """Why this release cannot serve the database (None: it can). A process of a new
+    release must not take traffic before `tally migrate` ran."""
     found = revision_of(conn)
     expected = _expected()
     if found == expected:
         return None
     if found is None:
         return "the database has never been migrated: run `tally migrate`"
+    if not is_known(found):
+        # Newer than this release: a deploy ran `tally migrate` first, as it should.
+        # Migrations are additive, so this release keeps serving until it is replaced
+        # (docs/deployment.md); calling it unready would empty the balancer at once.
+        return None
     return (
         f"the database is at migration {found}, this release needs {expected}: run `tally migrate`"
     )

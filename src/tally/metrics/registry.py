@@ -8,7 +8,11 @@ reaches any one worker adds up all of them (tally.metrics.exposition).
 Recording a request costs a few microseconds: label children are looked up once and kept.
 """
 
+import os
+from pathlib import Path
+
 from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client.multiprocess import mark_process_dead
 
 # The *_created series (when each counter was made) say nothing an operator uses.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -62,11 +66,13 @@ session_waits = Counter(
 )
 multiple_requests = Counter(
     "tally_order_session_refusals",
-    "Requests refused with multiple_requests: their order stayed in use past the wait.",
+    "Requests refused with multiple_requests: their order (or, on SQLite, the write lock)"
+    " stayed taken past the wait.",
 )
 database_busy = Counter(
     "tally_database_busy",
-    "Requests refused with database_busy: SQLite's write lock stayed taken past the wait.",
+    "Requests whose SQLite write lock wait ran out (answered database_busy, or"
+    " multiple_requests on an order).",
 )
 rate_limited = Counter(
     "tally_rate_limited",
@@ -79,18 +85,37 @@ webhook_tries = Counter(
 )
 
 # Label children by their label values: .labels() costs more than the increment itself.
+# Bounded: methods are a fixed set, routes are templates, statuses are HTTP's.
 _request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
 
+# Methods are labels as they are; any other token (a server other than httptools accepts
+# any) is "other", so requests cannot make series without end.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
+    if method not in _METHODS:
+        method = "other"
     key = (method, route, status)
     children = _request_children.get(key)
     if children is None:
-        if len(_request_children) > 5_000:  # routes are templates; this is a safety net
-            _request_children.clear()
         children = _request_children[key] = (
             http_requests.labels(method, route, str(status)),
             http_latency.labels(method, route),
         )
     children[0].inc()
     children[1].observe(seconds)
+
+
+def forget_dead_processes(directory: str) -> None:
+    """Multiprocess mode: a worker process that died (and was replaced) leaves its live
+    gauges' file behind, and its requests would count as in flight for ever."""
+    for path in Path(directory).glob("gauge_live*_*.db"):
+        pid = int(path.stem.rsplit("_", 1)[1])
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
+        except PermissionError:
+            pass  # alive, another user's

@@ -11,6 +11,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from tally.events.repository import past
 from tally.events.tables import events
 from tally.jobs.tables import jobs
 from tally.webhooks.tables import webhook_deliveries, webhooks
@@ -75,8 +76,7 @@ def _oldest_unrelayed(conn: Connection) -> datetime | None:
         sa.select(events.c.created_at)
         .where(
             events.c.project_id == webhooks.c.project_id,
-            sa.tuple_(events.c.txid, events.c.seq)
-            > sa.tuple_(webhooks.c.cursor_txid, webhooks.c.cursor_seq),
+            past(conn, (webhooks.c.cursor_txid, webhooks.c.cursor_seq)),
         )
         .order_by(events.c.txid, events.c.seq)
         .limit(1)

@@ -12,7 +12,8 @@ import time
 from tally.core.token_bucket import Bucket, Decision, Limit, full, take
 from tally.errors import TallyError
 
-# Buckets of projects idle this long are forgotten (a full bucket is the same as none).
+# Buckets of projects idle this long, and full again, are forgotten (a full bucket is the
+# same as none).
 _IDLE_SECONDS = 300.0
 
 
@@ -26,24 +27,29 @@ def limit_of(per_second: float | None, burst: int | None) -> Limit | None:
 class RateLimits:
     def __init__(self, default: Limit | None) -> None:
         self.default = default
-        self._buckets: dict[str, Bucket] = {}
+        # Each project's bucket with the limit it was last counted under.
+        self._buckets: dict[str, tuple[Bucket, Limit]] = {}
         self._lock = threading.Lock()
         self._swept = time.monotonic()
 
     def check(self, project_id: str, limit: Limit) -> Decision:
         now = time.monotonic()
         with self._lock:
-            bucket = self._buckets.get(project_id) or full(limit, now)
+            held = self._buckets.get(project_id)
+            bucket = held[0] if held is not None else full(limit, now)
             bucket, decision = take(limit, bucket, now)
-            self._buckets[project_id] = bucket
+            self._buckets[project_id] = (bucket, limit)
             if now - self._swept > _IDLE_SECONDS:
                 self._sweep(now)
         return decision
 
     def _sweep(self, now: float) -> None:
         self._swept = now
-        for project_id, bucket in list(self._buckets.items()):
-            if now - bucket.at > _IDLE_SECONDS:
+        for project_id, (bucket, limit) in list(self._buckets.items()):
+            # Only a bucket that has filled up again is the same as none: forgetting one
+            # still short of tokens (a slow limit: 0.01 a second) would hand them back.
+            refilled = bucket.tokens + (now - bucket.at) * limit.rate >= limit.burst
+            if now - bucket.at > _IDLE_SECONDS and refilled:
                 del self._buckets[project_id]
 
 

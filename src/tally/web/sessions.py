@@ -95,7 +95,9 @@ async def _across_processes(
             if error.key != "database_busy":
                 raise
             # SQLite's write lock, not the order, was held too long: still the order
-            # session's answer, as the client expects from a request on an order.
+            # session's answer, as the client expects from a request on an order (the
+            # operator sees the cause in the database_busy count).
+            metrics.database_busy.inc()
             first = _first_named(session)
             raise multiple_requests(*first) from None
         except SessionTaken as taken:

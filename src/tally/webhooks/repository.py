@@ -9,7 +9,7 @@ from sqlalchemy.engine import Connection
 
 from tally.common import repository as common
 from tally.db.prepared import Prepared, Row
-from tally.events.repository import horizon
+from tally.events.repository import horizon, past
 from tally.events.tables import events
 from tally.webhooks.tables import webhook_deliveries as deliveries
 from tally.webhooks.tables import webhooks
@@ -75,8 +75,7 @@ def behind(conn: Connection) -> bool:
     an idle deliverer never takes SQLite's write lock."""
     newer = [
         events.c.project_id == webhooks.c.project_id,
-        sa.tuple_(events.c.txid, events.c.seq)
-        > sa.tuple_(webhooks.c.cursor_txid, webhooks.c.cursor_seq),
+        past(conn, (webhooks.c.cursor_txid, webhooks.c.cursor_seq)),
     ]
     visible = horizon(conn)
     if visible is not None:
