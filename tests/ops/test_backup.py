@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from support.inprocess import open_app_client
-from support.server import tally_env, tally_executable
+from support.server import tally_command
 from tally.db.backup import backup, restore
 from tally.db.migrate import upgrade
 from tally.db.refused import Refused
@@ -29,16 +29,7 @@ SQLITE_ONLY = pytest.mark.parametrize("migrated_db_url", ["sqlite"], indirect=Tr
 
 def tally(args: list[str], db_url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """A `tally` command, whatever its exit status."""
-    return subprocess.run(
-        [str(tally_executable()), *args],
-        cwd=cwd,
-        env=tally_env(db_url),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return tally_command(args, db_url=db_url, cwd=cwd)
 
 
 def database_file(url: str) -> Path:

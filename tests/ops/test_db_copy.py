@@ -24,7 +24,7 @@ from psycopg import sql
 from support.inprocess import open_app_client
 from support.postgres import PostgresServer
 from support.receiver import receiver
-from support.server import tally_env, tally_executable
+from support.server import tally_command, tally_env, tally_executable
 from tally.db.backup import backup
 from tally.db.copy import copy_database, verify_database
 from tally.db.copy_progress import copy_progress
@@ -43,16 +43,7 @@ APP = {"webhooks_allow_private": True, "job_poll_ms": 20}
 
 def tally(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     """A `tally` command, whatever its exit status (the URLs are in its arguments)."""
-    return subprocess.run(
-        [str(tally_executable()), *args],
-        cwd=cwd,
-        env=tally_env("sqlite:///unused.db"),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return tally_command(args, db_url="sqlite:///unused.db", cwd=cwd)
 
 
 def driver_url(url: str) -> str:

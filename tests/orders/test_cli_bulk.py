@@ -9,21 +9,12 @@ import json
 import subprocess
 from pathlib import Path
 
-from support.server import parse_credentials, run_tally, tally_env, tally_executable
+from support.server import parse_credentials, run_tally, tally_command, tally_env, tally_executable
 
 
 def tally(args: list[str], db_url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """A `tally` command whatever its exit code."""
-    return subprocess.run(
-        [str(tally_executable()), *args],
-        cwd=cwd,
-        env=tally_env(db_url),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    """A `tally` command, whatever its exit status."""
+    return tally_command(args, db_url=db_url, cwd=cwd)
 
 
 def rows(text: str) -> list[dict[str, str]]:

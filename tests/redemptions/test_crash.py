@@ -1,41 +1,16 @@
 """A server process killed (SIGKILL) in the middle of a redemption: the order's session is
 free afterwards and nothing of the redemption was written, on both engines."""
 
-import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
 from support.server import LiveServer, start_live_server
-from support.sessions import is_held
-
-
-@contextmanager
-def _blocking_the_redemption(db_url: str, code: str) -> Iterator[None]:
-    """Make a redemption of ``code`` stop half-way, after it took its order's session:
-    SQLite: hold the database's write lock; PostgreSQL: hold the voucher's row."""
-    if db_url.startswith("sqlite"):
-        other = sqlite3.connect(sa.engine.make_url(db_url).database or "", isolation_level=None)
-        other.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        finally:
-            other.execute("ROLLBACK")
-            other.close()
-        return
-    engine = sa.create_engine(db_url)
-    try:
-        with engine.connect() as conn, conn.begin():
-            conn.execute(sa.text("SELECT 1 FROM vouchers WHERE code = :c FOR UPDATE"), {"c": code})
-            yield
-    finally:
-        engine.dispose()
+from support.sessions import blocking_redemptions_of, is_held
 
 
 def _until(condition: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
@@ -68,7 +43,7 @@ def test_a_killed_server_leaves_the_order_free_and_nothing_half_written(
             outcome.append(exc)
 
     try:
-        with _blocking_the_redemption(db_url, "CRASH"):
+        with blocking_redemptions_of(db_url, "CRASH"):
             caller = threading.Thread(target=redeem)
             caller.start()
             _until(lambda: is_held(db_url, first.project_id, session), "holding the session")

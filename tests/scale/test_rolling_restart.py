@@ -11,12 +11,10 @@ import json
 import secrets
 import signal
 import socket
-import sqlite3
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +24,7 @@ import sqlalchemy as sa
 
 from support.polling import wait_until_finished
 from support.server import LiveServer
-from support.sessions import holding, is_held
+from support.sessions import blocking_redemptions_of, holding, is_held
 from support.topology import CLEAN_EXITS, Topology
 from tally.db.locks import lock_number
 
@@ -67,28 +65,6 @@ def _refuses_connections(base_url: str) -> bool:
     return False
 
 
-@contextmanager
-def _blocking_redemptions_of(db_url: str, code: str) -> Iterator[None]:
-    """A redemption of ``code`` stops half-way, after it took its order's session, until the
-    block ends. SQLite: the database's write lock is held; PostgreSQL: the voucher's row."""
-    if db_url.startswith("sqlite"):
-        other = sqlite3.connect(sa.engine.make_url(db_url).database or "", isolation_level=None)
-        other.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        finally:
-            other.execute("ROLLBACK")
-            other.close()
-        return
-    engine = sa.create_engine(db_url)
-    try:
-        with engine.connect() as conn, conn.begin():
-            conn.execute(sa.text("SELECT 1 FROM vouchers WHERE code = :c FOR UPDATE"), {"c": code})
-            yield
-    finally:
-        engine.dispose()
-
-
 def test_sigterm_lets_the_request_in_flight_finish_and_frees_its_order(
     server: LiveServer,
 ) -> None:
@@ -108,7 +84,7 @@ def test_sigterm_lets_the_request_in_flight_finish_and_frees_its_order(
             outcome.append(exc)
 
     caller = threading.Thread(target=redeem)
-    with _blocking_redemptions_of(server.db_url, "HELD"):
+    with blocking_redemptions_of(server.db_url, "HELD"):
         caller.start()
         _until(lambda: is_held(server.db_url, server.project_id, "s:in-flight"), "in flight")
         server.process.send_signal(signal.SIGTERM)

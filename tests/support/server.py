@@ -38,13 +38,12 @@ def tally_env(db_url: str, extra: dict[str, str] | None = None) -> dict[str, str
     return env
 
 
-def run_tally(
+def tally_command(
     args: list[str], *, db_url: str, cwd: Path, timeout: float = COMMAND_TIMEOUT
 ) -> subprocess.CompletedProcess[str]:
-    """Run one ``tally`` command to completion; fails the test if it exits non-zero."""
-    cmd = [str(tally_executable()), *args]
-    result = subprocess.run(
-        cmd,
+    """Run one ``tally`` command to completion, whatever its exit status."""
+    return subprocess.run(
+        [str(tally_executable()), *args],
         cwd=cwd,
         env=tally_env(db_url),
         stdin=subprocess.DEVNULL,
@@ -53,6 +52,13 @@ def run_tally(
         timeout=timeout,
         check=False,
     )
+
+
+def run_tally(
+    args: list[str], *, db_url: str, cwd: Path, timeout: float = COMMAND_TIMEOUT
+) -> subprocess.CompletedProcess[str]:
+    """Run one ``tally`` command to completion; fails the test if it exits non-zero."""
+    result = tally_command(args, db_url=db_url, cwd=cwd, timeout=timeout)
     if result.returncode != 0:
         pytest.fail(
             f"`tally {' '.join(args)}` exited {result.returncode}\n"

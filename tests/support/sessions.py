@@ -4,6 +4,7 @@ advisory lock on PostgreSQL."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -60,5 +61,28 @@ def is_held(db_url: str, project_id: str, name: str) -> bool:
             ).scalar_one()
             conn.rollback()
             return not held
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def blocking_redemptions_of(db_url: str, code: str) -> Iterator[None]:
+    """A redemption of ``code`` stops half-way, after it took its order's session, until the
+    block ends. SQLite: the database's write lock is held; PostgreSQL: the voucher's row."""
+    path = _sqlite_path(db_url)
+    if path is not None:
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        return
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.connect() as conn, conn.begin():
+            conn.execute(sa.text("SELECT 1 FROM vouchers WHERE code = :c FOR UPDATE"), {"c": code})
+            yield
     finally:
         engine.dispose()
