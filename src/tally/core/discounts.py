@@ -13,7 +13,7 @@ invariants, whatever the cart and the stack (property-tested):
 """
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Literal
 
@@ -166,7 +166,9 @@ def apply(cart: Cart, discount: Discount, targets: Targets = None) -> Applied:
     if discount.effect == "APPLY_TO_ORDER":
         off = min(_order_discount(discount, left), left)
         return Applied(
-            cart=replace(cart, discount_amount=cart.discount_amount + off),
+            cart=Cart(
+                amount=cart.amount, discount_amount=cart.discount_amount + off, lines=cart.lines
+            ),
             discount_amount=off,
             line_discounts=(0,) * len(cart.lines),
         )
@@ -211,10 +213,14 @@ def apply(cart: Cart, discount: Discount, targets: Targets = None) -> Applied:
         if cap is not None and sum(parts) > cap:
             parts = allocate(cap, parts)
     lines = tuple(
-        replace(line, discount_amount=line.discount_amount + part) if part else line
+        line.plus_discount(part) if part else line
         for line, part in zip(cart.lines, parts, strict=True)
     )
-    return Applied(cart=replace(cart, lines=lines), discount_amount=0, line_discounts=tuple(parts))
+    return Applied(
+        cart=Cart(amount=cart.amount, discount_amount=cart.discount_amount, lines=lines),
+        discount_amount=0,
+        line_discounts=tuple(parts),
+    )
 
 
 def apply_all(cart: Cart, stack: Sequence[tuple[Discount, Targets]]) -> list[Applied]:

@@ -34,6 +34,23 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         # SQLite keeps the text form; a naive UTC value sorts correctly as text.
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
+    def bind_processor(self, dialect: Dialect) -> Any:
+        """On SQLite, the same text SQLAlchemy's DATETIME writes ("2026-11-24
+        03:12:45.123000"), made in one step: a request binds dozens of timestamps, and the
+        two-step way (this type's conversion, then DATETIME's %-formatting of a dict) costs
+        three times as much."""
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        def process(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            if value.tzinfo is not UTC:
+                value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+            return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+        return process
+
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None

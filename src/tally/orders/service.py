@@ -4,7 +4,7 @@ Keyword-only functions over one connection; the caller owns the transaction.
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -412,7 +412,7 @@ def _build_lines(
             raise invalid_payload(str(exc)) from None
         stored_line = _stored_line(item, resolved, line)
         stored.append(stored_line)
-        math.append(replace(line, product_id=stored_line["product_id"]))
+        math.append(line.of_product(stored_line["product_id"]))
     return Lines(stored=stored, math=math)
 
 

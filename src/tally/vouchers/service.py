@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -50,11 +51,19 @@ def core_discount(voucher: Mapping[str, Any]) -> Discount:
         type=stored["type"],
         effect=stored["effect"],
         amount_off=stored.get("amount_off"),
-        percent_off=None if percent is None else Fraction(str(percent)),
+        percent_off=None if percent is None else _fraction(percent),
         fixed_amount=stored.get("fixed_amount"),
         amount_limit=stored.get("amount_limit"),
         aggregated_amount_limit=stored.get("aggregated_amount_limit"),
     )
+
+
+# A percentage read back from JSON, as the exact fraction it was written as (12.5 ->
+# 25/2). Parsing its text costs more than the rest of the conversion, and a project has
+# few distinct percentages: cached.
+@lru_cache(maxsize=1024)
+def _fraction(percent: float) -> Fraction:
+    return Fraction(str(percent))
 
 
 def create(
