@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from support.inprocess import open_app_client
 from support.server import tally_command
@@ -21,6 +22,7 @@ from tally.db.backup import backup, restore
 from tally.db.migrate import upgrade
 from tally.db.refused import Refused
 from tally.db.schema_version import head_revision
+from tally.projects.service import create_project
 
 from .shop import answers, ok, orders, release_connections, shop
 
@@ -371,3 +373,48 @@ def test_a_restore_through_a_symbolic_link_sees_a_process_using_the_database(
         holder.wait()
         assert holder.stdout is not None
         holder.stdout.close()
+
+
+def test_a_restore_and_a_backup_through_symbolic_links_write_the_files_they_name(
+    tmp_path: Path,
+) -> None:
+    # A database on a mounted volume, named by a link in the service's directory: the
+    # restore must land on the volume and leave the link, not replace it with a file.
+    real = tmp_path / "volume" / "tally.db"
+    real.parent.mkdir()
+    upgrade(f"sqlite:///{real}")
+    link = tmp_path / "srv" / "tally.db"
+    link.parent.mkdir()
+    link.symlink_to(real)
+    nightly = tmp_path / "nightly.db"
+    upgrade(f"sqlite:///{nightly}")
+    engine = sa.create_engine(f"sqlite:///{nightly}")
+    with engine.begin() as conn:
+        project_id = create_project(conn, name="from the backup").project_id
+    engine.dispose()
+
+    restored = restore(f"sqlite:///{link}", nightly)
+
+    assert link.is_symlink() and link.resolve() == real
+    assert restored.path == real
+    assert restored.previous is not None and restored.previous.parent == real.parent
+    assert sorted(p.name for p in link.parent.iterdir()) == ["tally.db"]
+    assert files_projects(real) == [project_id]
+
+    # A backup to a path that is a link writes the file the link names.
+    latest = tmp_path / "backups" / "2026-11-24.db"
+    latest.parent.mkdir()
+    latest.write_bytes(b"")
+    pointer = tmp_path / "latest.db"
+    pointer.symlink_to(latest)
+    made = backup(f"sqlite:///{link}", pointer)
+    assert pointer.is_symlink() and made.path == latest
+    assert files_projects(latest) == [project_id]
+
+
+def files_projects(path: Path) -> list[str]:
+    conn = sqlite3.connect(path)
+    try:
+        return [row[0] for row in conn.execute("SELECT id FROM projects")]
+    finally:
+        conn.close()

@@ -90,7 +90,9 @@ def backup(
     check the copy, then rename it into place (an existing file there is replaced only by
     a complete, checked backup)."""
     database = _database(url)
-    destination = destination.absolute()
+    # Through a symbolic link, as cp writes: the backup lands in the file the link names,
+    # and the link stays.
+    destination = destination.resolve()
     if not files.is_sqlite_file(database):
         raise Refused(f"no SQLite database at {database}")
     if _is_the_database(destination, database):
@@ -159,7 +161,11 @@ def restore(url: str, backup_file: Path) -> Restored:
     the backup is older than this code. Refuses while any process has the database open,
     and never leaves a half-restored database: the backup is copied and checked beside the
     database first, and takes its place in one rename."""
-    database = _database(url)
+    # The file a symbolic link names, not the link: the restored file, the kept one and
+    # the temporary copy all go beside the real file (where SQLite keeps its -wal too), on
+    # the volume that holds it, and the link stays. Replacing the link instead would leave
+    # the data in the link's directory, perhaps a container's throwaway one.
+    database = _database(url).resolve()
     backup_file = backup_file.absolute()
     if not files.is_sqlite_file(backup_file):
         raise Refused(f"{backup_file} is not a SQLite database")
