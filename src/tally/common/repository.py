@@ -81,6 +81,20 @@ def _update(table: sa.Table, columns: tuple[str, ...]) -> Prepared:
     )
 
 
+def update_rows(
+    conn: Connection, table: sa.Table, project_id: str, changes: list[tuple[str, dict[str, Any]]]
+) -> None:
+    """Each (row id, values) written as :func:`update_row` would: rows changing the same
+    columns go out in one driver call (executemany)."""
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row_id, values in changes:
+        if values:
+            params = {**values, "_project_id": project_id, "_row_id": row_id}
+            by_columns.setdefault(tuple(values), []).append(params)
+    for columns, batch in by_columns.items():
+        _update(table, columns).write_many(conn, batch)
+
+
 def one_by(
     conn: Connection, table: sa.Table, project_id: str, column: str, value: str
 ) -> Row | None:

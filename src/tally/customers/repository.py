@@ -27,12 +27,27 @@ def get_by_source_id(conn: Connection, project_id: str, source_id: str) -> Row |
     return common.one_by(conn, customers, project_id, "source_id", source_id)
 
 
+def by_source_ids(conn: Connection, project_id: str, source_ids: set[str]) -> dict[str, Row]:
+    """The customers with these source_ids, in one statement."""
+    return common.by_source_ids(conn, customers, project_id, source_ids)
+
+
 def insert(conn: Connection, values: dict[str, Any]) -> None:
     common.insert_row(conn, customers, values)
 
 
+def insert_many(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    common.insert_rows(conn, customers, rows)
+
+
 def update(conn: Connection, project_id: str, customer_id: str, values: dict[str, Any]) -> None:
     common.update_row(conn, customers, project_id, customer_id, values)
+
+
+def update_many(
+    conn: Connection, project_id: str, changes: list[tuple[str, dict[str, Any]]]
+) -> None:
+    common.update_rows(conn, customers, project_id, changes)
 
 
 def delete(conn: Connection, project_id: str, customer_id: str) -> None:
@@ -134,6 +149,17 @@ def add_to_summary(
 ) -> None:
     _add_to_summary().write(
         conn, {"_project_id": project_id, "_id": customer_id, "_count": count, "_amount": amount}
+    )
+
+
+def add_to_summaries(conn: Connection, project_id: str, deltas: list[tuple[str, int, int]]) -> None:
+    """:func:`add_to_summary` for each (customer id, count, amount), in one driver call."""
+    _add_to_summary().write_many(
+        conn,
+        [
+            {"_project_id": project_id, "_id": customer_id, "_count": count, "_amount": amount}
+            for customer_id, count, amount in deltas
+        ],
     )
 
 
