@@ -68,6 +68,18 @@ def insert_rows(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -
         _insert(table, tuple(rows[0])).write_many(conn, rows)
 
 
+def bulk_insert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """:func:`insert_rows` for many rows at once (an import's step): on PostgreSQL with
+    COPY, a few times faster than the pipelined executemany there."""
+    if not rows:
+        return
+    prepared = _insert(table, tuple(rows[0]))
+    if conn.dialect.name == "postgresql":
+        prepared.copy_many(conn, rows)
+    else:
+        prepared.write_many(conn, rows)
+
+
 # Keyed by the set of columns a caller changes: a few dozen combinations at most.
 @lru_cache(maxsize=256)
 def _update(table: sa.Table, columns: tuple[str, ...]) -> Prepared:

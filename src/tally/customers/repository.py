@@ -37,7 +37,7 @@ def insert(conn: Connection, values: dict[str, Any]) -> None:
 
 
 def insert_many(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    common.insert_rows(conn, customers, rows)
+    common.bulk_insert(conn, customers, rows)
 
 
 def update(conn: Connection, project_id: str, customer_id: str, values: dict[str, Any]) -> None:
@@ -183,21 +183,27 @@ def _add_to_day(dialect: str) -> Prepared:
     )
 
 
+def insert_days(conn: Connection, project_id: str, found: list[Change]) -> None:
+    """Day buckets of customers that have none yet (made in this transaction), inserted."""
+    common.bulk_insert(conn, customer_order_days, _day_rows(project_id, found))
+
+
+def _day_rows(project_id: str, found: list[Change]) -> list[dict[str, Any]]:
+    return [
+        {
+            "customer_id": change.customer_id,
+            "day": change.day,
+            "project_id": project_id,
+            "orders_count": change.count,
+            "orders_amount": change.amount,
+        }
+        for change in found
+    ]
+
+
 def add_to_days(conn: Connection, project_id: str, found: list[Change]) -> None:
     """Each change added to its day bucket (made when it is the day's first purchase)."""
-    _add_to_day(conn.dialect.name).write_many(
-        conn,
-        [
-            {
-                "customer_id": change.customer_id,
-                "day": change.day,
-                "project_id": project_id,
-                "orders_count": change.count,
-                "orders_amount": change.amount,
-            }
-            for change in found
-        ],
-    )
+    _add_to_day(conn.dialect.name).write_many(conn, _day_rows(project_id, found))
 
 
 @cache

@@ -187,7 +187,15 @@ def _record_orders(
     stored = sorted(c for c in summed if c not in people.created)
     if stored:
         customers_repository.lock(conn, project_id, stored)
-    customers_repository.add_to_days(conn, project_id, found)
+        customers_repository.add_to_days(
+            conn,
+            project_id,
+            [change for change in found if change.customer_id not in people.created],
+        )
+    # A customer made in this step has no day bucket yet: nothing to add to.
+    customers_repository.insert_days(
+        conn, project_id, [change for change in found if change.customer_id in people.created]
+    )
     deltas = [(c, *summed[c]) for c in stored] + [(c, 0, 0) for c in ties]
     if deltas:
         customers_repository.add_to_summaries(conn, project_id, deltas)

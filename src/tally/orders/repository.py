@@ -31,7 +31,7 @@ def insert(conn: Connection, values: dict[str, Any]) -> None:
 
 
 def insert_many(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    common.insert_rows(conn, orders, rows)
+    common.bulk_insert(conn, orders, rows)
 
 
 def update(conn: Connection, project_id: str, order_id: str, values: dict[str, Any]) -> None:
