@@ -90,9 +90,12 @@ def schedule_import(
     bodies: list[OrderCreate],
     request_id: str | None,
     now: datetime,
+    sent: list[Any] | None = None,
 ) -> str:
     """An import of ``bodies`` (checked whole already) queued behind the project's earlier
-    imports; the id of the async action that reports on it (BEHAVIOR 17)."""
+    imports; the id of the async action that reports on it (BEHAVIOR 17). ``sent``: the
+    JSON ``bodies`` were validated from, queued as it is instead of ``bodies`` dumped again
+    (the job validates each order again, to the same bodies)."""
     queue_key = f"{IMPORT_KIND}:{project_id}"
     # PostgreSQL: a job's place in line is its row's sequence number, given at insert; two
     # imports of one project enqueue one after the other, so the earlier-numbered one also
@@ -105,7 +108,11 @@ def schedule_import(
         conn,
         project_id=project_id,
         kind=IMPORT_KIND,
-        payload={"orders": [b.model_dump(mode="json", exclude_unset=True) for b in bodies]},
+        payload={
+            "orders": sent
+            if sent is not None
+            else [b.model_dump(mode="json", exclude_unset=True) for b in bodies]
+        },
         now=now,
         queue_key=queue_key,
         subject_id=action_id,

@@ -81,7 +81,7 @@ def import_step(
     if written is not None:
         outcomes = iter(written)
         for raw, body in zip(chunk, checked, strict=True):
-            _count(state, raw, body if isinstance(body, str) else next(outcomes))
+            _count(state, raw, body, body if isinstance(body, str) else next(outcomes))
         state["next"] = start + len(chunk)
         return state
     # A step holds SQLite's write lock, and on PostgreSQL the rows and sessions of its
@@ -90,7 +90,7 @@ def import_step(
     index = start
     for raw, body in zip(chunk, checked, strict=True):
         reason = body if isinstance(body, str) else _write(conn, project_id, body, now, careful)
-        _count(state, raw, reason)
+        _count(state, raw, body, reason)
         index += 1
         if time.monotonic() - began > STEP_SECONDS:
             break
@@ -98,13 +98,18 @@ def import_step(
     return state
 
 
-def _count(state: dict[str, Any], raw: dict[str, Any], reason: str | None) -> None:
+def _count(
+    state: dict[str, Any], raw: dict[str, Any], body: OrderCreate | str, reason: str | None
+) -> None:
     if reason is None:
         state["done"] += 1
         return
     failure = {"reason": reason}
-    if raw.get("source_id") is not None:
-        failure = {"source_id": raw["source_id"], **failure}
+    # The order's source_id as validated ("" is none): a queued import holds its orders as
+    # sent (tally.orders.service.schedule_import).
+    source_id = body.source_id if isinstance(body, OrderCreate) else raw.get("source_id")
+    if source_id is not None:
+        failure = {"source_id": source_id, **failure}
     state["failed"].append(failure)
 
 
