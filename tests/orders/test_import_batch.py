@@ -288,12 +288,14 @@ def _imported(db: Database, project_id: str, raw: list[dict[str, Any]]) -> dict[
     return state
 
 
-@pytest.mark.parametrize("step", [4, 250])
+@pytest.mark.parametrize(("step", "lines"), [(4, 5000), (250, 5000), (250, 4)])
 def test_an_import_of_batched_and_one_order_steps_matches_the_create_path(
-    db: Database, monkeypatch: pytest.MonkeyPatch, step: int
+    db: Database, monkeypatch: pytest.MonkeyPatch, step: int, lines: int
 ) -> None:
-    """Steps of new orders, steps with upserts, customers named again across steps."""
+    """Steps of new orders, steps with upserts, customers named again across steps;
+    batches cut by their lines."""
     monkeypatch.setattr(tasks, "STEP_ORDERS", step)
+    monkeypatch.setattr(tasks, "STEP_LINES", lines)
     imported, product_a = _setup(db)
     one_by_one, product_b = _setup(db)
     invalid = {"source_id": "schema", "amount": -5}
@@ -315,3 +317,13 @@ def test_an_import_of_batched_and_one_order_steps_matches_the_create_path(
         for r in sorted(set(a[k]) ^ set(b[k])):
             print("A" if r in a[k] else "B", k, r)
     assert a == b
+
+
+def test_a_batched_step_stops_at_its_lines(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tasks, "STEP_LINES", 7)
+    project_id, _ = _setup(db)
+    raw = [{"source_id": f"l-{n}", "items": [_line("x", 1, 5)] * 3} for n in range(5)]
+    state, _ = tasks.write_step(
+        db, project_id, raw, tasks.new_state(), clock=lambda: NOW, trusted=False, careful=False
+    )
+    assert (state["next"], state["done"]) == (2, 2)  # a third order would make 9 lines

@@ -38,6 +38,9 @@ from tally.projects import repository as counters
 
 STEP_ORDERS = 250
 STEP_SECONDS = 0.5
+# A batched step writes all of its orders at once (no clock between them): this many lines
+# at most, a few hundred milliseconds.
+STEP_LINES = 5000
 
 
 def new_state() -> dict[str, Any]:
@@ -77,12 +80,14 @@ def import_step(
     checked = [_checked(raw, trusted=trusted) for raw in chunk]
     valid = [body for body in checked if isinstance(body, OrderCreate)]
     _hold(conn, project_id, valid)
-    written = batch.write(conn, project_id, valid, now)
+    size = _batch_size(checked)
+    batched = [body for body in checked[:size] if isinstance(body, OrderCreate)]
+    written = batch.write(conn, project_id, batched, now)
     if written is not None:
         outcomes = iter(written)
-        for raw, body in zip(chunk, checked, strict=True):
+        for raw, body in zip(chunk[:size], checked[:size], strict=True):
             _count(state, raw, body, body if isinstance(body, str) else next(outcomes))
-        state["next"] = start + len(chunk)
+        state["next"] = start + size
         return state
     # A step holds SQLite's write lock, and on PostgreSQL the rows and sessions of its
     # orders, until it commits; and a job's step must end well inside its lease.
@@ -96,6 +101,18 @@ def import_step(
             break
     state["next"] = index
     return state
+
+
+def _batch_size(checked: list[OrderCreate | str]) -> int:
+    """How many of the step's orders go in its batch: up to STEP_LINES lines (at least one
+    order), so a step of big orders holds its locks no longer than one of small orders."""
+    lines = 0
+    for index, body in enumerate(checked):
+        if isinstance(body, OrderCreate):
+            lines += max(len(body.items or []), 1)
+        if lines > STEP_LINES and index > 0:
+            return index
+    return len(checked)
 
 
 def _count(
