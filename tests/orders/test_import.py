@@ -148,3 +148,35 @@ def test_a_failed_order_leaves_no_trace_in_the_counters(client: AppClient) -> No
     assert action["result"]["failed"][1] == {"reason": action["result"]["failed"][1]["reason"]}
     assert client.get("/v1/customers").json()["total"] == 0
     assert client.get("/v1/orders").json()["total"] == 0
+
+
+def test_orders_are_queued_as_sent_and_written_as_validated(client: AppClient) -> None:
+    """The job holds the orders as the request sent them (unknown fields, "" for none,
+    quantities as text): each is written as the create endpoint writes the same body."""
+    sent = {
+        "status": "PAID",
+        "object": "order",
+        "total_amount": 1,
+        "customer": {"source_id": "as-sent", "name": "As Sent", "unknown": True},
+        "items": [
+            {"source_id": "thing", "quantity": "2", "price": 150, "product": {"price": 12.345}},
+            {"source_id": "", "quantity": 1, "amount": 99, "metadata": {"big": 2**63 - 1}},
+        ],
+    }
+    orders = [
+        {"source_id": "", "amount": 5, "customer": {"id": "cust_missing"}},
+        {**sent, "source_id": "sent-1"},
+    ]
+    action = wait_done(client, start_import(client, orders))
+    failed = action["result"]["failed"]
+    assert [sorted(f) for f in failed] == [["reason"]]  # "" is no source_id
+    created = client.post("/v1/orders", json={**sent, "source_id": "sent-2"}).json()
+    imported = client.get("/v1/orders/sent-1").json()
+
+    def shape(order: dict[str, Any]) -> dict[str, Any]:
+        lines = [{k: v for k, v in line.items() if k != "id"} for line in order["items"]]
+        skipped = ("id", "source_id", "created_at", "updated_at")
+        return {**{k: v for k, v in order.items() if k not in skipped}, "items": lines}
+
+    assert shape(imported) == shape(created)
+    assert imported["items"][0]["quantity"] == 2 and imported["amount"] == 399

@@ -68,6 +68,18 @@ def insert_rows(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -
         _insert(table, tuple(rows[0])).write_many(conn, rows)
 
 
+def bulk_insert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """:func:`insert_rows` for many rows at once (an import's step): on PostgreSQL with
+    COPY, a few times faster than the pipelined executemany there."""
+    if not rows:
+        return
+    prepared = _insert(table, tuple(rows[0]))
+    if conn.dialect.name == "postgresql":
+        prepared.copy_many(conn, rows)
+    else:
+        prepared.write_many(conn, rows)
+
+
 # Keyed by the set of columns a caller changes: a few dozen combinations at most.
 @lru_cache(maxsize=256)
 def _update(table: sa.Table, columns: tuple[str, ...]) -> Prepared:
@@ -79,6 +91,20 @@ def _update(table: sa.Table, columns: tuple[str, ...]) -> Prepared:
         )
         .values({name: sa.bindparam(name) for name in columns})
     )
+
+
+def update_rows(
+    conn: Connection, table: sa.Table, project_id: str, changes: list[tuple[str, dict[str, Any]]]
+) -> None:
+    """Each (row id, values) written as :func:`update_row` would: rows changing the same
+    columns go out in one driver call (executemany)."""
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row_id, values in changes:
+        if values:
+            params = {**values, "_project_id": project_id, "_row_id": row_id}
+            by_columns.setdefault(tuple(values), []).append(params)
+    for columns, batch in by_columns.items():
+        _update(table, columns).write_many(conn, batch)
 
 
 def one_by(

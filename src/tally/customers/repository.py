@@ -27,12 +27,27 @@ def get_by_source_id(conn: Connection, project_id: str, source_id: str) -> Row |
     return common.one_by(conn, customers, project_id, "source_id", source_id)
 
 
+def by_source_ids(conn: Connection, project_id: str, source_ids: set[str]) -> dict[str, Row]:
+    """The customers with these source_ids, in one statement."""
+    return common.by_source_ids(conn, customers, project_id, source_ids)
+
+
 def insert(conn: Connection, values: dict[str, Any]) -> None:
     common.insert_row(conn, customers, values)
 
 
+def insert_many(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    common.bulk_insert(conn, customers, rows)
+
+
 def update(conn: Connection, project_id: str, customer_id: str, values: dict[str, Any]) -> None:
     common.update_row(conn, customers, project_id, customer_id, values)
+
+
+def update_many(
+    conn: Connection, project_id: str, changes: list[tuple[str, dict[str, Any]]]
+) -> None:
+    common.update_rows(conn, customers, project_id, changes)
 
 
 def delete(conn: Connection, project_id: str, customer_id: str) -> None:
@@ -137,6 +152,17 @@ def add_to_summary(
     )
 
 
+def add_to_summaries(conn: Connection, project_id: str, deltas: list[tuple[str, int, int]]) -> None:
+    """:func:`add_to_summary` for each (customer id, count, amount), in one driver call."""
+    _add_to_summary().write_many(
+        conn,
+        [
+            {"_project_id": project_id, "_id": customer_id, "_count": count, "_amount": amount}
+            for customer_id, count, amount in deltas
+        ],
+    )
+
+
 @cache
 def _add_to_day(dialect: str) -> Prepared:
     insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
@@ -157,21 +183,27 @@ def _add_to_day(dialect: str) -> Prepared:
     )
 
 
+def insert_days(conn: Connection, project_id: str, found: list[Change]) -> None:
+    """Day buckets of customers that have none yet (made in this transaction), inserted."""
+    common.bulk_insert(conn, customer_order_days, _day_rows(project_id, found))
+
+
+def _day_rows(project_id: str, found: list[Change]) -> list[dict[str, Any]]:
+    return [
+        {
+            "customer_id": change.customer_id,
+            "day": change.day,
+            "project_id": project_id,
+            "orders_count": change.count,
+            "orders_amount": change.amount,
+        }
+        for change in found
+    ]
+
+
 def add_to_days(conn: Connection, project_id: str, found: list[Change]) -> None:
     """Each change added to its day bucket (made when it is the day's first purchase)."""
-    _add_to_day(conn.dialect.name).write_many(
-        conn,
-        [
-            {
-                "customer_id": change.customer_id,
-                "day": change.day,
-                "project_id": project_id,
-                "orders_count": change.count,
-                "orders_amount": change.amount,
-            }
-            for change in found
-        ],
-    )
+    _add_to_day(conn.dialect.name).write_many(conn, _day_rows(project_id, found))
 
 
 @cache

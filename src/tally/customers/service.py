@@ -24,7 +24,7 @@ from tally.projects import repository as counters
 _FIELDS = ("name", "description", "email", "phone", "birthday", "birthdate", "address", "metadata")
 
 
-def _field_values(body: CustomerFields) -> dict[str, Any]:
+def field_values(body: CustomerFields) -> dict[str, Any]:
     """The fields the client sent, in storage form; absent fields are left out."""
     values: dict[str, Any] = {}
     for name in _FIELDS:
@@ -39,6 +39,40 @@ def _field_values(body: CustomerFields) -> dict[str, Any]:
             value = {}
         values[name] = value
     return values
+
+
+def new_row(
+    project_id: str,
+    ref: CustomerRef,
+    now: datetime,
+    *,
+    counted_order: tuple[int, datetime] | None = None,
+) -> dict[str, Any]:
+    """The stored row of a customer ``ref`` creates (see :func:`upsert_for_order`); the
+    import's batched steps make rows here too."""
+    row: dict[str, Any] = {
+        "id": ids.new_id(CUSTOMER_ID_PREFIX),
+        "project_id": project_id,
+        "source_id": ref.source_id,
+        **{name: None for name in _FIELDS},
+        "metadata": {},
+        "orders_total_amount": 0,
+        "orders_total_count": 0,
+        "orders_last_amount": 0,
+        "orders_last_date": None,
+        "created_at": now,
+        "updated_at": None,
+        **field_values(ref),
+    }
+    if counted_order is not None:
+        amount, ordered_at = counted_order
+        row.update(
+            orders_total_amount=amount,
+            orders_total_count=1,
+            orders_last_amount=amount,
+            orders_last_date=ordered_at,
+        )
+    return row
 
 
 def upsert(
@@ -68,36 +102,14 @@ def upsert_for_order(
             raise not_found("customer", ref.id)
     elif ref.source_id is not None:
         existing = repository.get_by_source_id(conn, project_id, ref.source_id)
-    values = _field_values(ref)
     if existing is None:
-        customer_id = ids.new_id(CUSTOMER_ID_PREFIX)
-        row: dict[str, Any] = {
-            "id": customer_id,
-            "project_id": project_id,
-            "source_id": ref.source_id,
-            **{name: None for name in _FIELDS},
-            "metadata": {},
-            "orders_total_amount": 0,
-            "orders_total_count": 0,
-            "orders_last_amount": 0,
-            "orders_last_date": None,
-            "created_at": now,
-            "updated_at": None,
-            **values,
-        }
-        if counted_order is not None:
-            amount, ordered_at = counted_order
-            row.update(
-                orders_total_amount=amount,
-                orders_total_count=1,
-                orders_last_amount=amount,
-                orders_last_date=ordered_at,
-            )
+        row = new_row(project_id, ref, now, counted_order=counted_order)
         repository.insert(conn, row)
         counters.bump(conn, project_id, "customers", 1)
         recorder.customer_saved(project_id, row, created=True, now=now)
         # What was inserted is what a read would return: no second round trip.
         return row, True
+    values = field_values(ref)
     customer_id = existing["id"]
     if ref.id is not None and ref.source_id is not None and ref.source_id != existing["source_id"]:
         if repository.get_by_source_id(conn, project_id, ref.source_id) is not None:
@@ -134,7 +146,7 @@ def update(
     conn: Connection, *, project_id: str, ref: str, body: CustomerUpdate, now: datetime
 ) -> Row:
     row = get(conn, project_id=project_id, ref=ref)
-    values = _field_values(body)
+    values = field_values(body)
     if values:
         values["updated_at"] = now
         repository.update(conn, project_id, row["id"], values)

@@ -86,6 +86,37 @@ class Prepared:
             _raise_wrapped(conn, compiled.sql, batch, exc, driver)
         cursor.close()
 
+    def copy_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """PostgreSQL: the rows of this plain INSERT sent with COPY FROM STDIN, their values
+        converted as :meth:`write_many` converts them. Many rows at once cost a few times
+        less than an executemany, even pipelined: one statement, no per-row plan."""
+        insert = self.statement
+        if not isinstance(insert, sa.Insert) or conn.dialect.name != "postgresql":
+            raise ValueError("COPY takes a plain INSERT on PostgreSQL")
+        compiled = self._compiled(conn.dialect)
+        processors = dict(compiled.binds)
+        columns = tuple(rows[0]) if rows else ()
+        quote = conn.dialect.identifier_preparer
+        sql = (
+            f"COPY {quote.format_table(insert.table)} "
+            f"({', '.join(quote.quote(name) for name in columns)}) FROM STDIN"
+        )
+        driver = conn.connection.driver_connection
+        cursor = driver.cursor()  # type: ignore[union-attr]
+        try:
+            with cursor.copy(sql) as copy:
+                for params in rows:
+                    copy.write_row(
+                        [
+                            processors[name](params[name]) if name in processors else params[name]
+                            for name in columns
+                        ]
+                    )
+        except conn.dialect.loaded_dbapi.Error as exc:
+            cursor.close()
+            _raise_wrapped(conn, sql, None, exc, driver)
+        cursor.close()
+
     def first(self, conn: Connection, params: Mapping[str, Any]) -> Row | None:
         cursor = self.run(conn, params)
         try:

@@ -20,12 +20,13 @@ from tally.orders.schemas import (
     OrderUpdate,
 )
 from tally.orders.sessions import OrderSession
+from tally.web.bodies import OrjsonRoute
 from tally.web.context import ProjectId, respond
 from tally.web.errors import request_id_of
 from tally.web.params import Limit, Page
 from tally.web.runtime import runtime_of
 
-router = APIRouter(prefix="/v1/orders", tags=["Orders"])
+router = APIRouter(prefix="/v1/orders", tags=["Orders"], route_class=OrjsonRoute)
 
 # An SDK call with no arguments sends an empty body: it means "nothing to set".
 CreateBody = Annotated[OrderCreate | None, Body()]
@@ -59,6 +60,7 @@ async def import_orders(
     that reports how it went (BEHAVIOR 17). A project's imports run one at a time, in order."""
     if not body:
         raise invalid_payload("Property . should have at least 1 item")
+    sent = await request.json()  # as parsed for ``body``: not read again
     response = await respond(
         request,
         lambda conn: {
@@ -66,6 +68,7 @@ async def import_orders(
                 conn,
                 project_id=project_id,
                 bodies=body,
+                sent=sent,
                 request_id=request_id_of(request),
                 now=utcnow(),
             )

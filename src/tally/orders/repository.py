@@ -30,6 +30,10 @@ def insert(conn: Connection, values: dict[str, Any]) -> None:
     common.insert_row(conn, orders, values)
 
 
+def insert_many(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    common.bulk_insert(conn, orders, rows)
+
+
 def update(conn: Connection, project_id: str, order_id: str, values: dict[str, Any]) -> None:
     common.update_row(conn, orders, project_id, order_id, values)
 

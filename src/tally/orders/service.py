@@ -90,9 +90,12 @@ def schedule_import(
     bodies: list[OrderCreate],
     request_id: str | None,
     now: datetime,
+    sent: list[Any] | None = None,
 ) -> str:
     """An import of ``bodies`` (checked whole already) queued behind the project's earlier
-    imports; the id of the async action that reports on it (BEHAVIOR 17)."""
+    imports; the id of the async action that reports on it (BEHAVIOR 17). ``sent``: the
+    JSON ``bodies`` were validated from, queued as it is instead of ``bodies`` dumped again
+    (the job validates each order again, to the same bodies)."""
     queue_key = f"{IMPORT_KIND}:{project_id}"
     # PostgreSQL: a job's place in line is its row's sequence number, given at insert; two
     # imports of one project enqueue one after the other, so the earlier-numbered one also
@@ -105,7 +108,11 @@ def schedule_import(
         conn,
         project_id=project_id,
         kind=IMPORT_KIND,
-        payload={"orders": [b.model_dump(mode="json", exclude_unset=True) for b in bodies]},
+        payload={
+            "orders": sent
+            if sent is not None
+            else [b.model_dump(mode="json", exclude_unset=True) for b in bodies]
+        },
         now=now,
         queue_key=queue_key,
         subject_id=action_id,
@@ -172,11 +179,21 @@ def draft(
             conn, project_id=project_id, current=current, body=body, now=now, write=write
         )
     lines = _build_lines(conn, project_id, body.items or [], now, write=write)
+    return Draft(
+        row=new_row(project_id, body, lines, now, write=write), lines=lines.math, current=None
+    )
+
+
+def new_row(
+    project_id: str, body: OrderCreate, lines: Lines, now: datetime, *, write: bool = True
+) -> dict[str, Any]:
+    """The stored row of a new order made of ``body`` and its built ``lines``, without its
+    customer and referrer (the import's batched steps make rows here too)."""
     try:
         totals = order_totals(amount=body.amount, lines=lines.math)
     except AmountError as exc:
         raise invalid_payload(str(exc)) from None
-    row: dict[str, Any] = {
+    return {
         "id": ids.new_id(ORDER_ID_PREFIX) if write else None,
         "project_id": project_id,
         "source_id": body.source_id,
@@ -195,7 +212,6 @@ def draft(
         "created_at": (body.created_at or now) if write else None,
         "updated_at": None,
     }
-    return Draft(row=row, lines=lines.math, current=None)
 
 
 def draft_over(
@@ -398,7 +414,14 @@ def _build_lines(
 ) -> Lines:
     if not items:
         return Lines(stored=[], math=[])
-    catalogue = Catalogue(conn, project_id, items)
+    return build_lines(Catalogue(conn, project_id, items), items, now, write=write)
+
+
+def build_lines(
+    catalogue: Catalogue, items: list[OrderItemIn], now: datetime, *, write: bool = True
+) -> Lines:
+    """The lines of ``items`` as stored and as priced, against ``catalogue`` (loaded for
+    these items, or for more: an import's step loads one for all of its orders)."""
     stored: list[dict[str, Any]] = []
     math: list[Line] = []
     for index, item in enumerate(items):
