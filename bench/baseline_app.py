@@ -6,7 +6,8 @@ handlers, ``JSON`` (orjson) responses, and Tally's own ``ProjectId`` dependency
 (``tally.web.context.current_project``) reading X-App-Id / X-App-Token and finding the pair in
 the runtime's key cache. Routes:
 
-- ``POST /v1/orders`` (B-echo): the body validated into ``OrderCreate`` (declared as Tally's
+- ``POST /v1/orders`` (B-echo): the body parsed as Tally parses it (orjson,
+  ``tally.web.bodies``) and validated into ``OrderCreate`` (declared as Tally's
   create-order endpoint declares it), returned as ``model_dump(mode="json",
   exclude_unset=True)``.
 - ``GET /v1/orders/{orderId}`` (B-get): a fixed order, serialised per request. It is what
@@ -46,6 +47,7 @@ from tally.orders import service as orders_service
 from tally.orders.schemas import OrderCreate
 from tally.projects.service import create_project
 from tally.web import errors
+from tally.web.bodies import OrjsonRoute
 from tally.web.context import ProjectId, Runtime
 from tally.web.middleware import RequestMiddleware
 from tally.web.responses import JSON
@@ -125,6 +127,8 @@ def create_app() -> FastAPI:
             runtime.db.dispose()
 
     app = FastAPI(title="Tally baselines", lifespan=lifespan, default_response_class=JSON)
+    # Bodies parsed as Tally's /v1 routes parse them (orjson, tally.web.bodies).
+    app.router.route_class = OrjsonRoute
     app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes)
     errors.install(app)
 

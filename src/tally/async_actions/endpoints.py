@@ -8,10 +8,11 @@ from fastapi.responses import Response
 from tally.async_actions import presenter, service
 from tally.async_actions.schemas import AsyncActionOut, AsyncActionsListOut
 from tally.common.filters import query_datetime
+from tally.web.bodies import OrjsonRoute
 from tally.web.context import ProjectId, respond
 from tally.web.params import Limit
 
-router = APIRouter(prefix="/v1/async-actions", tags=["Async actions"])
+router = APIRouter(prefix="/v1/async-actions", tags=["Async actions"], route_class=OrjsonRoute)
 
 ActionId = Annotated[str, Path(min_length=1, max_length=64)]
 

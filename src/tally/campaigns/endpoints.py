@@ -13,9 +13,10 @@ from tally.validation_rules import service as validation_rules
 from tally.vouchers import presenter as vouchers
 from tally.vouchers.codes import MAX_CODE_LENGTH
 from tally.vouchers.schemas import VoucherOut
+from tally.web.bodies import OrjsonRoute
 from tally.web.context import ProjectId, respond
 
-router = APIRouter(prefix="/v1/campaigns", tags=["Campaigns"])
+router = APIRouter(prefix="/v1/campaigns", tags=["Campaigns"], route_class=OrjsonRoute)
 
 CampaignRef = Annotated[str, Path(min_length=1, max_length=255)]
 CodePath = Annotated[str, Path(min_length=1, max_length=MAX_CODE_LENGTH)]

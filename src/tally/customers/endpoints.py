@@ -14,10 +14,11 @@ from tally.errors import invalid_query
 from tally.events import presenter as events_presenter
 from tally.events import service as events
 from tally.events.schemas import ActivityListOut
+from tally.web.bodies import OrjsonRoute
 from tally.web.context import ProjectId, respond, respond_empty
 from tally.web.params import Limit, Page99
 
-router = APIRouter(prefix="/v1/customers", tags=["Customers"])
+router = APIRouter(prefix="/v1/customers", tags=["Customers"], route_class=OrjsonRoute)
 
 CustomerOrder = Literal[
     "created_at", "-created_at", "updated_at", "-updated_at", "source_id", "-source_id"

@@ -8,10 +8,11 @@ from fastapi.responses import Response
 
 from tally.events import presenter, service
 from tally.events.schemas import EventOut, EventsListOut
+from tally.web.bodies import OrjsonRoute
 from tally.web.context import ProjectId, respond
 from tally.web.params import Limit
 
-router = APIRouter(prefix="/v1/events", tags=["Events"])
+router = APIRouter(prefix="/v1/events", tags=["Events"], route_class=OrjsonRoute)
 
 EventId = Annotated[str, Path(min_length=1, max_length=64)]
 

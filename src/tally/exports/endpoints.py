@@ -12,12 +12,13 @@ from tally.db.prepared import Row
 from tally.errors import TallyError
 from tally.exports import presenter, service
 from tally.exports.schemas import ExportCreate, ExportOut, ExportParameters, ExportsListOut
+from tally.web.bodies import OrjsonRoute
 from tally.web.context import ProjectId, current_project, respond, respond_empty, run
 from tally.web.params import Limit, Page
 from tally.web.runtime import runtime_of
 
-router = APIRouter(prefix="/v1/exports", tags=["Exports"])
-download_router = APIRouter(tags=["Exports"])
+router = APIRouter(prefix="/v1/exports", tags=["Exports"], route_class=OrjsonRoute)
+download_router = APIRouter(tags=["Exports"], route_class=OrjsonRoute)
 
 ExportId = Annotated[str, Path(min_length=1, max_length=64)]
 # No length limit here: an over-long token is a wrong token (401), not a bad request.

@@ -19,10 +19,11 @@ from tally.products.schemas import (
     SkusListOut,
     SkuUpdate,
 )
+from tally.web.bodies import OrjsonRoute
 from tally.web.context import ProjectId, respond, respond_empty
 from tally.web.params import Limit, Page
 
-router = APIRouter(tags=["Products"])
+router = APIRouter(tags=["Products"], route_class=OrjsonRoute)
 
 # An SDK call with no arguments sends an empty body: it means "nothing to set".
 ProductCreateBody = Annotated[ProductCreate | None, Body()]

@@ -11,9 +11,10 @@ from tally.clock import utcnow
 from tally.promotions import presenter, service
 from tally.promotions.schemas import TierCreate, TierOut, TiersListOut
 from tally.validation_rules import service as validation_rules
+from tally.web.bodies import OrjsonRoute
 from tally.web.context import ProjectId, respond
 
-router = APIRouter(prefix="/v1/promotions", tags=["Promotions"])
+router = APIRouter(prefix="/v1/promotions", tags=["Promotions"], route_class=OrjsonRoute)
 
 Ref = Annotated[str, Path(min_length=1, max_length=255)]
 

@@ -25,12 +25,13 @@ from tally.redemptions.schemas import (
     VoucherRedemptionRequest,
 )
 from tally.validations.schemas import QUICK_WORK, RedeemableIn
+from tally.web.bodies import OrjsonRoute
 from tally.web.context import ProjectId, respond, respond_with_status
 from tally.web.errors import request_id_of
 from tally.web.params import Limit, Page99
 
-router = APIRouter(prefix="/v1/redemptions", tags=["Redemptions"])
-legacy_router = APIRouter(tags=["Redemptions"])
+router = APIRouter(prefix="/v1/redemptions", tags=["Redemptions"], route_class=OrjsonRoute)
+legacy_router = APIRouter(tags=["Redemptions"], route_class=OrjsonRoute)
 
 
 def _channel(request: Request) -> str:

@@ -19,12 +19,17 @@ from tally.validation_rules.schemas import (
     RulesListOut,
     RuleUpdate,
 )
+from tally.web.bodies import OrjsonRoute
 from tally.web.context import ProjectId, respond, respond_empty
 from tally.web.params import Limit, Page
 
-router = APIRouter(prefix="/v1/validation-rules", tags=["Validation rules"])
+router = APIRouter(
+    prefix="/v1/validation-rules", tags=["Validation rules"], route_class=OrjsonRoute
+)
 # Every assignment of the project, filtered by rule or object.
-assignments_router = APIRouter(prefix="/v1/validation-rules-assignments", tags=["Validation rules"])
+assignments_router = APIRouter(
+    prefix="/v1/validation-rules-assignments", tags=["Validation rules"], route_class=OrjsonRoute
+)
 
 RuleId = Annotated[str, Path(min_length=1, max_length=64)]
 AssignmentId = Annotated[str, Path(min_length=1, max_length=64)]

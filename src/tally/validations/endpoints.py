@@ -14,11 +14,12 @@ from tally.validations.schemas import (
     VoucherValidationOut,
     VoucherValidationRequest,
 )
+from tally.web.bodies import OrjsonRoute
 from tally.web.context import ProjectId, respond
 from tally.web.errors import request_id_of
 
-router = APIRouter(prefix="/v1/validations", tags=["Validations"])
-legacy_router = APIRouter(tags=["Validations"])
+router = APIRouter(prefix="/v1/validations", tags=["Validations"], route_class=OrjsonRoute)
+legacy_router = APIRouter(tags=["Validations"], route_class=OrjsonRoute)
 
 
 @router.post(

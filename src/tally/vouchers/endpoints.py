@@ -12,9 +12,10 @@ from tally.validation_rules import service as validation_rules
 from tally.vouchers import presenter, service
 from tally.vouchers.codes import MAX_CODE_LENGTH
 from tally.vouchers.schemas import VoucherCreate, VoucherGenerate, VoucherOut
+from tally.web.bodies import OrjsonRoute
 from tally.web.context import ProjectId, respond
 
-router = APIRouter(prefix="/v1/vouchers", tags=["Vouchers"])
+router = APIRouter(prefix="/v1/vouchers", tags=["Vouchers"], route_class=OrjsonRoute)
 
 
 def voucher_out(conn: Connection, project_id: str, row: Mapping[Any, Any]) -> dict[str, Any]:

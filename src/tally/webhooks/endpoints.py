@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Path, Request
 from fastapi.responses import Response
 
 from tally.clock import utcnow
+from tally.web.bodies import OrjsonRoute
 from tally.web.context import ProjectId, respond, respond_empty
 from tally.web.params import Limit, Page
 from tally.web.runtime import runtime_of
@@ -20,7 +21,7 @@ from tally.webhooks.schemas import (
     WebhookUpdate,
 )
 
-router = APIRouter(prefix="/v1/webhooks", tags=["Webhooks"])
+router = APIRouter(prefix="/v1/webhooks", tags=["Webhooks"], route_class=OrjsonRoute)
 
 WebhookId = Annotated[str, Path(min_length=1, max_length=64)]
 
