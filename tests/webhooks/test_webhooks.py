@@ -373,3 +373,59 @@ def test_a_receiver_that_drips_its_answer_is_cut_off_at_the_timeout() -> None:
     assert outcome.status is None and outcome.error is not None
     assert "timed out" in outcome.error
     assert elapsed < 2.5
+
+
+def test_two_deliverers_send_each_event_once_and_lose_none(migrated_db_url: str) -> None:
+    """Two deliverers (as two `tally worker` processes would run them) on one database:
+    every event reaches every endpoint once, and is logged once, in the events' order. Between them,
+    orders keep coming and one deliverer stops (its leases released) half-way."""
+    from tally.db.engine import Database
+    from tally.webhooks.tasks import Deliverer
+
+    with (
+        open_app_client(migrated_db_url, jobs_in_server=False, webhooks_allow_private=True) as api,
+        receiver() as first_receiver,
+        receiver() as second_receiver,
+    ):
+        hooks = [
+            add_webhook(api, first_receiver.url(), ["*"]),
+            add_webhook(api, second_receiver.url(), ["customer.order.created"]),
+        ]
+        databases = [Database(migrated_db_url, pool_size=2) for _ in range(2)]
+        deliverers = [
+            Deliverer(db, allow_private=True, timeout_seconds=2, poll_seconds=0.02, batch=7)
+            for db in databases
+        ]
+        try:
+            for deliverer in deliverers:
+                deliverer.start()
+            for n in range(40):
+                assert api.post("/v1/orders", json={"amount": 100 + n}).status_code == 200
+                if n == 20:
+                    deliverers[0].stop()
+            first_receiver.wait_for(40)
+            second_receiver.wait_for(40)
+            wait_for(
+                lambda: all(statuses(api, hook["id"]) == ["SUCCEEDED"] * 40 for hook in hooks),
+                "the deliveries were not all logged",
+            )
+            time.sleep(0.3)  # nothing more arrives
+        finally:
+            for deliverer in deliverers:
+                deliverer.stop()
+            for db in databases:
+                db.dispose()
+        events = {e["id"]: e for e in all_events(api)}
+        assert len(events) == 40
+        for got in (first_receiver.received, second_receiver.received):
+            amounts = [r.json["data"]["order"]["amount"] for r in got]
+            # Each once (sent a few at a time, so they may arrive a little out of order).
+            assert sorted(amounts) == [100 + n for n in range(40)]
+            assert {r.json["event"]["id"] for r in got} == set(events)
+        for hook, got in zip(hooks, (first_receiver, second_receiver), strict=True):
+            logged = deliveries(api, hook["id"])
+            assert sorted(d["id"] for d in logged) == sorted(r.json["id"] for r in got.received)
+            assert {d["attempts"] for d in logged} == {1}
+            # The log, newest first, follows the events.
+            by_id = {r.json["id"]: r.json["event"]["id"] for r in got.received}
+            assert [by_id[d["id"]] for d in reversed(logged)] == list(events)

@@ -174,7 +174,6 @@ def first_try(endpoint: Row, event: Row) -> dict[str, Any]:
         "attempts": 0,
         "log": [],
         "first_attempt_at": None,
-        "created_at": None,
         "url": endpoint["url"],
         "secret": endpoint["secret"],
         "event_type": event["type"],

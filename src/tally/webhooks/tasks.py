@@ -401,7 +401,7 @@ class Deliverer:
         one transaction."""
         retried, self._retried = self._retried, []
         moves = []
-        for stream in self._streams.values():
+        for stream in sorted(self._streams.values(), key=lambda s: str(s.endpoint["id"])):
             to, tried, count = stream.progress()
             if to != stream.recorded:
                 moves.append((stream, to, tried, count))
