@@ -429,3 +429,73 @@ def test_two_deliverers_send_each_event_once_and_lose_none(migrated_db_url: str)
             # The log, newest first, follows the events.
             by_id = {r.json["id"]: r.json["event"]["id"] for r in got.received}
             assert [by_id[d["id"]] for d in reversed(logged)] == list(events)
+
+
+def test_an_endpoint_is_sent_by_its_lease_holder_and_recorded_only_by_it(
+    migrated_db_url: str,
+) -> None:
+    """While one deliverer's lease on an endpoint runs, no other takes it; once it has run
+    out another may, and then the first one's batch is not recorded (the second sends
+    those events again and records them, once)."""
+    from datetime import timedelta
+
+    from tally.clock import utcnow
+    from tally.events import repository as events_repository
+    from tally.webhooks import repository, service
+    from tally.webhooks.sender import Outcome
+
+    with open_app_client(migrated_db_url, jobs_in_server=False, webhooks_allow_private=True) as api:
+        hook = add_webhook(api, "http://127.0.0.1:9/hook", ["*"])
+        assert api.post("/v1/orders", json={"amount": 10}).status_code == 200
+        now = utcnow()
+
+        def endpoint() -> Any:
+            with api.db.transaction(write=False) as conn:
+                (row,) = [r for r in repository.streams(conn) if r["id"] == hook["id"]]
+                return row
+
+        def take(worker: str, at: Any) -> bool:
+            row = endpoint()
+            with api.db.transaction(write=True) as conn:
+                return repository.take_lease(
+                    conn,
+                    row["id"],
+                    row["project_id"],
+                    cursor=(row["cursor_txid"], row["cursor_seq"]),
+                    worker=worker,
+                    now=at,
+                    until=at + timedelta(seconds=30),
+                )
+
+        def record(worker: str, row: Any) -> bool:
+            cursor = (row["cursor_txid"], row["cursor_seq"])
+            with api.db.transaction(write=False) as conn:
+                page = events_repository.page(conn, row["project_id"], limit=10, after=cursor)
+            tried = [
+                service.Tried(service.first_try(row, event), Outcome(200, None, 1), now)
+                for event in page
+            ]
+            with api.db.transaction(write=True) as conn:
+                return service.record_batch(
+                    conn,
+                    row,
+                    cursor=cursor,
+                    to=(page[-1]["txid"], page[-1]["seq"]),
+                    tried=tried,
+                    worker=worker,
+                    lease_until=now + timedelta(seconds=30),
+                    retry_scale=1.0,
+                )
+
+        assert take("first", now)
+        assert not take("second", now + timedelta(seconds=29))
+        held_by_first = endpoint()
+        assert take("second", now + timedelta(seconds=31))
+        assert not record("first", held_by_first)
+        assert deliveries(api, hook["id"]) == []
+        assert endpoint()["cursor_seq"] == held_by_first["cursor_seq"]
+        assert record("second", endpoint())
+        assert statuses(api, hook["id"]) == ["SUCCEEDED"]
+        moved = endpoint()
+        assert moved["cursor_seq"] > held_by_first["cursor_seq"]
+        assert moved["lease_worker"] == "second"

@@ -28,8 +28,8 @@ def update(conn: Connection, project_id: str, webhook_id: str, values: dict[str,
 
 def delete(conn: Connection, project_id: str, webhook_id: str) -> None:
     """The endpoint and its deliveries. Its row is locked first (PostgreSQL): a deliverer
-    making deliveries for it skips it (SKIP LOCKED) or has committed them before these
-    deletes run, so none is left pointing at a deleted endpoint."""
+    recording deliveries for it has committed them before these deletes run, or finds the
+    endpoint gone and records none, so none is left pointing at a deleted endpoint."""
     if conn.dialect.name != "sqlite":
         conn.execute(
             sa.select(webhooks.c.id)
@@ -62,11 +62,6 @@ def count(conn: Connection, project_id: str) -> int:
         sa.select(sa.func.count()).select_from(webhooks).where(webhooks.c.project_id == project_id)
     )
     return int(conn.execute(query).scalar_one())
-
-
-def any_active(conn: Connection) -> bool:
-    query = sa.select(webhooks.c.id).where(webhooks.c.active.is_(True)).limit(1)
-    return conn.execute(query).first() is not None
 
 
 def streams(conn: Connection) -> list[Row]:
