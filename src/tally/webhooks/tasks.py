@@ -297,7 +297,8 @@ class Deliverer:
 
     def _drop(self, stream: _Stream) -> None:
         stream.dead = True
-        self._streams.pop(stream.endpoint["id"], None)
+        if self._streams.get(stream.endpoint["id"]) is stream:  # not a newer one for it
+            del self._streams[stream.endpoint["id"]]
 
     def _room(self) -> int:
         # Up to two rounds of retries: the next round waits ready for the pool.
@@ -390,6 +391,8 @@ class Deliverer:
                     self._retried.append(tried)
                 continue
             stream.in_flight -= 1
+            if stream.dead:
+                continue  # someone else sends and records these events
             assert sent is not None
             sent.tried, sent.done = tried, True
             if tried is None:
