@@ -129,8 +129,12 @@ def test_job_queue_and_webhook_deliveries_are_read_from_the_database(
     assert len(kinds) == 1  # the import, under its job kind
     kind = kinds.pop()
     assert value(found, "tally_jobs_oldest_age_seconds", kind=kind, status="queued") >= 0
-    # The order's event has no delivery yet (no deliverer runs here): the relay is behind.
+    # The order's event has not been sent (no deliverer runs here): the relay is behind, and
+    # its delivery is pending, due since the event.
     assert value(found, "tally_webhook_relay_lag_seconds") >= 0.05
+    assert value(found, "tally_webhook_deliveries_pending") == 1
+    assert value(found, "tally_webhook_deliveries_retrying") == 0
+    assert value(found, "tally_webhook_deliveries_overdue_seconds") >= 0.05
     assert value(empty, "tally_webhook_relay_lag_seconds") == 0
 
 

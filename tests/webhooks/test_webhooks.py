@@ -58,6 +58,12 @@ def deliveries(client: AppClient, webhook_id: str) -> list[dict[str, Any]]:
     return found
 
 
+def statuses(client: AppClient, webhook_id: str) -> list[str]:
+    """The statuses in an endpoint's delivery log (a delivery is logged once its first try
+    has ended)."""
+    return [d["status"] for d in deliveries(client, webhook_id)]
+
+
 def wait_for(predicate: Any, what: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -146,7 +152,7 @@ def test_a_delivery_is_retried_until_it_lands(hooks: AppClient) -> None:
     # The same body every time; only the signature's time may differ.
     assert len({t.body for t in tries}) == 1
     wait_for(
-        lambda: deliveries(hooks, hook["id"])[0]["status"] == "SUCCEEDED",
+        lambda: statuses(hooks, hook["id"]) == ["SUCCEEDED"],
         "the delivery was not recorded as succeeded",
     )
     (delivery,) = deliveries(hooks, hook["id"])
@@ -227,7 +233,7 @@ def test_a_worker_killed_mid_delivery_has_it_delivered_again(
         try:
             tries = slow.wait_for(2)
             wait_for(
-                lambda: deliveries(api, hook["id"])[0]["status"] == "SUCCEEDED",
+                lambda: statuses(api, hook["id"]) == ["SUCCEEDED"],
                 "the second worker's try was not recorded",
             )
         finally:
@@ -367,3 +373,129 @@ def test_a_receiver_that_drips_its_answer_is_cut_off_at_the_timeout() -> None:
     assert outcome.status is None and outcome.error is not None
     assert "timed out" in outcome.error
     assert elapsed < 2.5
+
+
+def test_two_deliverers_send_each_event_once_and_lose_none(migrated_db_url: str) -> None:
+    """Two deliverers (as two `tally worker` processes would run them) on one database:
+    every event reaches every endpoint once, and is logged once, in the events' order. Between them,
+    orders keep coming and one deliverer stops (its leases released) half-way."""
+    from tally.db.engine import Database
+    from tally.webhooks.tasks import Deliverer
+
+    with (
+        open_app_client(migrated_db_url, jobs_in_server=False, webhooks_allow_private=True) as api,
+        receiver() as first_receiver,
+        receiver() as second_receiver,
+    ):
+        hooks = [
+            add_webhook(api, first_receiver.url(), ["*"]),
+            add_webhook(api, second_receiver.url(), ["customer.order.created"]),
+        ]
+        databases = [Database(migrated_db_url, pool_size=2) for _ in range(2)]
+        deliverers = [
+            Deliverer(db, allow_private=True, timeout_seconds=2, poll_seconds=0.02, batch=7)
+            for db in databases
+        ]
+        try:
+            for deliverer in deliverers:
+                deliverer.start()
+            for n in range(40):
+                assert api.post("/v1/orders", json={"amount": 100 + n}).status_code == 200
+                if n == 20:
+                    deliverers[0].stop()
+            first_receiver.wait_for(40)
+            second_receiver.wait_for(40)
+            wait_for(
+                lambda: all(statuses(api, hook["id"]) == ["SUCCEEDED"] * 40 for hook in hooks),
+                "the deliveries were not all logged",
+            )
+            time.sleep(0.3)  # nothing more arrives
+        finally:
+            for deliverer in deliverers:
+                deliverer.stop()
+            for db in databases:
+                db.dispose()
+        events = {e["id"]: e for e in all_events(api)}
+        assert len(events) == 40
+        for got in (first_receiver.received, second_receiver.received):
+            amounts = [r.json["data"]["order"]["amount"] for r in got]
+            # Each once (sent a few at a time, so they may arrive a little out of order).
+            assert sorted(amounts) == [100 + n for n in range(40)]
+            assert {r.json["event"]["id"] for r in got} == set(events)
+        for hook, got in zip(hooks, (first_receiver, second_receiver), strict=True):
+            logged = deliveries(api, hook["id"])
+            assert sorted(d["id"] for d in logged) == sorted(r.json["id"] for r in got.received)
+            assert {d["attempts"] for d in logged} == {1}
+            # The log, newest first, follows the events.
+            by_id = {r.json["id"]: r.json["event"]["id"] for r in got.received}
+            assert [by_id[d["id"]] for d in reversed(logged)] == list(events)
+
+
+def test_an_endpoint_is_sent_by_its_lease_holder_and_recorded_only_by_it(
+    migrated_db_url: str,
+) -> None:
+    """While one deliverer's lease on an endpoint runs, no other takes it; once it has run
+    out another may, and then the first one's batch is not recorded (the second sends
+    those events again and records them, once)."""
+    from datetime import timedelta
+
+    from tally.clock import utcnow
+    from tally.events import repository as events_repository
+    from tally.webhooks import repository, service
+    from tally.webhooks.sender import Outcome
+
+    with open_app_client(migrated_db_url, jobs_in_server=False, webhooks_allow_private=True) as api:
+        hook = add_webhook(api, "http://127.0.0.1:9/hook", ["*"])
+        assert api.post("/v1/orders", json={"amount": 10}).status_code == 200
+        now = utcnow()
+
+        def endpoint() -> Any:
+            with api.db.transaction(write=False) as conn:
+                (row,) = [r for r in repository.streams(conn) if r["id"] == hook["id"]]
+                return row
+
+        def take(worker: str, at: Any) -> bool:
+            row = endpoint()
+            with api.db.transaction(write=True) as conn:
+                return repository.take_lease(
+                    conn,
+                    row["id"],
+                    row["project_id"],
+                    cursor=(row["cursor_txid"], row["cursor_seq"]),
+                    worker=worker,
+                    now=at,
+                    until=at + timedelta(seconds=30),
+                )
+
+        def record(worker: str, row: Any) -> bool:
+            cursor = (row["cursor_txid"], row["cursor_seq"])
+            with api.db.transaction(write=False) as conn:
+                page = events_repository.page(conn, row["project_id"], limit=10, after=cursor)
+            tried = [
+                service.Tried(service.first_try(row, event), Outcome(200, None, 1), now)
+                for event in page
+            ]
+            with api.db.transaction(write=True) as conn:
+                return service.record_batch(
+                    conn,
+                    row,
+                    cursor=cursor,
+                    to=(page[-1]["txid"], page[-1]["seq"]),
+                    tried=tried,
+                    worker=worker,
+                    lease_until=now + timedelta(seconds=30),
+                    retry_scale=1.0,
+                )
+
+        assert take("first", now)
+        assert not take("second", now + timedelta(seconds=29))
+        held_by_first = endpoint()
+        assert take("second", now + timedelta(seconds=31))
+        assert not record("first", held_by_first)
+        assert deliveries(api, hook["id"]) == []
+        assert endpoint()["cursor_seq"] == held_by_first["cursor_seq"]
+        assert record("second", endpoint())
+        assert statuses(api, hook["id"]) == ["SUCCEEDED"]
+        moved = endpoint()
+        assert moved["cursor_seq"] > held_by_first["cursor_seq"]
+        assert moved["lease_worker"] == "second"

@@ -74,15 +74,16 @@ def table_sum(engine: Engine, copied: CopiedTable, project_id: str, *, batch_siz
 
 def _renumbered(copied: CopiedTable) -> frozenset[str]:
     """Columns whose values are the database's own and not the data's: the integer key a
-    copy numbers anew, an event's transaction id (tally.db.copy sets it to 0), and a
-    webhook's cursor (a position among events, compared as how many events it has passed)."""
+    copy numbers anew, an event's transaction id (tally.db.copy sets it to 0), a webhook's
+    cursor (a position among events, compared as how many events it has passed) and its
+    deliverer's lease (a copy starts without one)."""
     names = set()
     if copied.serial is not None:
         names.add(copied.serial.name)
         if "txid" in copied.table.c:
             names.add("txid")
     if copied.name == "webhooks":
-        names.update({"cursor_txid", "cursor_seq"})
+        names.update({"cursor_txid", "cursor_seq", "lease_worker", "lease_until"})
     return frozenset(names)
 
 

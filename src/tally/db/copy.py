@@ -377,6 +377,8 @@ def _target_row(table: CopiedTable, row: Any, json_columns: frozenset[str]) -> d
     if table.name == "webhooks":
         # Positions among the events: set once the events are in (_carry_cursors).
         values["cursor_txid"] = values["cursor_seq"] = 0
+        # A source deliverer's lease means nothing in the target: free for its own at once.
+        values["lease_worker"] = values["lease_until"] = None
     return values
 
 

@@ -127,22 +127,3 @@ def last_position(conn: Connection, project_id: str) -> tuple[int, int]:
         .limit(1)
     ).first()
     return (0, 0) if row is None else (int(row[0]), int(row[1]))
-
-
-def heads_after(conn: Connection, project_id: str, after: tuple[int, int], limit: int) -> list[Row]:
-    """The id, type, position and time of up to ``limit`` listed events after ``after``,
-    oldest first (no data: what the deliverer needs to make deliveries)."""
-    where: list[sa.ColumnElement[bool]] = [
-        events.c.project_id == project_id,
-        past(conn, after),
-    ]
-    visible = horizon(conn)
-    if visible is not None:
-        where.append(visible)
-    query = (
-        sa.select(events.c.id, events.c.type, events.c.txid, events.c.seq, events.c.created_at)
-        .where(*where)
-        .order_by(events.c.txid, events.c.seq)
-        .limit(limit)
-    )
-    return list(conn.execute(query).mappings())

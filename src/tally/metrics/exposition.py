@@ -55,7 +55,9 @@ class _Queues(Collector):
         yield age
         yield failed
         yield GaugeMetricFamily(
-            "tally_webhook_deliveries_pending", "Webhook deliveries not yet made.", d.pending
+            "tally_webhook_deliveries_pending",
+            "Webhook deliveries not yet made: first tries (events not yet sent) and retries.",
+            d.pending,
         )
         yield GaugeMetricFamily(
             "tally_webhook_deliveries_retrying",
@@ -64,12 +66,13 @@ class _Queues(Collector):
         )
         yield GaugeMetricFamily(
             "tally_webhook_deliveries_overdue_seconds",
-            "How long the most overdue pending delivery has been due (0: none due).",
+            "How long the most overdue delivery has been due, a first try since its event "
+            "(0: none due).",
             self._age(d.oldest_due),
         )
         yield GaugeMetricFamily(
             "tally_webhook_relay_lag_seconds",
-            "Age of the oldest event an active endpoint has no delivery for yet (0: none).",
+            "Age of the oldest event an active endpoint has not been sent yet (0: none).",
             self._age(d.oldest_unrelayed),
         )
         yield GaugeMetricFamily(

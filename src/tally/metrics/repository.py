@@ -1,8 +1,9 @@
 """What the database holds that an operator watches: the job queue and webhook deliveries.
 
 Read at scrape time, so every process reports the same figures whichever of them a scrape
-reaches. Each query is bounded by an index on status (only open jobs and pending
-deliveries are read row by row), so a scrape stays cheap as history grows.
+reaches. Each query is bounded by an index (only open jobs, pending deliveries and the
+events deliverers have yet to send are read row by row), so a scrape stays cheap as
+history grows.
 """
 
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from sqlalchemy.engine import Connection
 from tally.events.repository import past
 from tally.events.tables import events
 from tally.jobs.tables import jobs
+from tally.webhooks.service import ALL_EVENTS
 from tally.webhooks.tables import webhook_deliveries, webhooks
 
 
@@ -27,12 +29,14 @@ class JobQueue:
 
 @dataclass(frozen=True)
 class Deliveries:
+    # Deliveries not yet made: retries waiting, and first tries (events after an active
+    # endpoint's cursor that it wants).
     pending: int
     retrying: int  # pending after at least one failed try
-    oldest_due: datetime | None  # the earliest next try of a pending delivery
+    oldest_due: datetime | None  # the earliest due try (a first try is due at its event)
     disabled_endpoints: int
-    # The oldest event an active endpoint has not had its delivery made for yet: how far
-    # behind the deliverers are (None: none behind).
+    # The oldest event an active endpoint's cursor has not passed (its try not yet ended
+    # and recorded): how far behind the deliverers are (None: none behind).
     oldest_unrelayed: datetime | None
 
 
@@ -66,24 +70,46 @@ def deliveries(conn: Connection) -> Deliveries:
     disabled = conn.execute(
         sa.select(sa.func.count()).select_from(webhooks).where(webhooks.c.active.is_(False))
     ).scalar_one()
-    return Deliveries(pending, retrying, oldest, disabled, _oldest_unrelayed(conn))
-
-
-def _oldest_unrelayed(conn: Connection) -> datetime | None:
-    # One index probe per active endpoint (events by project and position), so the cost
-    # follows the number of endpoints, not of events.
-    first_after = (
-        sa.select(events.c.created_at)
-        .where(
-            events.c.project_id == webhooks.c.project_id,
-            past(conn, (webhooks.c.cursor_txid, webhooks.c.cursor_seq)),
-        )
-        .order_by(events.c.txid, events.c.seq)
-        .limit(1)
-        .scalar_subquery()
+    # A delivery's first try has no row until it has ended: the events after an active
+    # endpoint's cursor that it wants are deliveries not yet made, each due since its event.
+    unsent, oldest_unsent, oldest_unrelayed = _unsent(conn)
+    return Deliveries(
+        pending + unsent,
+        retrying,
+        _earliest(oldest, oldest_unsent),
+        disabled,
+        oldest_unrelayed,
     )
-    found = conn.execute(
-        sa.select(sa.func.min(first_after)).where(webhooks.c.active.is_(True))
-    ).scalar_one()
-    assert found is None or isinstance(found, datetime)
-    return found
+
+
+def _earliest(*times: datetime | None) -> datetime | None:
+    known = [t for t in times if t is not None]
+    return min(known) if known else None
+
+
+def _unsent(conn: Connection) -> tuple[int, datetime | None, datetime | None]:
+    """The events after the cursors of active endpoints: how many they want, the oldest
+    they want, the oldest of any type. One index range per endpoint (events by project and
+    position), as long as the deliverers are behind: a scrape reads the backlog, not the
+    history."""
+    endpoints = conn.execute(
+        sa.select(
+            webhooks.c.project_id,
+            webhooks.c.events,
+            webhooks.c.cursor_txid,
+            webhooks.c.cursor_seq,
+        ).where(webhooks.c.active.is_(True))
+    ).all()
+    count, oldest_wanted, oldest = 0, None, None
+    for project_id, wanted, cursor_txid, cursor_seq in endpoints:
+        by_type = conn.execute(
+            sa.select(events.c.type, sa.func.count(), sa.func.min(events.c.created_at))
+            .where(events.c.project_id == project_id, past(conn, (cursor_txid, cursor_seq)))
+            .group_by(events.c.type)
+        ).all()
+        for type_, n, first in by_type:
+            oldest = _earliest(oldest, first)
+            if ALL_EVENTS in wanted or type_ in wanted:
+                count += n
+                oldest_wanted = _earliest(oldest_wanted, first)
+    return count, oldest_wanted, oldest

@@ -9,7 +9,6 @@ from sqlalchemy.engine import Connection
 
 from tally.common import repository as common
 from tally.db.prepared import Prepared, Row
-from tally.events.repository import horizon, past
 from tally.events.tables import events
 from tally.webhooks.tables import webhook_deliveries as deliveries
 from tally.webhooks.tables import webhooks
@@ -29,8 +28,8 @@ def update(conn: Connection, project_id: str, webhook_id: str, values: dict[str,
 
 def delete(conn: Connection, project_id: str, webhook_id: str) -> None:
     """The endpoint and its deliveries. Its row is locked first (PostgreSQL): a deliverer
-    making deliveries for it skips it (SKIP LOCKED) or has committed them before these
-    deletes run, so none is left pointing at a deleted endpoint."""
+    recording deliveries for it has committed them before these deletes run, or finds the
+    endpoint gone and records none, so none is left pointing at a deleted endpoint."""
     if conn.dialect.name != "sqlite":
         conn.execute(
             sa.select(webhooks.c.id)
@@ -65,46 +64,88 @@ def count(conn: Connection, project_id: str) -> int:
     return int(conn.execute(query).scalar_one())
 
 
-def any_active(conn: Connection) -> bool:
-    query = sa.select(webhooks.c.id).where(webhooks.c.active.is_(True)).limit(1)
-    return conn.execute(query).first() is not None
-
-
-def behind(conn: Connection) -> bool:
-    """Whether an active endpoint has events it has not had deliveries made for: a read, so
-    an idle deliverer never takes SQLite's write lock."""
-    newer = [
-        events.c.project_id == webhooks.c.project_id,
-        past(conn, (webhooks.c.cursor_txid, webhooks.c.cursor_seq)),
-    ]
-    visible = horizon(conn)
-    if visible is not None:
-        newer.append(visible)
-    exists = sa.select(events.c.seq).where(*newer).exists()
-    query = sa.select(webhooks.c.id).where(webhooks.c.active.is_(True), exists).limit(1)
-    return conn.execute(query).first() is not None
-
-
-def lock_active(conn: Connection) -> list[Row]:
-    """Every active endpoint with its cursor, held until commit; on PostgreSQL one another
-    deliverer holds is skipped (it is making that endpoint's deliveries already)."""
+def streams(conn: Connection) -> list[Row]:
+    """Every active endpoint: what sending needs, its cursor and who holds its lease."""
     query = sa.select(
         webhooks.c.id,
         webhooks.c.project_id,
+        webhooks.c.url,
+        webhooks.c.secret,
         webhooks.c.events,
         webhooks.c.cursor_txid,
         webhooks.c.cursor_seq,
+        webhooks.c.lease_worker,
+        webhooks.c.lease_until,
     ).where(webhooks.c.active.is_(True))
-    if conn.dialect.name != "sqlite":
-        query = query.with_for_update(skip_locked=True)
-    return list(conn.execute(query).mappings())
+    # In id order: a deliverer writes the endpoints it takes or moves in this order, so two
+    # of them never wait on each other's rows crosswise (PostgreSQL).
+    return list(conn.execute(query.order_by(webhooks.c.id)).mappings())
 
 
-def set_cursor(conn: Connection, webhook_id: str, position: tuple[int, int]) -> None:
+def _held_at(webhook_id: str, project_id: str, cursor: tuple[int, int]) -> list[Any]:
+    return [
+        webhooks.c.id == webhook_id,
+        webhooks.c.project_id == project_id,
+        webhooks.c.active.is_(True),
+        webhooks.c.cursor_txid == cursor[0],
+        webhooks.c.cursor_seq == cursor[1],
+    ]
+
+
+def take_lease(
+    conn: Connection,
+    webhook_id: str,
+    project_id: str,
+    *,
+    cursor: tuple[int, int],
+    worker: str,
+    now: datetime,
+    until: datetime,
+) -> bool:
+    """Lease the endpoint's events after ``cursor`` to ``worker`` (or renew its lease):
+    only while it is active, still at ``cursor``, and nobody else holds a lease that has
+    not run out. On PostgreSQL a concurrent taker waits for the row and then finds the
+    condition false, so one deliverer wins."""
+    free = sa.or_(
+        webhooks.c.lease_worker.is_(None),
+        webhooks.c.lease_worker == worker,
+        webhooks.c.lease_until < now,
+    )
+    result = conn.execute(
+        webhooks.update()
+        .where(*_held_at(webhook_id, project_id, cursor), free)
+        .values(lease_worker=worker, lease_until=until)
+    )
+    return result.rowcount == 1
+
+
+def advance(
+    conn: Connection,
+    webhook_id: str,
+    project_id: str,
+    *,
+    cursor: tuple[int, int],
+    to: tuple[int, int],
+    worker: str,
+    until: datetime,
+) -> bool:
+    """Move the cursor from ``cursor`` to ``to`` and renew ``worker``'s lease, only while it
+    holds the lease and the cursor has not moved (another deliverer that took over after
+    the lease ran out, or the endpoint turned off and on, moved it): False, nothing done."""
+    result = conn.execute(
+        webhooks.update()
+        .where(*_held_at(webhook_id, project_id, cursor), webhooks.c.lease_worker == worker)
+        .values(cursor_txid=to[0], cursor_seq=to[1], lease_until=until)
+    )
+    return result.rowcount == 1
+
+
+def release_leases(conn: Connection, worker: str) -> None:
+    """A deliverer stopping: others may take its endpoints at once."""
     conn.execute(
         webhooks.update()
-        .where(webhooks.c.id == webhook_id)
-        .values(cursor_txid=position[0], cursor_seq=position[1])
+        .where(webhooks.c.lease_worker == worker)
+        .values(lease_worker=None, lease_until=None)
     )
 
 

@@ -3,6 +3,7 @@
 Keyword-only functions over one connection; the caller owns the transaction.
 """
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -146,37 +147,44 @@ def deliveries(
     return rows, repository.count_deliveries(conn, project_id, webhook_id, stored)
 
 
-def relay(conn: Connection, *, now: datetime, batch: int = 1000) -> int:
-    """Make the deliveries of the events committed since each active endpoint's cursor (up
-    to ``batch`` events an endpoint), and move the cursors past them; how many were made.
-    Requests write events only: this runs after commit, in the deliverer, so an endpoint
-    costs a request nothing."""
-    made = 0
-    for endpoint in repository.lock_active(conn):
-        after = (endpoint["cursor_txid"], endpoint["cursor_seq"])
-        heads = events_repository.heads_after(conn, endpoint["project_id"], after, batch)
-        if not heads:
-            continue
-        wanted = endpoint["events"]
-        rows = [
-            {
-                "id": ids.new_ordered_hex_id(DELIVERY_ID_PREFIX),
-                "project_id": endpoint["project_id"],
-                "webhook_id": endpoint["id"],
-                "event_id": head["id"],
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "log": [],
-                "created_at": now,
-            }
-            for head in heads
-            if ALL_EVENTS in wanted or head["type"] in wanted
-        ]
-        repository.insert_deliveries(conn, rows)
-        repository.set_cursor(conn, endpoint["id"], (heads[-1]["txid"], heads[-1]["seq"]))
-        made += len(rows)
-    return made
+def wants(endpoint: Row, event_type: str) -> bool:
+    wanted = endpoint["events"]
+    return ALL_EVENTS in wanted or event_type in wanted
+
+
+def delivery_id(webhook_id: str, event_id: str, event_created_at: datetime) -> str:
+    """The id of the delivery of an event to an endpoint: made from the two, since nothing
+    is written before the first try, and a try redone after a deliverer died must carry
+    the same id. It starts with the event's time in milliseconds, so deliveries written
+    together sort together in the unique index (as tally.ids.new_ordered_hex_id does); the
+    rest is long enough that two deliveries never share one (a clash would stop the
+    endpoint for good: every record of its batch would fail)."""
+    digest = hashlib.blake2b(f"{webhook_id}/{event_id}".encode(), digest_size=10).hexdigest()
+    ms = int(event_created_at.timestamp() * 1000)
+    return f"{DELIVERY_ID_PREFIX}_{ms:011x}{digest}"
+
+
+def first_try(endpoint: Row, event: Row) -> dict[str, Any]:
+    """A delivery before its first try, shaped like a claimed one (see repository.claim)."""
+    return {
+        "id": delivery_id(endpoint["id"], event["id"], event["created_at"]),
+        "project_id": endpoint["project_id"],
+        "webhook_id": endpoint["id"],
+        "event_id": event["id"],
+        "attempts": 0,
+        "log": [],
+        "first_attempt_at": None,
+        "url": endpoint["url"],
+        "secret": endpoint["secret"],
+        "event_type": event["type"],
+        "entity_id": event["entity_id"],
+        "sequence": event["sequence"],
+        "group_id": event["group_id"],
+        "channel": event["channel"],
+        "app_id": event["app_id"],
+        "data": event["data"],
+        "event_created_at": event["created_at"],
+    }
 
 
 @dataclass(frozen=True)
@@ -188,9 +196,9 @@ class Tried:
     at: datetime
 
 
-def record(conn: Connection, tried: Tried, *, worker: str, retry_scale: float) -> None:
-    """Write how a try went: done on a 2xx; else due again on the retry schedule, and after
-    the last try failed, the endpoint is disabled (BEHAVIOR 20.6)."""
+def _after(tried: Tried, retry_scale: float) -> dict[str, Any]:
+    """The delivery's TRY_COLUMNS after ``tried``: done on a 2xx; else due again on the
+    retry schedule, or failed for good after the last try (BEHAVIOR 20.6)."""
     claimed, outcome, now = tried.claimed, tried.outcome, tried.at
     tries = claimed["attempts"] + 1
     log = [
@@ -214,30 +222,92 @@ def record(conn: Connection, tried: Tried, *, worker: str, retry_scale: float) -
         "finished_at": None,
     }
     if outcome.ok:
-        values.update(status="succeeded", finished_at=now, next_attempt_at=None)
+        values.update(status="succeeded", finished_at=now)
     elif tries >= MAX_TRIES:
-        values.update(status="failed", finished_at=now, next_attempt_at=None)
+        values.update(status="failed", finished_at=now)
     else:
         due = first + timedelta(minutes=RETRY_AFTER_MINUTES[tries - 1] * retry_scale)
         values["next_attempt_at"] = max(due, now)
-    if not repository.finish_try(conn, claimed["seq"], worker, values):
+    return values
+
+
+def record(conn: Connection, tried: Tried, *, worker: str, retry_scale: float) -> None:
+    """Write how a retry went (a delivery claimed from the table); after the last try
+    failed, the endpoint is disabled (BEHAVIOR 20.6)."""
+    values = _after(tried, retry_scale)
+    if not repository.finish_try(conn, tried.claimed["seq"], worker, values):
         return  # taken over after the lease ran out: the new holder records its own try
-    if not outcome.ok and tries >= MAX_TRIES:
-        last = f"HTTP {outcome.status}" if outcome.status is not None else outcome.error
-        repository.update(
-            conn,
-            claimed["project_id"],
-            claimed["webhook_id"],
+    if values["status"] == "failed":
+        _disable(conn, tried, retry_scale)
+
+
+def record_batch(
+    conn: Connection,
+    endpoint: Row,
+    *,
+    cursor: tuple[int, int],
+    to: tuple[int, int],
+    tried: list[Tried],
+    worker: str,
+    lease_until: datetime,
+    retry_scale: float,
+) -> bool:
+    """Write the first tries of an endpoint's events after ``cursor`` up to ``to`` (every
+    one it wants is in ``tried``), and move its cursor there: one transaction, one row a
+    delivery. False (nothing written) when ``worker`` no longer holds the endpoint at
+    ``cursor``: whoever does sends those events again (at least once)."""
+    project_id = endpoint["project_id"]
+    # The endpoint's row first: on PostgreSQL its lock orders this against a delete, which
+    # then also deletes these deliveries (repository.delete).
+    if not repository.advance(
+        conn,
+        endpoint["id"],
+        project_id,
+        cursor=cursor,
+        to=to,
+        worker=worker,
+        until=lease_until,
+    ):
+        return False
+    rows = []
+    for one in tried:
+        claimed = one.claimed
+        rows.append(
             {
-                "active": False,
-                "disabled_reason": (
-                    f"delivery {claimed['id']} failed {tries} times over "
-                    f"{_span(RETRY_AFTER_MINUTES[-1] * retry_scale)}; last: {last}"
-                ),
-                "updated_at": now,
-            },
+                "id": claimed["id"],
+                "project_id": project_id,
+                "webhook_id": claimed["webhook_id"],
+                "event_id": claimed["event_id"],
+                "created_at": one.at,
+                **_after(one, retry_scale),
+            }
         )
-        repository.give_up_pending(conn, claimed["webhook_id"], now)
+    repository.insert_deliveries(conn, rows)
+    for one, row in zip(tried, rows, strict=True):
+        if row["status"] == "failed":  # only when a single try is all there is
+            _disable(conn, one, retry_scale)
+            break
+    return True
+
+
+def _disable(conn: Connection, tried: Tried, retry_scale: float) -> None:
+    claimed, outcome, now = tried.claimed, tried.outcome, tried.at
+    tries = claimed["attempts"] + 1
+    last = f"HTTP {outcome.status}" if outcome.status is not None else outcome.error
+    repository.update(
+        conn,
+        claimed["project_id"],
+        claimed["webhook_id"],
+        {
+            "active": False,
+            "disabled_reason": (
+                f"delivery {claimed['id']} failed {tries} times over "
+                f"{_span(RETRY_AFTER_MINUTES[-1] * retry_scale)}; last: {last}"
+            ),
+            "updated_at": now,
+        },
+    )
+    repository.give_up_pending(conn, claimed["webhook_id"], now)
 
 
 def _span(minutes: float) -> str:

@@ -19,17 +19,25 @@ webhooks = sa.Table(
     sa.Column("secret", sa.String(100), nullable=False),
     sa.Column("active", sa.Boolean, nullable=False),
     sa.Column("disabled_reason", sa.Text, nullable=True),
-    # How far the deliverer has turned the project's events into deliveries to this endpoint:
-    # the (txid, seq) position of the last event it read (tally.events.tables). Requests only
-    # write events; the deliverer makes the deliveries after commit, in batches.
+    # How far the deliverer has sent the project's events to this endpoint: the (txid, seq)
+    # position of the last event whose first try is recorded (tally.events.tables). Requests
+    # only write events; the deliverer reads the events after the cursor, sends them, and
+    # then writes their deliveries and the new cursor in one transaction.
     sa.Column("cursor_txid", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("cursor_seq", sa.BigInteger, nullable=False, server_default="0"),
+    # The deliverer sending this endpoint's events after the cursor, until when: one at a
+    # time, so that two deliverers do not send the same events. It is renewed in the same
+    # write that records a batch and moves the cursor, so a deliverer that keeps up takes
+    # no write of its own to hold it; one that died leaves it to run out.
+    sa.Column("lease_worker", sa.String(80), nullable=True),
+    sa.Column("lease_until", UTCDateTime(), nullable=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=True),
     sa.Index(None, "project_id", "created_at", "id"),
 )
 
-# One event to one endpoint: the queue the deliverer claims from, and the delivery log.
+# One event to one endpoint: the delivery log, and the queue of retries. A row is written
+# once the first try has ended (succeeded, or pending a retry on the schedule).
 webhook_deliveries = sa.Table(
     "webhook_deliveries",
     metadata,
