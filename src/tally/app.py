@@ -121,6 +121,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            if runtime.jobs is not None:
+                runtime.jobs.stop_soon()
             if runtime.deliverer is not None:
                 runtime.deliverer.stop()
             if runtime.jobs is not None:

@@ -20,7 +20,7 @@ SQLITE_ONLY = pytest.mark.parametrize("migrated_db_url", ["sqlite"], indirect=Tr
 
 # Enough rows, each with a kilobyte of metadata, that the export takes seconds: the stop
 # lands while the file is being written.
-ROWS = 150_000
+ROWS = 200_000
 
 
 def _many_orders(database: Path, template_id: str, count: int) -> None:

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -499,3 +500,125 @@ def test_an_endpoint_is_sent_by_its_lease_holder_and_recorded_only_by_it(
         moved = endpoint()
         assert moved["cursor_seq"] > held_by_first["cursor_seq"]
         assert moved["lease_worker"] == "second"
+
+
+@contextmanager
+def garbling_receiver() -> Iterator[str]:
+    """A receiver that reads each request whole and answers a status line holding a NUL
+    byte (http.client raises BadStatusLine, quoting it); its URL."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def answer(conn: socket.socket) -> None:
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+            head, _, body = data.partition(b"\r\n\r\n")
+            length = next(
+                int(line.split(b":", 1)[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            )
+            while len(body) < length:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                body += chunk
+            conn.sendall(b"HTTP/1.1 2\x0000 OK\r\nContent-Length: 0\r\n\r\n")
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=answer, args=(conn,), daemon=True).start()
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/hook"
+    finally:
+        stop.set()
+        server.join()
+        listener.close()
+
+
+def test_an_answer_holding_a_nul_byte_is_logged_and_stops_no_other_endpoint(
+    hooks: AppClient,
+) -> None:
+    """The error of such a try quotes the answer; PostgreSQL's jsonb refuses NUL, and
+    recording it failed the deliverer's whole transaction, every endpoint's deliveries
+    with it, again and again."""
+    with garbling_receiver() as garbling_url, receiver() as healthy:
+        garbled = add_webhook(hooks, garbling_url, ["customer.order.created"])
+        fine = add_webhook(hooks, healthy.url(), ["customer.order.created"])
+        for n in range(3):
+            assert hooks.post("/v1/orders", json={"amount": 100 + n}).status_code == 200
+        healthy.wait_for(3)
+        wait_for(
+            lambda: statuses(hooks, fine["id"]) == ["SUCCEEDED"] * 3,
+            "the healthy endpoint's deliveries were not logged",
+        )
+        wait_for(
+            lambda: len(deliveries(hooks, garbled["id"])) == 3,
+            "the garbled endpoint's tries were not logged",
+        )
+    for delivery in deliveries(hooks, garbled["id"]):
+        assert delivery["status"] in ("PENDING", "FAILED"), delivery
+        errors = [attempt["error"] for attempt in delivery["log"]]
+        assert errors and all("BadStatusLine" in e and "\x00" not in e for e in errors), errors
+
+
+def test_an_endpoint_moved_to_a_new_url_is_sent_its_waiting_events_there(
+    migrated_db_url: str,
+) -> None:
+    """Events a deliverer read before the endpoint's URL changed are sent to the new URL,
+    and the ones its new filter no longer wants are not sent: a delivery is made when it
+    is sent, not when its event is read."""
+    from tally.db.engine import Database
+    from tally.webhooks.tasks import Deliverer
+
+    with (
+        open_app_client(migrated_db_url, jobs_in_server=False, webhooks_allow_private=True) as api,
+        receiver() as old,
+        receiver() as new,
+    ):
+        hook = add_webhook(api, old.url(), ["*"])
+        for n in range(5):
+            assert api.post("/v1/orders", json={"amount": 100 + n}).status_code == 200
+        assert api.post("/v1/customers", json={"source_id": "c-1"}).status_code == 200
+        db = Database(migrated_db_url, pool_size=2)
+        deliverer = Deliverer(db, allow_private=True, timeout_seconds=2, poll_seconds=0.02)
+        try:
+            deliverer._look()  # takes the endpoint and reads its six events; sends nothing
+            moved = api.put(
+                f"/v1/webhooks/{hook['id']}",
+                json={"url": new.url(), "events": ["customer.order.created"]},
+            )
+            assert moved.status_code == 200, moved.text
+            deliverer.start()
+            new.wait_for(5)
+            wait_for(
+                lambda: statuses(api, hook["id"]) == ["SUCCEEDED"] * 5,
+                "the deliveries were not logged",
+            )
+            time.sleep(0.3)  # nothing more arrives
+        finally:
+            deliverer.stop()
+            db.dispose()
+        assert old.received == []
+        assert sorted(r.json["data"]["order"]["amount"] for r in new.received) == [
+            100 + n for n in range(5)
+        ]
+        assert {r.json["type"] for r in new.received} == {"customer.order.created"}

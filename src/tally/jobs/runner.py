@@ -53,10 +53,16 @@ class Runner:
 
     def stop(self, timeout: float = 60.0) -> None:
         """Stop after the current step (steps end within a second or so)."""
-        self._stop.set()
-        self._wake.set()
+        self.stop_soon()
         if self._thread is not None:
             self._thread.join(timeout)
+
+    def stop_soon(self) -> None:
+        """Ask for a stop after the current step, without waiting for it: a server stops
+        its webhook deliverer meanwhile, and a job must not run on to its end while that
+        takes its time (SIGTERM mid-export: the export must be handed back)."""
+        self._stop.set()
+        self._wake.set()
 
     def stop_from_signal(self, *_: object) -> None:
         """A signal handler that stops the runner (``tally worker`` on SIGTERM). A handler

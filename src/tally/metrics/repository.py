@@ -8,6 +8,7 @@ history grows.
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -87,11 +88,16 @@ def _earliest(*times: datetime | None) -> datetime | None:
     return min(known) if known else None
 
 
+# Unsent events counted per endpoint at most: a scrape reads this many rows an endpoint
+# whatever the backlog (a deliverer down for hours leaves millions), so the pending gauge
+# saturates here; the relay lag, from the oldest of them, stays exact.
+UNSENT_COUNTED = 10_000
+
+
 def _unsent(conn: Connection) -> tuple[int, datetime | None, datetime | None]:
-    """The events after the cursors of active endpoints: how many they want, the oldest
-    they want, the oldest of any type. One index range per endpoint (events by project and
-    position), as long as the deliverers are behind: a scrape reads the backlog, not the
-    history."""
+    """The events after the cursors of active endpoints, up to UNSENT_COUNTED each: how
+    many they want, the oldest they want, the oldest of any type. One bounded index range
+    per endpoint cursor (events by project and position)."""
     endpoints = conn.execute(
         sa.select(
             webhooks.c.project_id,
@@ -101,12 +107,26 @@ def _unsent(conn: Connection) -> tuple[int, datetime | None, datetime | None]:
         ).where(webhooks.c.active.is_(True))
     ).all()
     count, oldest_wanted, oldest = 0, None, None
+    # Endpoints of one project at one cursor share their range: read once.
+    ranges: dict[tuple[str, int, int], list[Any]] = {}
     for project_id, wanted, cursor_txid, cursor_seq in endpoints:
-        by_type = conn.execute(
-            sa.select(events.c.type, sa.func.count(), sa.func.min(events.c.created_at))
-            .where(events.c.project_id == project_id, past(conn, (cursor_txid, cursor_seq)))
-            .group_by(events.c.type)
-        ).all()
+        key = (project_id, cursor_txid, cursor_seq)
+        by_type = ranges.get(key)
+        if by_type is None:
+            window = (
+                sa.select(events.c.type, events.c.created_at)
+                .where(events.c.project_id == project_id, past(conn, (cursor_txid, cursor_seq)))
+                .order_by(events.c.txid, events.c.seq)
+                .limit(UNSENT_COUNTED)
+                .subquery()
+            )
+            by_type = ranges[key] = list(
+                conn.execute(
+                    sa.select(
+                        window.c.type, sa.func.count(), sa.func.min(window.c.created_at)
+                    ).group_by(window.c.type)
+                ).all()
+            )
         for type_, n, first in by_type:
             oldest = _earliest(oldest, first)
             if ALL_EVENTS in wanted or type_ in wanted:

@@ -5,6 +5,7 @@ from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from tally.common import repository as common
@@ -150,7 +151,14 @@ def release_leases(conn: Connection, worker: str) -> None:
 
 
 def insert_deliveries(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    common.insert_rows(conn, deliveries, rows)
+    """Delivery rows; one already there is left as it is. Its id is its endpoint's and
+    event's, so it is there only when the event was recorded once already (a cursor set
+    back, a restored table): at least once, the second recording changes nothing, and it
+    must not fail the whole batch again and again."""
+    if not rows:
+        return
+    insert = sqlite.insert if conn.dialect.name == "sqlite" else postgresql.insert
+    conn.execute(insert(deliveries).on_conflict_do_nothing(index_elements=["id"]), rows)
 
 
 def deliveries_page(

@@ -72,7 +72,7 @@ class Senders:
         started = time.monotonic()
 
         def done(status: int | None, error: str | None) -> Outcome:
-            return Outcome(status, error, int((time.monotonic() - started) * 1000))
+            return Outcome(status, loggable(error), int((time.monotonic() - started) * 1000))
 
         try:
             target = parse(url)
@@ -133,6 +133,15 @@ class Senders:
         """Close this thread's kept-alive connections."""
         for connection in self._local.__dict__.pop("connections", {}).values():
             connection.close()
+
+
+def loggable(error: str | None) -> str | None:
+    """An error as the delivery log can keep it on both engines: a receiver's raw status
+    line (in a BadStatusLine) may hold NUL, which PostgreSQL's jsonb refuses, and every
+    recording of its try would fail."""
+    if error is None:
+        return None
+    return error.replace("\x00", "\\0")[:300]
 
 
 def _failure(exc: BaseException, *, retry: bool) -> str | None:

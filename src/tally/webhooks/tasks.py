@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
+
 from tally.clock import utcnow
 from tally.db.engine import Database
 from tally.db.prepared import Row
@@ -49,6 +51,9 @@ log = logging.getLogger("tally.webhooks")
 
 Position = tuple[int, int]
 
+# Lease time kept in hand past a try and its recording: other hosts' clocks may run ahead.
+_LEASE_MARGIN_SECONDS = 2.0
+
 
 @dataclass
 class _Sent:
@@ -57,6 +62,8 @@ class _Sent:
     position: Position
     tried: service.Tried | None = None
     done: bool = False
+    # Not sent after all: the endpoint stopped wanting its type since it was read.
+    skipped: bool = False
 
 
 @dataclass(eq=False)
@@ -67,8 +74,10 @@ class _Stream:
     recorded: Position  # the cursor as written
     read_to: Position  # the last event read
     lease_until: datetime
-    # Wanted events read and not yet handed to the pool: (position, delivery before its try).
-    waiting: deque[tuple[Position, dict[str, Any]]] = field(default_factory=deque)
+    # Wanted events read and not yet handed to the pool: (position, event). The delivery
+    # is made when it is handed over, from the endpoint as it is then (its url, secret and
+    # wanted events may have changed since the read).
+    waiting: deque[tuple[Position, Row]] = field(default_factory=deque)
     # Handed to the pool, oldest first, not yet recorded.
     sent: deque[_Sent] = field(default_factory=deque)
     in_flight: int = 0
@@ -82,6 +91,10 @@ class _Stream:
         to = self.recorded
         count = 0
         for sent in self.sent:
+            if sent.skipped:
+                to = sent.position
+                count += 1
+                continue
             if not sent.done or sent.tried is None:
                 break
             tried.append(sent.tried)
@@ -113,7 +126,16 @@ class Deliverer:
         self.timeout = timeout_seconds
         # A try must end well within its lease, or a second deliverer would start another:
         # a claimed retry may wait for one try ahead of it in the pool, then take its own.
-        self.lease = timedelta(seconds=max(lease_seconds, 3 * timeout_seconds))
+        # A try is handed out only with this much of its stream's lease left: its timeout,
+        # its recording (at most write_every later), and a margin for the clocks of other
+        # machines a little ahead of ours.
+        self._needed = timedelta(
+            seconds=timeout_seconds + write_every_seconds + _LEASE_MARGIN_SECONDS
+        )
+        self.lease = max(
+            timedelta(seconds=max(lease_seconds, 3 * timeout_seconds)),
+            2 * self._needed + timedelta(seconds=1),
+        )
         self.poll_seconds = poll_seconds
         self.concurrency = concurrency
         self.retry_scale = retry_scale
@@ -218,7 +240,9 @@ class Deliverer:
         have events for this deliverer (one write, only when there is one to take); claim
         the retries that are due."""
         now = self.clock()
-        usable = now + timedelta(seconds=self.timeout + 1)
+        # A lease is renewed once half of it is gone, so one that keeps being used never
+        # comes near its end (the dispatch guard would stop sending).
+        renew_before = now + max(self.lease / 2, self._needed + timedelta(seconds=1))
         to_take: list[tuple[Row, list[Row]]] = []
         with self.db.transaction(write=False) as conn:
             rows = repository.streams(conn)
@@ -237,8 +261,8 @@ class Deliverer:
                     stream.endpoint = row  # its url, secret and wanted events may change
                     if len(stream.waiting) < self.concurrency:
                         self._read(conn, stream)
-                    if stream.waiting and stream.lease_until < usable and not stream.sent:
-                        to_take.append((row, []))  # idle long: renew before sending
+                    if stream.waiting and stream.lease_until < renew_before:
+                        to_take.append((row, []))
                     continue
                 if row["lease_worker"] not in (None, self.worker) and row["lease_until"] >= now:
                     continue  # another deliverer's
@@ -251,7 +275,9 @@ class Deliverer:
                 self._drop(self._streams[gone])  # deleted or turned off
             due = self._room() > 0 and repository.any_due(conn, now=now)
         if to_take:
-            self._take(to_take)
+            # Taken in the order _record writes them (code points, not the database's
+            # collation), so two deliverers never wait on each other's rows crosswise.
+            self._take(sorted(to_take, key=lambda taken: str(taken[0]["id"])))
         if due:
             self._claim()
 
@@ -265,8 +291,7 @@ class Deliverer:
         stream.more = len(page) == self.batch
         for event in page:
             if service.wants(stream.endpoint, event["type"]):
-                position = (event["txid"], event["seq"])
-                stream.waiting.append((position, service.first_try(stream.endpoint, event)))
+                stream.waiting.append(((event["txid"], event["seq"]), event))
         if page:
             stream.read_to = (page[-1]["txid"], page[-1]["seq"])
 
@@ -321,20 +346,30 @@ class Deliverer:
         """Hand tries to the pool while it has a free thread: claimed retries first, then
         each stream's events in order, the stream with the fewest in flight first. A try
         starts only if it ends well within its stream's lease."""
-        latest = self.clock() + timedelta(seconds=self.timeout + 1)
+        latest = self.clock() + self._needed
         while self._in_flight < self.concurrency and not self._stop.is_set():
             if self._retries:
                 self._submit(None, self._retries.popleft(), None)
                 continue
-            ready = [s for s in self._streams.values() if s.waiting and s.lease_until > latest]
+            # At most a batch sent and not yet recorded per stream: one slow try holds the
+            # cursor back, and what was sent after it would otherwise pile up (in memory,
+            # in the next recording, and in what a take-over sends again).
+            ready = [
+                s
+                for s in self._streams.values()
+                if s.waiting and s.lease_until > latest and len(s.sent) < self.batch
+            ]
             if not ready:
                 return
             stream = min(ready, key=lambda s: s.in_flight)
-            position, claimed = stream.waiting.popleft()
+            position, event = stream.waiting.popleft()
             sent = _Sent(position)
             stream.sent.append(sent)
+            if not service.wants(stream.endpoint, event["type"]):
+                sent.done = sent.skipped = True
+                continue
             stream.in_flight += 1
-            self._submit(stream, claimed, sent)
+            self._submit(stream, service.first_try(stream.endpoint, event), sent)
 
     def _submit(self, stream: _Stream | None, claimed: Any, sent: _Sent | None) -> None:
         self._in_flight += 1
@@ -417,19 +452,40 @@ class Deliverer:
         lost = []
         try:
             with self.db.transaction(write=True) as conn:
+                # Each in a savepoint: one that cannot be written (whatever the cause) is
+                # left out, logged, and must not keep every other endpoint's deliveries
+                # from being recorded, again and again.
                 for one in retried:
-                    service.record(conn, one, worker=self.worker, retry_scale=self.retry_scale)
+                    try:
+                        with conn.begin_nested():
+                            service.record(
+                                conn, one, worker=self.worker, retry_scale=self.retry_scale
+                            )
+                    except DBAPIError:
+                        # Its lease runs out and it is tried again.
+                        log.exception(
+                            "webhook delivery %s: its try not recorded", one.claimed["id"]
+                        )
                 for stream, to, tried, _ in moves:
-                    if not service.record_batch(
-                        conn,
-                        stream.endpoint,
-                        cursor=stream.recorded,
-                        to=to,
-                        tried=tried,
-                        worker=self.worker,
-                        lease_until=until,
-                        retry_scale=self.retry_scale,
-                    ):
+                    try:
+                        with conn.begin_nested():
+                            written = service.record_batch(
+                                conn,
+                                stream.endpoint,
+                                cursor=stream.recorded,
+                                to=to,
+                                tried=tried,
+                                worker=self.worker,
+                                lease_until=until,
+                                retry_scale=self.retry_scale,
+                            )
+                    except DBAPIError:
+                        log.exception(
+                            "webhook %s: its tries not recorded; its events are sent again",
+                            stream.endpoint["id"],
+                        )
+                        written = False
+                    if not written:
                         lost.append(stream)
         except BaseException:
             self._retried = retried + self._retried
