@@ -1,6 +1,7 @@
 """The `tally` command."""
 
 import json
+import logging
 import sqlite3
 import sys
 from pathlib import Path
@@ -173,6 +174,7 @@ def worker() -> None:
     deliverer.start()
     # SIGTERM ends the loop at the next step boundary; the job goes back to the queue.
     signal.signal(signal.SIGTERM, runner.stop_from_signal)
+    logging.getLogger("tally.jobs").info("worker %s started", runner.worker)
     try:
         runner.run_forever()
     except KeyboardInterrupt:

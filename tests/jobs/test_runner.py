@@ -229,13 +229,20 @@ def test_a_worker_killed_mid_import_and_restarted_writes_every_order_once(
 @pytest.mark.slow
 def test_two_workers_run_each_job_once(migrated_db_url: str, tmp_path: Path, db: Database) -> None:
     projects = [_project(db) for _ in range(4)]
-    scheduled = [
-        (project_id, _schedule(db, project_id, 300, prefix=f"w{i}"))
-        for project_id in projects
-        for i in range(2)
-    ]
     workers = [_start_worker(migrated_db_url, tmp_path, f"w{i}") for i in range(2)]
     try:
+        # Both polling before any job exists: an import of 300 orders takes a fraction of
+        # a second, and a worker still starting would find every job done.
+        _wait(
+            lambda: all(b"started" in (tmp_path / f"w{i}.log").read_bytes() for i in range(2)),
+            60,
+            "the workers did not start",
+        )
+        scheduled = [
+            (project_id, _schedule(db, project_id, 300, prefix=f"w{i}"))
+            for project_id in projects
+            for i in range(2)
+        ]
         _wait(
             lambda: all(_action(db, p, a)["status"] == "DONE" for p, a in scheduled),
             180,
