@@ -53,6 +53,8 @@ Position = tuple[int, int]
 
 # Lease time kept in hand past a try and its recording: other hosts' clocks may run ahead.
 _LEASE_MARGIN_SECONDS = 2.0
+# How long an endpoint whose tries could not be recorded is left before it is taken again.
+_PAUSE_SECONDS = 60.0
 
 
 @dataclass
@@ -154,6 +156,9 @@ class Deliverer:
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="tally-webhook")
         self._senders = sender.Senders()
         self._streams: dict[str, _Stream] = {}
+        # Endpoints whose tries could not be recorded, left alone until then (monotonic):
+        # taken again at once, their events would go out again every poll.
+        self._paused: dict[str, float] = {}
         self._retries: deque[Row] = deque()  # claimed, not yet handed to the pool
         self._retried: list[service.Tried] = []  # ended, not yet recorded
         # Tries handed to the pool whose outcome has not come back; outcomes come back here.
@@ -250,6 +255,8 @@ class Deliverer:
             seen = set()
             for row in rows:
                 seen.add(row["id"])
+                if self._paused.get(row["id"], 0.0) > time.monotonic():
+                    continue
                 cursor = (row["cursor_txid"], row["cursor_seq"])
                 stream = self._streams.get(row["id"])
                 if stream is not None and (
@@ -481,9 +488,12 @@ class Deliverer:
                             )
                     except DBAPIError:
                         log.exception(
-                            "webhook %s: its tries not recorded; its events are sent again",
+                            "webhook %s: its tries not recorded; its events are sent again"
+                            " in %.0f s",
                             stream.endpoint["id"],
+                            _PAUSE_SECONDS,
                         )
+                        self._paused[stream.endpoint["id"]] = time.monotonic() + _PAUSE_SECONDS
                         written = False
                     if not written:
                         lost.append(stream)
