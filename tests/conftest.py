@@ -27,6 +27,7 @@ import pytest
 from support.inprocess import AppClient, open_app_client
 from support.postgres import PostgresServer, PostgresUnavailable
 from support.server import LiveServer, start_live_server
+from tally.db.engine import Database
 
 ENGINES = ("sqlite", "postgresql")
 SERVER_FIXTURES = frozenset({"server", "live_server", "failfast_servers"})
@@ -145,6 +146,16 @@ def migrated_db_url(
         yield pg.url(name)
     finally:
         pg.drop_database(name)
+
+
+@pytest.fixture
+def db(migrated_db_url: str) -> Iterator[Database]:
+    """A Database (the engines a process keeps) on a fresh migrated database."""
+    database = Database(migrated_db_url, pool_size=2)
+    try:
+        yield database
+    finally:
+        database.dispose()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -30,15 +29,6 @@ from tally.orders.schemas import OrderCreate
 from tally.orders.tables import orders as orders_table
 from tally.projects.service import create_project
 from tally.tasks import HANDLERS
-
-
-@pytest.fixture
-def db(migrated_db_url: str) -> Iterator[Database]:
-    database = Database(migrated_db_url, pool_size=2)
-    try:
-        yield database
-    finally:
-        database.dispose()
 
 
 def _project(db: Database) -> str:

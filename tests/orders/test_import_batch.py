@@ -5,7 +5,6 @@ orders, lines, customers, summaries, day buckets, products, SKUs and counters is
 (ids mapped to names, since each project makes its own)."""
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,15 +24,6 @@ from tally.projects.tables import counters
 
 BEFORE = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
 NOW = datetime(2024, 6, 2, 12, 0, 0, 123000, tzinfo=UTC)
-
-
-@pytest.fixture
-def db(migrated_db_url: str) -> Iterator[Database]:
-    database = Database(migrated_db_url, pool_size=2)
-    try:
-        yield database
-    finally:
-        database.dispose()
 
 
 def _line(source: str, quantity: int, price: int | None = None, **more: Any) -> dict[str, Any]:
