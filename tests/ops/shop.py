@@ -6,6 +6,11 @@ databases mean the same data as the API sees it."""
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Protocol
 
 from support.polling import wait_until_finished
@@ -161,3 +166,30 @@ def answers(client: Client) -> dict[str, Any]:
             client.get(f"/v1/webhooks/{hook['id']}/deliveries", params={"limit": 100})
         )
     return said
+
+
+@contextmanager
+def held_open(database: Path, table: str) -> Iterator[None]:
+    """Another process with ``database`` open in WAL mode (as a server keeps it), having
+    read ``table``, until the block ends."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys, time\n"
+            "c = sqlite3.connect(sys.argv[1]); c.execute('PRAGMA journal_mode=WAL')\n"
+            f"c.execute('SELECT count(*) FROM {table}').fetchall()\n"
+            "print('open', flush=True); time.sleep(60)\n",
+            str(database),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "open\n"
+        yield
+    finally:
+        holder.kill()
+        holder.wait()
+        assert holder.stdout is not None
+        holder.stdout.close()

@@ -24,7 +24,7 @@ from tally.db.refused import Refused
 from tally.db.schema_version import head_revision
 from tally.projects.service import create_project
 
-from .shop import answers, ok, orders, release_connections, shop
+from .shop import answers, held_open, ok, orders, release_connections, shop
 
 SQLITE_ONLY = pytest.mark.parametrize("migrated_db_url", ["sqlite"], indirect=True)
 
@@ -351,28 +351,8 @@ def test_a_restore_through_a_symbolic_link_sees_a_process_using_the_database(
     link.parent.mkdir()
     link.symlink_to(real)
     # SQLite follows the link: the -shm whose locks tell is beside the real file.
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sqlite3, sys, time\n"
-            "c = sqlite3.connect(sys.argv[1]); c.execute('PRAGMA journal_mode=WAL')\n"
-            "c.execute('SELECT count(*) FROM projects').fetchall()\n"
-            "print('open', flush=True); time.sleep(60)\n",
-            str(link),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline() == "open\n"
-        with pytest.raises(Refused, match="open in another process"):
-            restore(f"sqlite:///{link}", nightly)
-    finally:
-        holder.kill()
-        holder.wait()
-        assert holder.stdout is not None
-        holder.stdout.close()
+    with held_open(link, "projects"), pytest.raises(Refused, match="open in another process"):
+        restore(f"sqlite:///{link}", nightly)
 
 
 def test_a_restore_and_a_backup_through_symbolic_links_write_the_files_they_name(

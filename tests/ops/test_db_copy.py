@@ -35,7 +35,16 @@ from tally.orders.tables import orders as orders_table
 from tally.projects.tables import projects
 from tally.webhooks.tables import webhooks
 
-from .shop import all_events, answers, ok, orders, release_connections, shop, wait_delivered
+from .shop import (
+    all_events,
+    answers,
+    held_open,
+    ok,
+    orders,
+    release_connections,
+    shop,
+    wait_delivered,
+)
 
 SQLITE_SOURCE = pytest.mark.parametrize("migrated_db_url", ["sqlite"], indirect=True)
 APP = {"webhooks_allow_private": True, "job_poll_ms": 20}
@@ -337,26 +346,8 @@ def test_copies_that_must_not_run_are_refused(
     assert not has_progress_table(empty_postgres)
 
     # Another process has the source open (a server that was not stopped).
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sqlite3, sys, time\n"
-            f"c = sqlite3.connect({str(path)!r}); c.execute('SELECT 1 FROM orders').fetchall()\n"
-            "print('open', flush=True); time.sleep(60)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline() == "open\n"
-        with pytest.raises(Refused, match="open in another process"):
-            copy_database(migrated_db_url, empty_postgres)
-    finally:
-        holder.kill()
-        holder.wait()
-        assert holder.stdout is not None
-        holder.stdout.close()
+    with held_open(path, "orders"), pytest.raises(Refused, match="open in another process"):
+        copy_database(migrated_db_url, empty_postgres)
 
     # A PostgreSQL target someone is connected to.
     held = psycopg.connect(
@@ -585,28 +576,8 @@ def test_a_source_open_through_a_symbolic_link_is_refused(
     link = tmp_path / "srv" / "tally.db"
     link.parent.mkdir()
     link.symlink_to(real)
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sqlite3, sys, time\n"
-            "c = sqlite3.connect(sys.argv[1]); c.execute('PRAGMA journal_mode=WAL')\n"
-            "c.execute('SELECT 1 FROM orders').fetchall()\n"
-            "print('open', flush=True); time.sleep(60)\n",
-            str(link),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline() == "open\n"
-        with pytest.raises(Refused, match="open in another process"):
-            copy_database(f"sqlite:///{link}", empty_sqlite)
-    finally:
-        holder.kill()
-        holder.wait()
-        assert holder.stdout is not None
-        holder.stdout.close()
+    with held_open(link, "orders"), pytest.raises(Refused, match="open in another process"):
+        copy_database(f"sqlite:///{link}", empty_sqlite)
     assert not Path(empty_sqlite.removeprefix("sqlite:///")).exists()
 
 
