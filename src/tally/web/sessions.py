@@ -8,9 +8,12 @@ its holder is done. Then the holder takes the lock that keeps other processes ou
 while another process holds it, and keeps it until its transaction has ended:
 
 - PostgreSQL: transaction advisory locks, taken first thing in the request's transaction.
-- SQLite: file locks taken before the transaction begins and released after it ends.
-  Taking them inside would hold the database's single write lock while waiting for an
-  order whose holder is itself waiting for that write lock.
+- SQLite: file locks, released after the transaction ends. The locks of the names the
+  client gave are taken before it begins; those of the ids the database adds are tried
+  first thing inside it. Waiting for one inside would hold the database's single write
+  lock while waiting for an order whose holder is itself waiting for that write lock, so
+  a lock found taken there ends the transaction (nothing written) and the wait happens
+  outside.
 """
 
 import asyncio
@@ -144,16 +147,27 @@ async def _holding_files(
     quick: bool,
 ) -> T:
     held: list[int] = []
+
+    def take(locks: list[Lock]) -> None:
+        # A transaction run again (it lost a race, or found the write lock taken) takes
+        # the locks it found again: those it holds already are its own, not taken.
+        locks = [lock for lock in locks if lock_number(session.project_id, lock.name) not in held]
+        numbers = _numbers(session, locks)
+        taken = files.try_acquire(numbers)
+        if taken is not None:
+            raise SessionTaken(locks[numbers.index(taken)])
+        held.extend(numbers)
+
+    def found_then_work(conn: Connection) -> T:
+        # The ids the named orders have are read in the request's own transaction, not in
+        # one of their own before it (a read transaction per request). Only tried, never
+        # waited for, so no lock is waited for while SQLite's write lock is held: a found
+        # lock held elsewhere rolls the transaction back, and the request waits outside.
+        take(session.found(conn))
+        return work(conn)
+
     try:
-        named = session.named()
-        for locks in (named, None):
-            if locks is None:
-                locks = await run_transaction(runtime, session.found, write=False, quick=True)
-            numbers = _numbers(session, locks)
-            taken = files.try_acquire(numbers)
-            if taken is not None:
-                raise SessionTaken(locks[numbers.index(taken)])
-            held.extend(numbers)
-        return await run_transaction(runtime, work, write=write, quick=quick)
+        take(session.named())
+        return await run_transaction(runtime, found_then_work, write=write, quick=quick)
     finally:
         files.release(held)
