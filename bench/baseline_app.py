@@ -15,8 +15,8 @@ the runtime's key cache. Routes:
   so it has the size and shape of Tally's get-order response.
 
 What differs from Tally, on purpose: no thread-pool hop (``tally.web.context.run``), no
-transaction, no statements, no presenter call. A key pair missing from the cache (the first
-request, then every 30 s, as in Tally) is checked against the one pair configured from the
+transaction, no statements, no presenter call. A key pair's check (the first request, then ahead of
+the end of each 30 s of trust, as in Tally) is made against the one pair configured from the
 environment instead of the projects table. ``TALLY_BENCH_APP_ID`` / ``TALLY_BENCH_APP_TOKEN``
 name that pair.
 
@@ -29,7 +29,6 @@ import argparse
 import hmac
 import os
 import tempfile
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -46,7 +45,7 @@ from tally.orders import presenter
 from tally.orders import service as orders_service
 from tally.orders.schemas import OrderCreate
 from tally.projects.service import create_project
-from tally.web import errors
+from tally.web import errors, heap
 from tally.web.bodies import OrjsonRoute
 from tally.web.context import ProjectId, Runtime
 from tally.web.middleware import RequestMiddleware
@@ -58,13 +57,12 @@ CreateBody = Annotated[OrderCreate | None, Body()]
 
 APP_ID_ENV = "TALLY_BENCH_APP_ID"
 APP_TOKEN_ENV = "TALLY_BENCH_APP_TOKEN"
-# Tally's own key-cache lifetime (tally.web.context._AUTH_TTL_SECONDS).
-_AUTH_TTL_SECONDS = 30.0
 
 
 class BaselineRuntime(Runtime):
-    """Tally's Runtime (so ``current_project``'s cached lookup is the very same code) whose
-    cache misses are answered from memory rather than the projects table."""
+    """Tally's Runtime (so ``current_project``'s cached lookup, one check a key pair at a
+    time, is the very same code) whose checks are answered from memory rather than the
+    projects table."""
 
     def __init__(self, app_id: str, app_token: str) -> None:
         # Runtime wants a Database; its engine is created but never connected, so the file
@@ -86,8 +84,6 @@ class BaselineRuntime(Runtime):
         ):
             raise UNAUTHORIZED
         # No rate limit, as on the embedded default.
-        expiry = time.monotonic() + _AUTH_TTL_SECONDS
-        self._keys[(app_id, app_token)] = ("proj_baseline", None, expiry)
         return "proj_baseline", None
 
 
@@ -150,6 +146,13 @@ def create_app() -> FastAPI:
     return app
 
 
+def serve_app() -> FastAPI:
+    """The factory uvicorn runs, settled as ``tally.app.serve_app`` settles Tally's."""
+    app = create_app()
+    heap.settle()
+    return app
+
+
 def main(argv: list[str] | None = None) -> None:
     """Serve like ``tally serve``: the same logging set-up and uvicorn options."""
     import uvicorn
@@ -162,7 +165,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     configure_logging(get_settings().log_level)
     uvicorn.run(
-        "bench.baseline_app:create_app",
+        "bench.baseline_app:serve_app",
         factory=True,
         host=args.host,
         port=args.port,

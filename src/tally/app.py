@@ -35,7 +35,7 @@ from tally.validation_rules.endpoints import router as validation_rules_router
 from tally.validations.endpoints import legacy_router as legacy_validations_router
 from tally.validations.endpoints import router as validations_router
 from tally.vouchers.endpoints import router as vouchers_router
-from tally.web import errors, openapi
+from tally.web import errors, heap, openapi
 from tally.web.context import Runtime
 from tally.web.middleware import JSONFormatter, RequestMiddleware
 from tally.web.ratelimits import limit_of
@@ -68,7 +68,9 @@ def serve_app() -> FastAPI:
     JSON logging (workers are spawned, not forked, so nothing is inherited)."""
     settings = get_settings()
     configure_logging(settings.log_level)
-    return create_app(settings)
+    app = create_app(settings)
+    heap.settle()
+    return app
 
 
 def deliverer_for(db: Database, settings: Settings) -> Deliverer:

@@ -4,7 +4,6 @@ when the service call returns without error, holding the order session it needs.
 from collections.abc import Callable
 from typing import Annotated, TypeVar
 
-import anyio.to_thread
 import orjson
 from fastapi import Depends, Request
 from fastapi.responses import Response
@@ -43,12 +42,7 @@ async def current_project(request: Request) -> str:
     if not app_id or not app_token:
         raise UNAUTHORIZED
     runtime = runtime_of(request)
-    caller = runtime.cached_project(app_id, app_token)
-    if caller is None:
-        caller = await anyio.to_thread.run_sync(
-            runtime.authenticate, app_id, app_token, limiter=runtime.limiter
-        )
-    project_id, limit = caller
+    project_id, limit = await runtime.caller(app_id, app_token)
     request.state.project_id = project_id
     if limit is not None:
         decision = runtime.rate_limits.check(project_id, limit)

@@ -3,6 +3,7 @@ the order-session settings."""
 
 import asyncio
 import time
+from functools import partial
 from pathlib import Path
 
 import anyio
@@ -10,6 +11,7 @@ from fastapi import Request
 
 from tally.core.token_bucket import Limit
 from tally.db.engine import Database
+from tally.errors import TallyError
 from tally.jobs.runner import Runner
 from tally.projects import repository as projects_repository
 from tally.projects import service as projects
@@ -19,6 +21,12 @@ from tally.webhooks.tasks import Deliverer
 
 # How long a verified key pair is trusted without asking the database again.
 _AUTH_TTL_SECONDS = 30.0
+# Once a trusted pair has less than this share of its lifetime left, the next request that
+# presents it has it checked again in the background, while it is still trusted.
+_REFRESH_SHARE = 1 / 6
+
+# What a key check answers: the project and the rate limit it is held to (None: none).
+Caller = tuple[str, Limit | None]
 
 
 class Runtime:
@@ -34,6 +42,7 @@ class Runtime:
         webhooks_allow_private: bool = False,
         rate_limit: Limit | None = None,
         metrics_token: str | None = None,
+        key_ttl_seconds: float = _AUTH_TTL_SECONDS,
     ) -> None:
         self.db = db
         # Where export files are written and served from; the base of their download URLs
@@ -51,6 +60,11 @@ class Runtime:
         self.webhooks_allow_private = webhooks_allow_private
         # Verified key pairs: (project id, its rate limit or None, trusted until).
         self._keys: dict[tuple[str, str], tuple[str, Limit | None, float]] = {}
+        self._key_ttl = key_ttl_seconds
+        # The one check of each pair under way, which every request presenting it awaits.
+        self._checking: dict[tuple[str, str], asyncio.Future[Caller]] = {}
+        # Checks of key pairs against the database so far (for tests and diagnostics).
+        self.key_checks = 0
         self.rate_limits = RateLimits(rate_limit)
         # The bearer token GET /metrics asks for (None: open).
         self.metrics_token = metrics_token
@@ -70,27 +84,57 @@ class Runtime:
             2 if db.engine.dialect.name == "sqlite" else max(2, db.engine.pool.size())  # type: ignore[attr-defined]
         )
 
-    def cached_project(self, app_id: str, app_token: str) -> tuple[str, Limit | None] | None:
-        hit = self._keys.get((app_id, app_token))
-        if hit and hit[2] > time.monotonic():
-            return hit[0], hit[1]
-        return None
+    async def caller(self, app_id: str, app_token: str) -> Caller:
+        """The project of a key pair and its rate limit: from the cache while the pair is
+        trusted, else from the one check of that pair under way (started here if none).
 
-    def authenticate(self, app_id: str | None, app_token: str | None) -> tuple[str, Limit | None]:
-        """The project of a key pair and the rate limit it is held to (None: none); a
-        changed limit takes effect within the cache's lifetime."""
+        One check, not one per request: when a trusted pair ran out under load, every
+        request in flight used to queue its own check for the two database threads, and
+        those threads wait for the GIL behind the busy event loop; the last waited half a
+        second (one benchmark's p99 was that stall). A pair near the end of its lifetime
+        is checked again in the background, so that under steady use it never runs out."""
+        key = (app_id, app_token)
+        hit = self._keys.get(key)
+        now = time.monotonic()
+        if hit is not None and hit[2] > now:
+            if hit[2] - now < self._key_ttl * _REFRESH_SHARE:
+                self._check(key)
+            return hit[0], hit[1]
+        # Shielded: a request that goes away does not cancel the others' check.
+        return await asyncio.shield(self._check(key))
+
+    def _check(self, key: tuple[str, str]) -> "asyncio.Future[Caller]":
+        pending = self._checking.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(
+                anyio.to_thread.run_sync(self.authenticate, *key, limiter=self.limiter)
+            )
+            self._checking[key] = pending
+            pending.add_done_callback(partial(self._checked, key))
+        return pending
+
+    def _checked(self, key: tuple[str, str], done: "asyncio.Future[Caller]") -> None:
+        del self._checking[key]
+        if done.cancelled():
+            return
+        error = done.exception()  # also marks a background check's failure as seen
+        if error is not None:
+            if isinstance(error, TallyError) and error.status == 401:
+                self._keys.pop(key, None)  # revoked while trusted: trusted no longer
+            return
+        project_id, limit = done.result()
+        if len(self._keys) > 10_000:
+            self._keys.clear()
+        self._keys[key] = (project_id, limit, time.monotonic() + self._key_ttl)
+
+    def authenticate(self, app_id: str | None, app_token: str | None) -> Caller:
+        """The project of a key pair and the rate limit it is held to (None: none), read
+        from the database; a changed limit takes effect within the cache's lifetime."""
+        self.key_checks += 1
         with self.db.transaction(write=False) as conn:
             project_id = projects.authenticate(conn, app_id=app_id, app_token=app_token)
             per_second, burst = projects_repository.rate_limit(conn, project_id)
-        assert app_id and app_token
         limit = self.rate_limits.default if per_second is None else limit_of(per_second, burst)
-        if len(self._keys) > 10_000:
-            self._keys.clear()
-        self._keys[(app_id, app_token)] = (
-            project_id,
-            limit,
-            time.monotonic() + _AUTH_TTL_SECONDS,
-        )
         return project_id, limit
 
 
