@@ -8,7 +8,6 @@ import asyncio
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from tally.db.engine import Database
 from tally.errors import TallyError
