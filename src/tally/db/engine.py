@@ -8,7 +8,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import sqlalchemy as sa
@@ -108,12 +108,20 @@ def before_commit(conn: Connection, key: str, work: Callable[[Connection], None]
     conn.info.setdefault(_BEFORE_COMMIT, {})[key] = work
 
 
-def _forget_work(conn: Connection) -> None:
-    """conn.info lives with the DBAPI connection: drop whatever a failed transaction left
-    there (pending work, buffered counter deltas)."""
-    if conn.info:
-        for key in [k for k in conn.info if isinstance(k, str) and k.startswith("tally.")]:
-            del conn.info[key]
+def _forget_work(info: dict[Any, Any]) -> None:
+    """A connection's info lives with the DBAPI connection: drop whatever a failed
+    transaction left there (pending work, buffered counter deltas)."""
+    for key in [k for k in info if isinstance(k, str) and k.startswith("tally.")]:
+        del info[key]
+
+
+class _Kept(NamedTuple):
+    """A connection a thread keeps for quick transactions, with its driver connection and
+    info dict."""
+
+    conn: Connection
+    driver: Any
+    info: dict[Any, Any]
 
 
 class WouldWait(Exception):
@@ -238,9 +246,9 @@ class Database:
                 yield conn
             return
         with self._gate(wait=False):
-            conn = self._held_connection(self._writer_nowait)
+            kept = self._held_connection(self._writer_nowait)
             try:
-                with self._driver_transaction(conn, "BEGIN IMMEDIATE"):
+                with self._driver_transaction(kept, "BEGIN IMMEDIATE") as conn:
                     yield conn
             except (sa.exc.OperationalError, sqlite3.OperationalError) as exc:
                 # Raised by BEGIN IMMEDIATE (another process writes), or rarely by a later
@@ -250,14 +258,17 @@ class Database:
                 raise
 
     @contextmanager
-    def _driver_transaction(self, conn: Connection, begin: str) -> Iterator[Connection]:
-        driver: Any = conn.connection.driver_connection
-        _forget_work(conn)
+    def _driver_transaction(self, kept: "_Kept", begin: str) -> Iterator[Connection]:
+        conn, driver, info = kept
+        if info:
+            _forget_work(info)
         driver.execute(begin)
         try:
             yield conn
-            for work in conn.info.pop(_BEFORE_COMMIT, {}).values():
-                work(conn)
+            pending = info.pop(_BEFORE_COMMIT, None)
+            if pending:
+                for work in pending.values():
+                    work(conn)
             if conn.in_transaction():
                 conn.commit()
             else:
@@ -270,19 +281,22 @@ class Database:
                 driver.rollback()
             raise
 
-    def _held_connection(self, engine: Engine) -> Connection:
-        held: dict[Engine, Connection] = self._held.__dict__.setdefault("conns", {})
-        conn = held.get(engine)
-        if conn is None or conn.closed or conn.invalidated:
-            conn = held[engine] = engine.connect()
+    def _held_connection(self, engine: Engine) -> "_Kept":
+        held: dict[Engine, _Kept] = self._held.__dict__.setdefault("conns", {})
+        kept = held.get(engine)
+        if kept is None or kept.conn.closed or kept.conn.invalidated:
+            conn = engine.connect()
+            # The driver connection and the info dict, looked up once: through
+            # SQLAlchemy's properties they cost a few microseconds a request.
+            kept = held[engine] = _Kept(conn, conn.connection.driver_connection, conn.info)
             with self._held_lock:
                 self._all_held.append(conn)
-        return conn
+        return kept
 
     @contextmanager
     def _work(self, conn: Connection) -> Iterator[Connection]:
         with conn.begin():
-            _forget_work(conn)
+            _forget_work(conn.info)
             yield conn
             for work in conn.info.pop(_BEFORE_COMMIT, {}).values():
                 work(conn)

@@ -20,7 +20,7 @@ from tally.web import ratelimits
 from tally.web.errors import request_id_of
 from tally.web.runtime import Runtime, runtime_of
 from tally.web.sessions import run_in_session
-from tally.web.transactions import run_transaction
+from tally.web.transactions import read_here, run_transaction
 
 __all__ = [
     "ProjectId",
@@ -70,6 +70,12 @@ async def respond(
     The response body is encoded before the transaction commits: a result that cannot be
     encoded rolls everything back instead of leaving a write the client was told failed.
     """
+    if quick and not write and session is None:
+        runtime = runtime_of(request)
+        if runtime.inline_quick_work:
+            # A read of one object on SQLite (a get by id): done right here, as run() would
+            # do it, without the layers a write needs.
+            return _answer(status_code, read_here(runtime, lambda conn: orjson.dumps(work(conn))))
     return await respond_with_status(
         request, lambda conn: (status_code, work(conn)), write=write, quick=quick, session=session
     )

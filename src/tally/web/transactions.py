@@ -28,6 +28,28 @@ _POLL_MAX = 0.01
 _ATTEMPTS = 3
 
 
+def _attempts(runtime: Runtime, work: Callable[[Connection], T], *, write: bool, inline: bool) -> T:
+    for attempt in range(1, _ATTEMPTS + 1):
+        try:
+            transaction = runtime.db.quick_transaction if inline else runtime.db.transaction
+            with transaction(write=write) as conn:
+                return work(conn)
+        except DBAPIError as exc:
+            # SQLite: another process kept the write lock past the busy timeout.
+            if runtime.db.is_sqlite and isinstance(exc, OperationalError) and is_busy(exc):
+                raise database_busy() from None
+            if attempt == _ATTEMPTS or not lost_race(exc):
+                raise
+    raise AssertionError("unreachable")
+
+
+def read_here(runtime: Runtime, work: Callable[[Connection], T]) -> T:
+    """Run the quick read ``work`` on the calling thread (the event loop), as
+    :func:`run_transaction` runs it when ``runtime.inline_quick_work`` (SQLite): nothing
+    to await, so the request's busiest reads skip the coroutines around it."""
+    return _attempts(runtime, work, write=False, inline=True)
+
+
 async def run_transaction(
     runtime: Runtime, work: Callable[[Connection], T], *, write: bool, quick: bool = False
 ) -> T:
@@ -36,18 +58,7 @@ async def run_transaction(
     the database is SQLite."""
 
     def call(inline: bool = False) -> T:
-        for attempt in range(1, _ATTEMPTS + 1):
-            try:
-                transaction = runtime.db.quick_transaction if inline else runtime.db.transaction
-                with transaction(write=write) as conn:
-                    return work(conn)
-            except DBAPIError as exc:
-                # SQLite: another process kept the write lock past the busy timeout.
-                if runtime.db.is_sqlite and isinstance(exc, OperationalError) and is_busy(exc):
-                    raise database_busy() from None
-                if attempt == _ATTEMPTS or not lost_race(exc):
-                    raise
-        raise AssertionError("unreachable")
+        return _attempts(runtime, work, write=write, inline=inline)
 
     if quick and runtime.inline_quick_work:
         if not write:
