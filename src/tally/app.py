@@ -139,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             pool_size=settings.db_pool_size,
             background_checkpoints=True,
             busy_seconds=settings.sqlite_busy_timeout_ms / 1000,
+            mmap_bytes=settings.sqlite_mmap_mb * 1024 * 1024,
         )
         runtime = Runtime(
             db,

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     # SQLite: how long a write waits for another process's write lock before the request
     # is refused (503 database_busy, or multiple_requests for a request on an order).
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=100, le=600_000)
+    # SQLite: how much of the database file the connections that serve requests on the event
+    # loop read through a memory map (0: none); SQLite caps it at its build's maximum.
+    sqlite_mmap_mb: int = Field(default=2048, ge=0, le=1_048_576)
     log_level: str = "INFO"
     # GET /metrics: open (bind the server to a private address) unless a token is set;
     # then Prometheus sends it as "Authorization: Bearer <token>".
