@@ -150,8 +150,9 @@ def migrated_db_url(
 
 @pytest.fixture
 def db(migrated_db_url: str) -> Iterator[Database]:
-    """A Database (the engines a process keeps) on a fresh migrated database."""
-    database = Database(migrated_db_url, pool_size=2)
+    """A Database (the engines a process keeps) on a fresh migrated database; its pool
+    holds three connections (an export job reads while another writes)."""
+    database = Database(migrated_db_url, pool_size=3)
     try:
         yield database
     finally:

@@ -6,7 +6,6 @@ the lease is renewed beside a long read, which learns of a lost job or a deleted
 import csv
 import io
 import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -29,15 +28,6 @@ from tally.projects.service import create_project
 from tally.tasks import HANDLERS
 
 ORDERS = 5000
-
-
-@pytest.fixture
-def db(migrated_db_url: str) -> Iterator[Database]:
-    database = Database(migrated_db_url, pool_size=3)
-    try:
-        yield database
-    finally:
-        database.dispose()
 
 
 def _project_with_orders(db: Database, count: int) -> str:

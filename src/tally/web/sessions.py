@@ -151,11 +151,12 @@ async def _holding_files(
     def take(locks: list[Lock]) -> None:
         # A transaction run again (it lost a race, or found the write lock taken) takes
         # the locks it found again: those it holds already are its own, not taken.
-        locks = [lock for lock in locks if lock_number(session.project_id, lock.name) not in held]
-        numbers = _numbers(session, locks)
+        pairs = zip(_numbers(session, locks), locks, strict=True)
+        new = [(number, lock) for number, lock in pairs if number not in held]
+        numbers = [number for number, _ in new]
         taken = files.try_acquire(numbers)
         if taken is not None:
-            raise SessionTaken(locks[numbers.index(taken)])
+            raise SessionTaken(new[numbers.index(taken)][1])
         held.extend(numbers)
 
     def found_then_work(conn: Connection) -> T:
