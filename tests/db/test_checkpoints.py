@@ -5,6 +5,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -87,22 +88,41 @@ def test_steady_writes_do_not_grow_the_wal_without_end(path: Path) -> None:
         _insert(db, 500)
         unchecked = _wal_size(path)
         assert unchecked >= 500 * PAGE
-        # The same thread with a small bound, checking often, under steady writes.
-        small = Checkpointer(str(path), db._gate, interval=0.005, max_frames=40)
+        gated: list[str] = []
+
+        def gate() -> AbstractContextManager[object]:
+            gated.append(threading.current_thread().name)
+            return db._gate()
+
+        # The same thread with a small bound, checking often, under runs of steady writes.
+        small = Checkpointer(str(path), gate, interval=0.005, max_frames=40)
         small.start()
         try:
-            _insert(db, 2000, start=500)
+            for run in range(20):
+                _insert(db, 100, start=500 + 100 * run)
+                # A loaded machine may not run the thread during a run of writes at all;
+                # two more rounds mean one began after the run ended (the test must not
+                # depend on how the threads were scheduled).
+                _await_rounds(small, small.rounds + 2)
             # Unchecked, 2000 more transactions would add 2000 pages or more; the WAL was
             # started over instead (the file keeps its largest extent).
             assert _wal_size(path) < unchecked + 500 * PAGE
             assert small.last[1] < 500
+            # Each run left more than 40 frames: the thread held the write gate for them.
+            assert "tally-checkpoints" in gated
         finally:
             small.stop()
-        assert small.rounds > 0
     finally:
         db.dispose()
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT count(*) FROM t").fetchone() == (2500,)
+
+
+def _await_rounds(checkpointer: Checkpointer, rounds: int) -> None:
+    deadline = time.monotonic() + 10
+    while checkpointer.rounds < rounds:
+        assert time.monotonic() < deadline, "the checkpoint thread did not run"
+        time.sleep(0.002)
 
 
 def test_shutdown_empties_the_wal(path: Path) -> None:
