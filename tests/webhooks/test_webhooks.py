@@ -197,16 +197,17 @@ def test_a_worker_killed_mid_delivery_has_it_delivered_again(
     next worker takes the delivery up when its lease runs out and sends the same event."""
     env = {
         "TALLY_WEBHOOKS_ALLOW_PRIVATE": "1",
-        "TALLY_WEBHOOKS_TIMEOUT_SECONDS": "1",
         "TALLY_JOB_LEASE_SECONDS": "1",
         "TALLY_JOB_POLL_MS": "50",
     }
 
-    def start(name: str) -> subprocess.Popen[bytes]:
+    def start(name: str, timeout_seconds: int) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
             [str(tally_executable()), "worker"],
             cwd=tmp_path,
-            env=tally_env(migrated_db_url, env),
+            env=tally_env(
+                migrated_db_url, {**env, "TALLY_WEBHOOKS_TIMEOUT_SECONDS": str(timeout_seconds)}
+            ),
             stdin=subprocess.DEVNULL,
             stdout=(tmp_path / f"{name}.log").open("wb"),
             stderr=subprocess.STDOUT,
@@ -218,6 +219,11 @@ def test_a_worker_killed_mid_delivery_has_it_delivered_again(
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(10)
 
+    from datetime import timedelta
+
+    from tally.clock import utcnow
+    from tally.webhooks.tables import webhooks
+
     with (
         open_app_client(migrated_db_url, jobs_in_server=False, webhooks_allow_private=True) as api,
         receiver() as slow,
@@ -225,12 +231,21 @@ def test_a_worker_killed_mid_delivery_has_it_delivered_again(
         slow.hang_on = {1}
         hook = add_webhook(api, slow.url(), ["customer.order.created"])
         assert api.post("/v1/orders", json={"amount": 10}).status_code == 200
-        first = start("first")
+        # A long timeout: however late the kill lands, the first try has not ended by then
+        # (an ended try would be recorded and retried a minute later).
+        first = start("first", 60)
         try:
             slow.wait_for(1)
         finally:
             kill(first)
-        second = start("second")
+        # Its lease (minutes, for that timeout) run out: the next worker may take over.
+        with api.db.transaction(write=True) as conn:
+            conn.execute(
+                webhooks.update()
+                .where(webhooks.c.id == hook["id"])
+                .values(lease_until=utcnow() - timedelta(seconds=1))
+            )
+        second = start("second", 1)
         try:
             tries = slow.wait_for(2)
             wait_for(
@@ -373,7 +388,16 @@ def test_a_receiver_that_drips_its_answer_is_cut_off_at_the_timeout() -> None:
     listener.close()
     assert outcome.status is None and outcome.error is not None
     assert "timed out" in outcome.error
-    assert elapsed < 2.5
+    # Cut off near 1 s; bounded by each read instead, the try would last the whole drip
+    # (24 s). The margin is for a loaded machine.
+    assert elapsed < 8
+
+
+def _lease_holders(api: AppClient) -> set[str]:
+    from tally.webhooks import repository
+
+    with api.db.transaction(write=False) as conn:
+        return {r["lease_worker"] for r in repository.streams(conn) if r["lease_worker"]}
 
 
 def test_two_deliverers_send_each_event_once_and_lose_none(migrated_db_url: str) -> None:
@@ -403,7 +427,10 @@ def test_two_deliverers_send_each_event_once_and_lose_none(migrated_db_url: str)
             for n in range(40):
                 assert api.post("/v1/orders", json={"amount": 100 + n}).status_code == 200
                 if n == 20:
-                    deliverers[0].stop()
+                    # The one holding an endpoint, so that a stop hands work over.
+                    holders = _lease_holders(api)
+                    stopping = next((d for d in deliverers if d.worker in holders), deliverers[0])
+                    stopping.stop()
             first_receiver.wait_for(40)
             second_receiver.wait_for(40)
             wait_for(
@@ -500,6 +527,70 @@ def test_an_endpoint_is_sent_by_its_lease_holder_and_recorded_only_by_it(
         moved = endpoint()
         assert moved["cursor_seq"] > held_by_first["cursor_seq"]
         assert moved["lease_worker"] == "second"
+
+
+def test_a_deliverer_stopping_hands_back_the_retries_it_claimed_and_never_sent(
+    migrated_db_url: str,
+) -> None:
+    """Retries a deliverer claimed but had not handed to its senders when it stopped are
+    free at once for another deliverer, not only when their lease would have run out."""
+    from datetime import timedelta
+
+    from tally.clock import utcnow
+    from tally.events import repository as events_repository
+    from tally.webhooks import repository, service
+    from tally.webhooks.sender import Outcome
+    from tally.webhooks.tasks import Deliverer
+
+    with open_app_client(migrated_db_url, jobs_in_server=False, webhooks_allow_private=True) as api:
+        hook = add_webhook(api, "http://127.0.0.1:9/hook", ["customer.order.created"])
+        assert api.post("/v1/orders", json={"amount": 10}).status_code == 200
+        now = utcnow()
+        with api.db.transaction(write=False) as conn:
+            (endpoint,) = [r for r in repository.streams(conn) if r["id"] == hook["id"]]
+            cursor = (endpoint["cursor_txid"], endpoint["cursor_seq"])
+            page = events_repository.page(conn, endpoint["project_id"], limit=10, after=cursor)
+        created = [e for e in page if e["type"] == "customer.order.created"]
+        # The first try failed (HTTP 500): the delivery waits for its retry, due at once.
+        with api.db.transaction(write=True) as conn:
+            until = now + timedelta(seconds=30)
+            assert repository.take_lease(
+                conn,
+                endpoint["id"],
+                endpoint["project_id"],
+                cursor=cursor,
+                worker="sender",
+                now=now,
+                until=until,
+            )
+            assert service.record_batch(
+                conn,
+                endpoint,
+                cursor=cursor,
+                to=(page[-1]["txid"], page[-1]["seq"]),
+                tried=[
+                    service.Tried(service.first_try(endpoint, e), Outcome(500, None, 1), now)
+                    for e in created
+                ],
+                worker="sender",
+                lease_until=until,
+                retry_scale=0.000001,
+            )
+        assert statuses(api, hook["id"]) == ["PENDING"]
+
+        deliverer = Deliverer(api.db, allow_private=True, timeout_seconds=2)
+        time.sleep(0.01)
+        deliverer._claim()  # what its loop does; the loop then stops before sending it
+        assert len(deliverer._retries) == 1
+        deliverer._stop.set()
+        deliverer.run_forever()
+
+        with api.db.transaction(write=True) as conn:
+            claimed = repository.claim(
+                conn, now=utcnow(), until=utcnow() + timedelta(seconds=30), worker="other", limit=5
+            )
+        assert [row["event_id"] for row in claimed] == [created[0]["id"]]
+        assert statuses(api, hook["id"]) == ["PENDING"]
 
 
 @contextmanager

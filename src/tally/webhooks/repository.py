@@ -150,6 +150,21 @@ def release_leases(conn: Connection, worker: str) -> None:
     )
 
 
+def release_claims(conn: Connection, worker: str, seqs: list[int]) -> None:
+    """A deliverer stopping with retries it claimed but never sent: others may try them at
+    once instead of when the lease would have run out."""
+    if seqs:
+        conn.execute(
+            deliveries.update()
+            .where(
+                deliveries.c.seq.in_(seqs),
+                deliveries.c.worker == worker,
+                deliveries.c.status == "pending",
+            )
+            .values(lease_until=None, worker=None)
+        )
+
+
 def insert_deliveries(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Delivery rows; one already there is left as it is. Its id is its endpoint's and
     event's, so it is there only when the event was recorded once already (a cursor set

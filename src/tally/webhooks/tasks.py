@@ -206,8 +206,11 @@ class Deliverer:
             self._collect(deadline - time.monotonic())
         try:
             self._record()
+            unsent = [row["seq"] for row in self._retries]
             with self.db.transaction(write=True) as conn:
+                repository.release_claims(conn, self.worker, unsent)
                 repository.release_leases(conn, self.worker)
+            self._retries.clear()
         except Exception:  # stopping anyway: what is unrecorded is sent again (at least once)
             log.exception("webhook deliverer could not record its last tries")
 
