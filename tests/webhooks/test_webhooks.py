@@ -393,6 +393,31 @@ def test_a_receiver_that_drips_its_answer_is_cut_off_at_the_timeout() -> None:
     assert elapsed < 8
 
 
+def test_a_host_name_slow_to_resolve_is_cut_off_at_the_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The timeout bounds the name's lookup too: the system resolver takes no timeout of
+    its own (a DNS server that does not answer holds it for many seconds)."""
+    import socket
+
+    from tally.webhooks.sender import post
+
+    answered = socket.getaddrinfo
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(20)
+        return answered(*args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow)
+    started = time.monotonic()
+    outcome = post("http://hooks.example.test/", b"{}", {}, timeout=0.5, allow_private=True)
+    elapsed = time.monotonic() - started
+    assert outcome.status is None
+    assert outcome.error == "timed out after 0.5 s resolving hooks.example.test"
+    # Cut off near 0.5 s, not after the 20 s lookup; the margin is for a loaded machine.
+    assert elapsed < 8
+
+
 def _lease_holders(api: AppClient) -> set[str]:
     from tally.webhooks import repository
 

@@ -50,14 +50,14 @@ class Senders:
         self._resolved: dict[tuple[str, int, bool], tuple[float, list[str]]] = {}
         self._lock = threading.Lock()
 
-    def _addresses(self, target: Target, allow_private: bool) -> list[str]:
+    def _addresses(self, target: Target, allow_private: bool, wait: float) -> list[str]:
         key = (target.host, target.port, allow_private)
         now = time.monotonic()
         with self._lock:
             hit = self._resolved.get(key)
         if hit is not None and hit[0] > now:
             return hit[1]
-        found = resolve(target, allow_private=allow_private)
+        found = _resolve_within(target, allow_private, wait)
         with self._lock:
             if len(self._resolved) > 10_000:
                 self._resolved.clear()
@@ -76,9 +76,11 @@ class Senders:
 
         try:
             target = parse(url)
-            address = self._addresses(target, allow_private)[0]
+            address = self._addresses(target, allow_private, timeout)[0]
         except Refused as exc:
             return done(None, f"refused: {exc}")
+        except _NoAnswerInTime:
+            return done(None, f"timed out after {timeout:g} s resolving {target.host}")
         connections: dict[tuple[str, str, int, str], http.client.HTTPConnection]
         connections = self._local.__dict__.setdefault("connections", {})
         key = (target.scheme, address, target.port, target.host)
@@ -161,6 +163,36 @@ def _cut(connection: http.client.HTTPConnection, expired: threading.Event) -> No
     if sock is not None:
         with contextlib.suppress(OSError):  # already closed: nothing to cut
             sock.shutdown(socket.SHUT_RDWR)
+
+
+class _NoAnswerInTime(Exception):
+    """The host's name was not resolved within the try's time."""
+
+
+def _resolve_within(target: Target, allow_private: bool, seconds: float) -> list[str]:
+    """:func:`resolve`, given up after ``seconds``: the system resolver takes no timeout
+    and may wait on a DNS server for much longer than a try may last. It runs on a thread
+    of its own, left to finish in the background when given up on."""
+    finished = threading.Event()
+    box: dict[str, list[str] | BaseException] = {}
+
+    def look_up() -> None:
+        try:
+            box["found"] = resolve(target, allow_private=allow_private)
+        except BaseException as exc:  # handed to the waiting try, raised there
+            box["failed"] = exc
+        finally:
+            finished.set()
+
+    threading.Thread(target=look_up, name="tally-webhook-dns", daemon=True).start()
+    if not finished.wait(seconds):
+        raise _NoAnswerInTime
+    failed = box.get("failed")
+    if isinstance(failed, BaseException):
+        raise failed
+    found = box["found"]
+    assert isinstance(found, list)
+    return found
 
 
 def _connect(target: Target, address: str, timeout: float) -> http.client.HTTPConnection:
