@@ -4,6 +4,8 @@ is cancelled at the moment it is handed the place."""
 
 import asyncio
 
+import pytest
+
 from tally.web.queue import Queue
 
 
@@ -48,14 +50,18 @@ def test_a_waiter_that_gives_up_or_is_cancelled_leaves_the_line_whole() -> None:
         queue = Queue()
         assert await queue.take("o:1", 0)
         impatient = asyncio.create_task(queue.take("o:1", 0.01))
-        cancelled = asyncio.create_task(queue.take("o:1", 5))
-        patient = asyncio.create_task(queue.take("o:1", 5))
-        await asyncio.sleep(0.05)
-        assert impatient.done() and impatient.result() is False
+        cancelled = asyncio.create_task(queue.take("o:1", 60))
+        patient = asyncio.create_task(queue.take("o:1", 60))
+        # However late a loaded loop runs it, the impatient one's timeout (due first)
+        # ends its wait while the others still wait behind the holder.
+        assert await asyncio.wait_for(impatient, 10) is False
+        assert not cancelled.done() and not patient.done()
         cancelled.cancel()
-        await asyncio.sleep(0)
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
+        assert not patient.done()
         queue.give("o:1")  # skips both: the patient one is next
-        assert await patient is True
+        assert await asyncio.wait_for(patient, 10) is True
         queue.give("o:1")
         assert len(queue) == 0
 

@@ -2,14 +2,40 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
+from types import SimpleNamespace
 
+import pytest
+
+import tally.web.ratelimits
 from support.inprocess import open_app_client
 from support.server import run_tally
 
 
-def test_a_project_over_its_limit_gets_429_until_its_bucket_refills(migrated_db_url: str) -> None:
+class Clock:
+    """The monotonic clock the rate limiter reads, moved only by the test: whether a token
+    has flowed back never depends on how fast a loaded machine runs the requests."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(tally.web.ratelimits, "time", SimpleNamespace(monotonic=fake.monotonic))
+    return fake
+
+
+def test_a_project_over_its_limit_gets_429_until_its_bucket_refills(
+    migrated_db_url: str, clock: Clock
+) -> None:
     # Two at once, then one every two seconds.
     with open_app_client(migrated_db_url, rate_limit_per_second=0.5, rate_limit_burst=2) as client:
         first = client.get("/v1/orders")
@@ -31,7 +57,9 @@ def test_a_project_over_its_limit_gets_429_until_its_bucket_refills(migrated_db_
         assert 1 <= wait <= 2
         # Nothing was written by the refused request.
         assert client.get("/v1/orders").status_code == 429
-        time.sleep(wait + 0.1)
+        clock.advance(wait - 0.1)  # not quite a token yet
+        assert client.get("/v1/orders").status_code == 429
+        clock.advance(0.2)
         again = client.get("/v1/orders")
         assert again.status_code == 200, again.text
         assert again.json()["total"] == 0
@@ -40,7 +68,7 @@ def test_a_project_over_its_limit_gets_429_until_its_bucket_refills(migrated_db_
 
 
 def test_projects_are_limited_apart_and_by_their_own_setting(
-    migrated_db_url: str, tmp_path: Path
+    migrated_db_url: str, tmp_path: Path, clock: Clock
 ) -> None:
     with open_app_client(migrated_db_url, rate_limit_per_second=0.5, rate_limit_burst=1) as client:
         other = client.new_project("other")
