@@ -20,6 +20,20 @@ def workers(db_url: str, tmp_path: Path) -> Iterator[LiveServer]:
         live.stop()
 
 
+@pytest.fixture
+def patient_workers(db_url: str, tmp_path: Path) -> Iterator[LiveServer]:
+    """Like ``workers``, with requests waiting up to 10 s for an order another request is
+    using (the default, 500 ms, is less than a queue of requests on one order may take on
+    a loaded machine: they would be refused with multiple_requests)."""
+    live = start_live_server(
+        db_url, tmp_path / "server", workers=2, env={"TALLY_ORDER_SESSION_WAIT_MS": "10000"}
+    )
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
 def _post_all(live: LiveServer, bodies: list[dict[str, object]]) -> list[httpx.Response]:
     def post(body: dict[str, object]) -> httpx.Response:
         with live.client() as http:
@@ -30,7 +44,8 @@ def _post_all(live: LiveServer, bodies: list[dict[str, object]]) -> list[httpx.R
 
 
 @pytest.mark.slow
-def test_racing_upserts_of_one_source_id_make_one_order(workers: LiveServer) -> None:
+def test_racing_upserts_of_one_source_id_make_one_order(patient_workers: LiveServer) -> None:
+    workers = patient_workers
     bodies: list[dict[str, object]] = [
         {"source_id": "race", "customer": {"source_id": "racer"}, "metadata": {"n": i}}
         for i in range(24)

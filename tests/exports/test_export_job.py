@@ -6,6 +6,7 @@ the lease is renewed beside a long read, which learns of a lost job or a deleted
 import csv
 import io
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -139,6 +140,13 @@ def test_an_export_deleted_before_it_ran_ends_quietly(db: Database, tmp_path: Pa
     assert not (tmp_path / project_id).exists()
 
 
+def _until(predicate: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.02)
+
+
 def test_the_heartbeat_renews_the_lease_and_notices_a_lost_job(
     db: Database, tmp_path: Path
 ) -> None:
@@ -156,12 +164,11 @@ def test_the_heartbeat_renews_the_lease_and_notices_a_lost_job(
 
     with export_tasks._Heartbeat(step, project_id, export_id) as heartbeat:
         first = lease_until()
-        time.sleep(0.5)
+        _until(lambda: lease_until() > first, "the lease was not renewed")
         heartbeat.check()
-        assert lease_until() > first
         with db.transaction(write=True) as conn:
             conn.execute(sa.update(jobs_table).values(worker="someone-else"))
-        time.sleep(0.3)
+        _until(lambda: heartbeat.lost, "the heartbeat did not notice the job was taken over")
         with pytest.raises(LostLease):
             heartbeat.check()
 
@@ -169,6 +176,6 @@ def test_the_heartbeat_renews_the_lease_and_notices_a_lost_job(
         conn.execute(sa.update(jobs_table).values(worker="me"))
         exports.delete(conn, project_id=project_id, export_id=export_id)
     with export_tasks._Heartbeat(step, project_id, export_id) as heartbeat:
-        time.sleep(0.3)
+        _until(lambda: heartbeat.gone, "the heartbeat did not notice the export was deleted")
         with pytest.raises(export_tasks._Deleted):
             heartbeat.check()
