@@ -13,14 +13,11 @@ def utcnow() -> datetime:
 def iso(value: datetime | None) -> str | None:
     if value is None:
         return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    v = value.astimezone(UTC)
-    # Formatted by hand: strftime does not zero-pad years before 1000 on every platform.
-    return (
-        f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}"
-        f".{v.microsecond // 1000:03d}Z"
-    )
+    if value.tzinfo is not UTC:
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    # isoformat, not strftime (which does not zero-pad years before 1000 on every
+    # platform): "2026-11-24T10:02:03.123+00:00", milliseconds truncated, as "...Z".
+    return value.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def parse_datetime(text: str) -> datetime:

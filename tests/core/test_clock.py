@@ -3,6 +3,8 @@
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tally.clock import iso, months_before, parse_datetime
 
@@ -21,6 +23,28 @@ from tally.clock import iso, months_before, parse_datetime
 )
 def test_iso(value: datetime, text: str) -> None:
     assert iso(value) == text
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(2, 1, 1),
+        max_value=datetime(9998, 12, 30),
+        # Fixed offsets (st.timezones() needs the system's tz database).
+        timezones=st.none()
+        | st.just(UTC)
+        | st.builds(
+            timezone,
+            st.timedeltas(min_value=timedelta(hours=-23), max_value=timedelta(hours=23)),
+        ),
+    )
+)
+def test_iso_is_utc_to_the_millisecond_truncated(value: datetime) -> None:
+    utc = (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).astimezone(UTC)
+    expected = (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:"
+        f"{utc.second:02d}.{utc.microsecond // 1000:03d}Z"
+    )
+    assert iso(value) == expected
 
 
 @pytest.mark.parametrize(

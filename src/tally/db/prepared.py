@@ -35,6 +35,8 @@ class _Compiled:
     defaults: dict[str, Any]
     keys: tuple[str, ...]
     results: tuple[_Processor, ...]
+    # (key, processor) of the columns whose values are converted.
+    processed: tuple[tuple[str, Callable[[Any], Any]], ...]
 
 
 class Prepared:
@@ -146,10 +148,14 @@ class Prepared:
 
     @staticmethod
     def _row(compiled: _Compiled, values: Any) -> dict[str, Any]:
-        return {
-            key: process(value) if process is not None and value is not None else value
-            for key, process, value in zip(compiled.keys, compiled.results, values, strict=True)
-        }
+        # Most columns need no conversion: the row is built whole, then the others are
+        # converted in place.
+        row = dict(zip(compiled.keys, values, strict=True))
+        for key, process in compiled.processed:
+            value = row[key]
+            if value is not None:
+                row[key] = process(value)
+        return row
 
 
 def _raise_wrapped(conn: Connection, sql: str, args: Any, exc: Exception, driver: Any) -> NoReturn:
@@ -197,6 +203,11 @@ def _compile(statement: sa.Executable, dialect: Dialect) -> _Compiled:
     for entry in compiled._result_columns:
         keys.append(entry.keyname)
         results.append(entry.type._cached_result_processor(dialect, None))
+    if len(set(keys)) < len(keys):
+        raise ValueError(f"result columns share a name: {keys}")
+    processed = tuple(
+        (key, process) for key, process in zip(keys, results, strict=True) if process is not None
+    )
     return _Compiled(
-        compiled.string, positions, tuple(binds), defaults, tuple(keys), tuple(results)
+        compiled.string, positions, tuple(binds), defaults, tuple(keys), tuple(results), processed
     )
