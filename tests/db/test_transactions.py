@@ -56,3 +56,39 @@ def test_an_error_in_the_work_rolls_back_statements_of_both_paths(db: Database) 
     with db.quick_transaction(write=True) as conn:
         insert.write(conn, {"id": 3})
     assert _count(db, "parent") == 1
+
+
+def test_a_quick_read_sees_one_snapshot_and_leaves_nothing_open(db: Database) -> None:
+    from tally.db.prepared import Prepared
+
+    parent = sa.table("parent", sa.column("id"))
+    count = Prepared(sa.select(sa.func.count().label("n")).select_from(parent))
+    with db.quick_transaction(write=True) as conn:
+        conn.execute(sa.text("INSERT INTO parent (id) VALUES (1)"))
+    writer = sqlite3.connect(db.url.removeprefix("sqlite:///"), isolation_level=None)
+
+    def twice(conn: sa.Connection) -> tuple[int, int]:
+        first = count.first(conn, {})
+        # Another connection commits between the read's two statements.
+        writer.execute("INSERT INTO parent (id) VALUES (2)")
+        # Through SQLAlchemy too, which then believes it began a transaction of its own.
+        second = conn.execute(sa.text("SELECT count(*) FROM parent")).scalar_one()
+        assert first is not None
+        return int(first["n"]), int(second)
+
+    try:
+        assert db.quick_read(twice) == (1, 1)
+        kept = db._held_connection(db.engine)
+        assert not kept.driver.in_transaction and not kept.conn.in_transaction()
+
+        def fail(conn: sa.Connection) -> None:
+            count.first(conn, {})
+            raise RuntimeError("the service refused")
+
+        with pytest.raises(RuntimeError):
+            db.quick_read(fail)
+        assert not kept.driver.in_transaction and not kept.conn.in_transaction()
+        # The next read begins afresh and sees what was committed meanwhile.
+        assert db.quick_read(lambda conn: count.first(conn, {})) == {"n": 2}
+    finally:
+        writer.close()

@@ -28,12 +28,10 @@ _POLL_MAX = 0.01
 _ATTEMPTS = 3
 
 
-def _attempts(runtime: Runtime, work: Callable[[Connection], T], *, write: bool, inline: bool) -> T:
+def _attempts(runtime: Runtime, once: Callable[[], T]) -> T:
     for attempt in range(1, _ATTEMPTS + 1):
         try:
-            transaction = runtime.db.quick_transaction if inline else runtime.db.transaction
-            with transaction(write=write) as conn:
-                return work(conn)
+            return once()
         except DBAPIError as exc:
             # SQLite: another process kept the write lock past the busy timeout.
             if runtime.db.is_sqlite and isinstance(exc, OperationalError) and is_busy(exc):
@@ -43,11 +41,19 @@ def _attempts(runtime: Runtime, work: Callable[[Connection], T], *, write: bool,
     raise AssertionError("unreachable")
 
 
+def _in_transaction(
+    runtime: Runtime, work: Callable[[Connection], T], *, write: bool, inline: bool
+) -> T:
+    transaction = runtime.db.quick_transaction if inline else runtime.db.transaction
+    with transaction(write=write) as conn:
+        return work(conn)
+
+
 def read_here(runtime: Runtime, work: Callable[[Connection], T]) -> T:
     """Run the quick read ``work`` on the calling thread (the event loop), as
     :func:`run_transaction` runs it when ``runtime.inline_quick_work`` (SQLite): nothing
     to await, so the request's busiest reads skip the coroutines around it."""
-    return _attempts(runtime, work, write=False, inline=True)
+    return _attempts(runtime, lambda: runtime.db.quick_read(work))
 
 
 async def run_transaction(
@@ -58,11 +64,13 @@ async def run_transaction(
     the database is SQLite."""
 
     def call(inline: bool = False) -> T:
-        return _attempts(runtime, work, write=write, inline=inline)
+        return _attempts(
+            runtime, lambda: _in_transaction(runtime, work, write=write, inline=inline)
+        )
 
     if quick and runtime.inline_quick_work:
         if not write:
-            return call(inline=True)
+            return read_here(runtime, work)
         # Writers on the event loop take turns in arrival order; while another writer
         # holds the database (a worker thread, the checkpointer, another process) they
         # poll instead of blocking the loop. Sending them to threads instead made the slow
