@@ -418,6 +418,91 @@ def test_a_host_name_slow_to_resolve_is_cut_off_at_the_timeout(
     assert elapsed < 8
 
 
+def test_tries_of_one_slow_host_share_its_lookup_and_keep_its_late_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Tries of a host whose lookup outlasts their timeout wait on one lookup, not one
+    each; its answer, come after they gave up, serves the next try at once."""
+    import socket
+    import threading
+
+    from tally.webhooks.sender import Senders
+
+    answered = socket.getaddrinfo
+    lookups: list[str] = []
+
+    def slow(host: str, *args: Any, **kwargs: Any) -> Any:
+        if host != "hooks.example.test":  # the connection's own, to the address found
+            return answered(host, *args, **kwargs)
+        lookups.append(host)
+        time.sleep(1.0)
+        return answered("127.0.0.1", *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow)
+    senders = Senders()
+    with receiver() as hook:
+        url = f"http://hooks.example.test:{hook.port}/hook"
+        outcomes: list[Any] = []
+
+        def send() -> None:
+            outcomes.append(senders.post(url, b"{}", {}, timeout=0.2, allow_private=True))
+
+        threads = [threading.Thread(target=send) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        assert [o.error for o in outcomes] == [
+            "timed out after 0.2 s resolving hooks.example.test"
+        ] * 4
+        assert lookups == ["hooks.example.test"]
+        wait_for(lambda: not senders._lookups, "the lookup did not end", timeout=10)
+        outcome = senders.post(url, b"{}", {}, timeout=2, allow_private=True)
+        assert outcome.status == 200, outcome
+        assert lookups == ["hooks.example.test"]
+        hook.wait_for(1)
+        senders.close()
+
+
+def test_a_try_whose_lookup_took_most_of_its_time_is_cut_off_at_its_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What the lookup took is taken from the rest: a TLS receiver that then never answers
+    the handshake is cut off when the try's whole time is up."""
+    import socket
+
+    from tally.webhooks.sender import post
+
+    answered = socket.getaddrinfo
+
+    def slow(host: str, *args: Any, **kwargs: Any) -> Any:
+        if host != "hooks.example.test":  # the connection's own, to the address found
+            return answered(host, *args, **kwargs)
+        time.sleep(2.7)
+        return answered("127.0.0.1", *args, **kwargs)
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)  # accepts the connection, never says a word
+    monkeypatch.setattr(socket, "getaddrinfo", slow)
+    started = time.monotonic()
+    outcome = post(
+        f"https://hooks.example.test:{listener.getsockname()[1]}/",
+        b"{}",
+        {},
+        timeout=3.0,
+        allow_private=True,
+    )
+    elapsed = time.monotonic() - started
+    listener.close()
+    # (Resolving, if the lookup's thread was late on a loaded machine: timed out all the
+    # same.)
+    assert outcome.status is None and (outcome.error or "").startswith("timed out after 3 s")
+    # Near 3 s. Were the rest given a whole timeout of its own, the handshake's wait
+    # alone would take 3 s more; the margin is for a loaded machine.
+    assert elapsed < 4.6
+
+
 def _lease_holders(api: AppClient) -> set[str]:
     from tally.webhooks import repository
 
@@ -554,11 +639,13 @@ def test_an_endpoint_is_sent_by_its_lease_holder_and_recorded_only_by_it(
         assert moved["lease_worker"] == "second"
 
 
+@pytest.mark.parametrize("recording_fails", [False, True])
 def test_a_deliverer_stopping_hands_back_the_retries_it_claimed_and_never_sent(
-    migrated_db_url: str,
+    migrated_db_url: str, recording_fails: bool
 ) -> None:
     """Retries a deliverer claimed but had not handed to its senders when it stopped are
-    free at once for another deliverer, not only when their lease would have run out."""
+    free at once for another deliverer, not only when their lease would have run out;
+    also when its last recording fails."""
     from datetime import timedelta
 
     from tally.clock import utcnow
@@ -607,6 +694,9 @@ def test_a_deliverer_stopping_hands_back_the_retries_it_claimed_and_never_sent(
         time.sleep(0.01)
         deliverer._claim()  # what its loop does; the loop then stops before sending it
         assert len(deliverer._retries) == 1
+        if recording_fails:
+            # A try that cannot be recorded (its delivery is unknown): the recording raises.
+            deliverer._retried.append(service.Tried({}, Outcome(500, None, 1), now))
         deliverer._stop.set()
         deliverer.run_forever()
 

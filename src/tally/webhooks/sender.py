@@ -2,16 +2,21 @@
 
 import contextlib
 import http.client
+import logging
 import socket
 import ssl
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tally.webhooks.addresses import Refused, Target, parse, resolve
 
 # A receiver's answer is not read past this: only its status matters.
 _MAX_RESPONSE_BYTES = 4096
+# Host lookups under way at once, in a process: past it a try needing one more fails.
+MAX_LOOKUPS = 64
+
+log = logging.getLogger("tally.webhooks")
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,9 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
 
     def connect(self) -> None:
         sock = socket.create_connection((self.host, self.port), self.timeout)
+        # Known before the handshake, so that a try's deadline can cut a receiver that
+        # holds the handshake open.
+        self.sock = sock
         self.sock = self._context.wrap_socket(sock, server_hostname=self._server_name)  # type: ignore[attr-defined]
 
 
@@ -47,22 +55,58 @@ class Senders:
     def __init__(self, resolve_ttl_seconds: float = 30.0) -> None:
         self._local = threading.local()
         self._ttl = resolve_ttl_seconds
-        self._resolved: dict[tuple[str, int, bool], tuple[float, list[str]]] = {}
+        Key = tuple[str, int, bool]
+        self._resolved: dict[Key, tuple[float, list[str]]] = {}
+        self._lookups: dict[Key, _Lookup] = {}  # under way, one a host at most
         self._lock = threading.Lock()
 
     def _addresses(self, target: Target, allow_private: bool, wait: float) -> list[str]:
+        """The host's checked addresses, waiting at most ``wait`` seconds for a lookup.
+
+        The system resolver takes no timeout and may wait on a DNS server much longer than
+        a try may last: the lookup runs on a thread of its own, which tries of the same
+        host share, and whose answer is kept even when it comes after they gave up (the
+        next try then has it at once)."""
         key = (target.host, target.port, allow_private)
-        now = time.monotonic()
         with self._lock:
             hit = self._resolved.get(key)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        found = _resolve_within(target, allow_private, wait)
-        with self._lock:
-            if len(self._resolved) > 10_000:
-                self._resolved.clear()
-            self._resolved[key] = (now + self._ttl, found)
-        return found
+            if hit is not None and hit[0] > time.monotonic():
+                return hit[1]
+            lookup = self._lookups.get(key)
+            if lookup is None:
+                if len(self._lookups) >= MAX_LOOKUPS:
+                    # Lookups hang (a resolver that never answers): no more threads.
+                    raise _NoAnswerInTime
+                lookup = self._lookups[key] = _Lookup()
+                threading.Thread(
+                    target=self._look_up,
+                    args=(key, target, lookup),
+                    name="tally-webhook-dns",
+                    daemon=True,
+                ).start()
+        if not lookup.done.wait(wait):
+            raise _NoAnswerInTime
+        if lookup.refused is not None:
+            raise Refused(lookup.refused)
+        if lookup.found is None:
+            raise RuntimeError(f"the lookup of {target.host} failed")
+        return lookup.found
+
+    def _look_up(self, key: tuple[str, int, bool], target: Target, lookup: "_Lookup") -> None:
+        try:
+            lookup.found = resolve(target, allow_private=key[2])
+        except Refused as exc:
+            lookup.refused = str(exc)
+        except Exception:  # an unexpected failure: the waiting tries say so
+            log.exception("webhook host lookup %s", target.host)
+        finally:
+            with self._lock:
+                del self._lookups[key]
+                if lookup.found is not None:
+                    if len(self._resolved) > 10_000:
+                        self._resolved.clear()
+                    self._resolved[key] = (time.monotonic() + self._ttl, lookup.found)
+            lookup.done.set()
 
     def post(
         self, url: str, body: bytes, headers: dict[str, str], *, timeout: float, allow_private: bool
@@ -88,19 +132,29 @@ class Senders:
         connection = connections.pop(key, None)
         fresh = connection is None
         while True:
+            # What is left of the try's time (the lookup took some) bounds the rest.
+            left = timeout - (time.monotonic() - started)
+            if left <= 0:
+                if connection is not None:
+                    connection.close()
+                return done(None, f"timed out after {timeout:g} s")
             if connection is None:
-                connection = _connect(target, address, timeout)
+                connection = _connect(target, address, left)
             elif connection.sock is not None:
-                connection.sock.settimeout(timeout)
+                connection.sock.settimeout(left)
             # The socket timeout bounds each read, not the whole answer: a receiver that
             # drips a byte at a time is cut off when the try's time is up.
             expired = threading.Event()
-            deadline = threading.Timer(
-                max(0.0, timeout - (time.monotonic() - started)), _cut, (connection, expired)
-            )
+            deadline = threading.Timer(left, _cut, (connection, expired))
             deadline.daemon = True
             deadline.start()
             try:
+                if connection.sock is None:
+                    # Connected here, not by request(): the cut needs the socket, and a
+                    # deadline passed while connecting finds none to shut down.
+                    connection.connect()
+                    if expired.is_set():
+                        raise TimeoutError
                 connection.request("POST", target.path, body=body, headers=sent)
                 response = connection.getresponse()
                 response.read(_MAX_RESPONSE_BYTES)
@@ -169,30 +223,11 @@ class _NoAnswerInTime(Exception):
     """The host's name was not resolved within the try's time."""
 
 
-def _resolve_within(target: Target, allow_private: bool, seconds: float) -> list[str]:
-    """:func:`resolve`, given up after ``seconds``: the system resolver takes no timeout
-    and may wait on a DNS server for much longer than a try may last. It runs on a thread
-    of its own, left to finish in the background when given up on."""
-    finished = threading.Event()
-    box: dict[str, list[str] | BaseException] = {}
-
-    def look_up() -> None:
-        try:
-            box["found"] = resolve(target, allow_private=allow_private)
-        except BaseException as exc:  # handed to the waiting try, raised there
-            box["failed"] = exc
-        finally:
-            finished.set()
-
-    threading.Thread(target=look_up, name="tally-webhook-dns", daemon=True).start()
-    if not finished.wait(seconds):
-        raise _NoAnswerInTime
-    failed = box.get("failed")
-    if isinstance(failed, BaseException):
-        raise failed
-    found = box["found"]
-    assert isinstance(found, list)
-    return found
+@dataclass
+class _Lookup:
+    done: threading.Event = field(default_factory=threading.Event)
+    found: list[str] | None = None
+    refused: str | None = None  # why the addresses are refused
 
 
 def _connect(target: Target, address: str, timeout: float) -> http.client.HTTPConnection:

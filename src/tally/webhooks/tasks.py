@@ -206,13 +206,18 @@ class Deliverer:
             self._collect(deadline - time.monotonic())
         try:
             self._record()
+        except Exception:  # stopping anyway: what is unrecorded is sent again (at least once)
+            log.exception("webhook deliverer could not record its last tries")
+        # Released whatever happened above: retries never sent and endpoints whose tries
+        # were not recorded are sent again by others at once (at least once).
+        try:
             unsent = [row["seq"] for row in self._retries]
             with self.db.transaction(write=True) as conn:
                 repository.release_claims(conn, self.worker, unsent)
                 repository.release_leases(conn, self.worker)
             self._retries.clear()
-        except Exception:  # stopping anyway: what is unrecorded is sent again (at least once)
-            log.exception("webhook deliverer could not record its last tries")
+        except Exception:  # their leases run out instead
+            log.exception("webhook deliverer could not release its leases")
 
     def _step(self) -> None:
         if self._wake.is_set() or time.monotonic() >= self._next_look or self._hungry():
