@@ -7,11 +7,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 import tally.web.runtime
+from support.clock import Clock, fake_clock
 from tally.db.engine import Database
 from tally.errors import TallyError
 from tally.projects.service import Credentials, create_project
@@ -28,25 +28,10 @@ def _runtime(db: Database, tmp_path: Path, ttl: float = 30.0) -> Runtime:
     return Runtime(db, exports_dir=tmp_path, key_ttl_seconds=ttl)
 
 
-class Clock:
-    """The monotonic clock the key cache reads, moved only by the test: how long a pair is
-    trusted never depends on how fast a loaded machine runs the test."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    fake = Clock()
-    monkeypatch.setattr(tally.web.runtime, "time", SimpleNamespace(monotonic=fake.monotonic))
-    return fake
+    """The clock the key cache reads."""
+    return fake_clock(monkeypatch, tally.web.runtime)
 
 
 async def _until(condition: Callable[[], bool], seconds: float = 10.0) -> None:

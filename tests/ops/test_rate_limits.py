@@ -3,34 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 import tally.web.ratelimits
+from support.clock import Clock, fake_clock
 from support.inprocess import open_app_client
 from support.server import run_tally
 
 
-class Clock:
-    """The monotonic clock the rate limiter reads, moved only by the test: whether a token
-    has flowed back never depends on how fast a loaded machine runs the requests."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    fake = Clock()
-    monkeypatch.setattr(tally.web.ratelimits, "time", SimpleNamespace(monotonic=fake.monotonic))
-    return fake
+    """The clock the rate limiter reads."""
+    return fake_clock(monkeypatch, tally.web.ratelimits)
 
 
 def test_a_project_over_its_limit_gets_429_until_its_bucket_refills(

@@ -352,13 +352,20 @@ def test_the_cli_adds_lists_and_removes_endpoints(migrated_db_url: str, tmp_path
     assert tally("remove", webhook_id).returncode == 2
 
 
+def _timed_post(url: str, timeout: float) -> tuple[Any, float]:
+    """One webhook try (its own connection) and how long it took, in seconds."""
+    from tally.webhooks.sender import post
+
+    started = time.monotonic()
+    outcome = post(url, b"{}", {}, timeout=timeout, allow_private=True)
+    return outcome, time.monotonic() - started
+
+
 def test_a_receiver_that_drips_its_answer_is_cut_off_at_the_timeout() -> None:
     """The timeout bounds the whole try, not each read: a receiver sending a byte every
     0.2 s cannot hold a sender (and so the deliverer) past it."""
     import socket
     import threading
-
-    from tally.webhooks.sender import post
 
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -376,15 +383,7 @@ def test_a_receiver_that_drips_its_answer_is_cut_off_at_the_timeout() -> None:
                 pass
 
     threading.Thread(target=drip, daemon=True).start()
-    started = time.monotonic()
-    outcome = post(
-        f"http://127.0.0.1:{listener.getsockname()[1]}/",
-        b"{}",
-        {},
-        timeout=1.0,
-        allow_private=True,
-    )
-    elapsed = time.monotonic() - started
+    outcome, elapsed = _timed_post(f"http://127.0.0.1:{listener.getsockname()[1]}/", 1.0)
     listener.close()
     assert outcome.status is None and outcome.error is not None
     assert "timed out" in outcome.error
@@ -400,8 +399,6 @@ def test_a_host_name_slow_to_resolve_is_cut_off_at_the_timeout(
     its own (a DNS server that does not answer holds it for many seconds)."""
     import socket
 
-    from tally.webhooks.sender import post
-
     answered = socket.getaddrinfo
 
     def slow(*args: Any, **kwargs: Any) -> Any:
@@ -409,9 +406,7 @@ def test_a_host_name_slow_to_resolve_is_cut_off_at_the_timeout(
         return answered(*args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", slow)
-    started = time.monotonic()
-    outcome = post("http://hooks.example.test/", b"{}", {}, timeout=0.5, allow_private=True)
-    elapsed = time.monotonic() - started
+    outcome, elapsed = _timed_post("http://hooks.example.test/", 0.5)
     assert outcome.status is None
     assert outcome.error == "timed out after 0.5 s resolving hooks.example.test"
     # Cut off near 0.5 s, not after the 20 s lookup; the margin is for a loaded machine.
@@ -471,8 +466,6 @@ def test_a_try_whose_lookup_took_most_of_its_time_is_cut_off_at_its_timeout(
     the handshake is cut off when the try's whole time is up."""
     import socket
 
-    from tally.webhooks.sender import post
-
     answered = socket.getaddrinfo
 
     def slow(host: str, *args: Any, **kwargs: Any) -> Any:
@@ -485,15 +478,7 @@ def test_a_try_whose_lookup_took_most_of_its_time_is_cut_off_at_its_timeout(
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)  # accepts the connection, never says a word
     monkeypatch.setattr(socket, "getaddrinfo", slow)
-    started = time.monotonic()
-    outcome = post(
-        f"https://hooks.example.test:{listener.getsockname()[1]}/",
-        b"{}",
-        {},
-        timeout=3.0,
-        allow_private=True,
-    )
-    elapsed = time.monotonic() - started
+    outcome, elapsed = _timed_post(f"https://hooks.example.test:{listener.getsockname()[1]}/", 3.0)
     listener.close()
     # (Resolving, if the lookup's thread was late on a loaded machine: timed out all the
     # same.)
