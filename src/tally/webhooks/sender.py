@@ -13,7 +13,8 @@ from tally.webhooks.addresses import Refused, Target, parse, resolve
 
 # A receiver's answer is not read past this: only its status matters.
 _MAX_RESPONSE_BYTES = 4096
-# Host lookups under way at once, in a process: past it a try needing one more fails.
+# Host lookups under way at once, for one Senders (a deliverer has one): past it, a try
+# needing one more fails at once.
 MAX_LOOKUPS = 64
 
 log = logging.getLogger("tally.webhooks")
