@@ -19,6 +19,9 @@ MAX_LOOKUPS = 64
 
 log = logging.getLogger("tally.webhooks")
 
+# A host's lookup and its kept answer: (name, port, whether private addresses are allowed).
+_HostKey = tuple[str, int, bool]
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -56,9 +59,8 @@ class Senders:
     def __init__(self, resolve_ttl_seconds: float = 30.0) -> None:
         self._local = threading.local()
         self._ttl = resolve_ttl_seconds
-        Key = tuple[str, int, bool]
-        self._resolved: dict[Key, tuple[float, list[str]]] = {}
-        self._lookups: dict[Key, _Lookup] = {}  # under way, one a host at most
+        self._resolved: dict[_HostKey, tuple[float, list[str]]] = {}
+        self._lookups: dict[_HostKey, _Lookup] = {}  # under way, one a host at most
         self._lock = threading.Lock()
 
     def _addresses(self, target: Target, allow_private: bool, wait: float) -> list[str]:
@@ -93,7 +95,7 @@ class Senders:
             raise RuntimeError(f"the lookup of {target.host} failed")
         return lookup.found
 
-    def _look_up(self, key: tuple[str, int, bool], target: Target, lookup: "_Lookup") -> None:
+    def _look_up(self, key: _HostKey, target: Target, lookup: "_Lookup") -> None:
         try:
             lookup.found = resolve(target, allow_private=key[2])
         except Refused as exc:
