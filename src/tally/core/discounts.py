@@ -15,7 +15,7 @@ invariants, whatever the cart and the stack (property-tested):
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from tally.core.money import allocate, allocate_capped
 from tally.core.order_amounts import Line
@@ -69,10 +69,11 @@ class Discount:
                 raise ValueError("discount limits must not be negative")
 
 
-@dataclass(frozen=True, slots=True)
-class Cart:
+class Cart(NamedTuple):
     """The order as discounts see it: its amount, the order-level discount so far, and its
-    lines with their item discounts so far."""
+    lines with their item discounts so far. Named tuples, like :class:`Line`: every
+    discount makes a cart and an :class:`Applied`, which as frozen dataclasses cost twice
+    as much to make."""
 
     amount: int
     discount_amount: int
@@ -88,8 +89,7 @@ class Cart:
         return max(0, self.amount - self.discount_amount - self.items_discount_amount)
 
 
-@dataclass(frozen=True, slots=True)
-class Applied:
+class Applied(NamedTuple):
     """One discount's contribution and the cart it leaves."""
 
     cart: Cart
@@ -147,10 +147,8 @@ class Target:
 Targets = Sequence[Target] | Iterable[int] | None
 
 
-def _targets(targets: Targets, size: int) -> list[Target]:
-    """Targets as a list; plain line indices are one target without caps, None every line."""
-    if targets is None:
-        return [Target(tuple(range(size)))]
+def _targets(targets: Sequence[Target] | Iterable[int]) -> list[Target]:
+    """Targets as a list; plain line indices are one target without caps."""
     found = list(targets)
     if all(isinstance(t, Target) for t in found):
         return found  # type: ignore[return-value]
@@ -172,10 +170,35 @@ def apply(cart: Cart, discount: Discount, targets: Targets = None) -> Applied:
             discount_amount=off,
             line_discounts=(0,) * len(cart.lines),
         )
+    if targets is None:
+        # Every line, whole and without caps: what the targets below come to for one
+        # target of every line, without their bookkeeping (most discounts have no rules).
+        units = [_units(line) for line in cart.lines]
+        parts = _item_discounts(discount, [_line_base(line) for line in cart.lines], units)
+    else:
+        parts = _targeted_discounts(cart, discount, _targets(targets))
+    # Caps, smallest result wins: the discount's own limit for the whole order, then what
+    # is left to pay on the order (its amount may be below the sum of its lines).
+    for cap in (discount.aggregated_amount_limit, left):
+        if cap is not None and sum(parts) > cap:
+            parts = allocate(cap, parts)
+    lines = tuple(
+        line.plus_discount(part) if part else line
+        for line, part in zip(cart.lines, parts, strict=True)
+    )
+    return Applied(
+        cart=Cart(amount=cart.amount, discount_amount=cart.discount_amount, lines=lines),
+        discount_amount=0,
+        line_discounts=tuple(parts),
+    )
+
+
+def _targeted_discounts(cart: Cart, discount: Discount, chosen: list[Target]) -> list[int]:
+    """Each line's part of an item discount that reaches only the lines of ``chosen``,
+    within each target's caps."""
     size = len(cart.lines)
     owned: list[list[int]] = []  # per target, the lines it reaches, in order
     taken: set[int] = set()
-    chosen = _targets(targets, size)
     for target in chosen:
         mine = []
         for index in target.lines:
@@ -207,20 +230,7 @@ def apply(cart: Cart, discount: Discount, targets: Targets = None) -> Applied:
         if cap is not None and sum(parts[i] for i in mine) > cap:
             for index, part in zip(mine, allocate(cap, [parts[i] for i in mine]), strict=True):
                 parts[index] = part
-    # Caps, smallest result wins: the discount's own limit for the whole order, then what
-    # is left to pay on the order (its amount may be below the sum of its lines).
-    for cap in (discount.aggregated_amount_limit, left):
-        if cap is not None and sum(parts) > cap:
-            parts = allocate(cap, parts)
-    lines = tuple(
-        line.plus_discount(part) if part else line
-        for line, part in zip(cart.lines, parts, strict=True)
-    )
-    return Applied(
-        cart=Cart(amount=cart.amount, discount_amount=cart.discount_amount, lines=lines),
-        discount_amount=0,
-        line_discounts=tuple(parts),
-    )
+    return parts
 
 
 def apply_all(cart: Cart, stack: Sequence[tuple[Discount, Targets]]) -> list[Applied]:
@@ -240,6 +250,12 @@ def _percent_of(base: int, percent: Fraction) -> int:
     Fraction arithmetic gives the same and is ten times slower."""
     p, q = percent.numerator, percent.denominator
     return (2 * base * p + 100 * q) // (200 * q)
+
+
+def _percents_of(bases: list[int], percent: Fraction) -> list[int]:
+    """:func:`_percent_of` each base, the fraction's parts read once for all."""
+    p, q = percent.numerator, percent.denominator
+    return [(2 * base * p + 100 * q) // (200 * q) for base in bases]
 
 
 def _capped(value: int, limit: int | None) -> int:
@@ -279,8 +295,9 @@ def _item_discounts(discount: Discount, bases: list[int], units: list[int]) -> l
     effect = discount.effect
     if discount.type == "PERCENT":
         assert discount.percent_off is not None
-        percent = discount.percent_off
-        return [_capped(_percent_of(b, percent), discount.amount_limit) for b in bases]
+        parts = _percents_of(bases, discount.percent_off)
+        limit = discount.amount_limit
+        return parts if limit is None else [min(part, limit) for part in parts]
     if discount.type == "FIXED":
         # Every reached unit on a targeted line is priced at fixed_amount from now on.
         assert discount.fixed_amount is not None

@@ -26,20 +26,27 @@ def allocate(total: int, weights: list[int]) -> list[int]:
     """
     if total < 0:
         raise ValueError("total must not be negative")
-    if any(w < 0 for w in weights):
-        raise ValueError("weights must not be negative")
     if not weights:
         if total:
             raise ValueError("cannot allocate a non-zero total over no weights")
         return []
+    if min(weights) < 0:
+        raise ValueError("weights must not be negative")
     whole = sum(weights)
     if whole == 0:
         return [total] + [0] * (len(weights) - 1)
-    parts = [total * w // whole for w in weights]
-    remainders = [total * w % whole for w in weights]
+    parts = []
+    remainders = []
+    for weight in weights:
+        part, remainder = divmod(total * weight, whole)
+        parts.append(part)
+        remainders.append(remainder)
     short = total - sum(parts)
-    for index in sorted(range(len(weights)), key=lambda i: (-remainders[i], i))[:short]:
-        parts[index] += 1
+    if short:
+        # Largest remainders first; a stable sort keeps equal ones in line order, reversed
+        # or not, so ties go to the earlier line.
+        for index in sorted(range(len(weights)), key=remainders.__getitem__, reverse=True)[:short]:
+            parts[index] += 1
     return parts
 
 

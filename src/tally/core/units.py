@@ -12,7 +12,7 @@ nothing is negative, and what the discount puts on the lines is what it reports.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal
 
 from tally.core.discounts import Applied, Cart
@@ -77,7 +77,7 @@ def apply_units(cart: Cart, discount: UnitDiscount) -> Applied:
         more = units.unit_off if units.effect == "ADD_NEW_ITEMS" else max(0, units.unit_off - have)
         value = more * price if price is not None else 0
         line_amount = None if line.amount is None and price is None else (line.amount or 0) + value
-        line = replace(line, quantity=have + more, amount=line_amount, price=price)
+        line = line._replace(quantity=have + more, amount=line_amount, price=price)
         lines[index] = line
         amount += value
         # Never more than is left on the line, nor than is left to pay on the order (its
@@ -87,14 +87,14 @@ def apply_units(cart: Cart, discount: UnitDiscount) -> Applied:
         off = min(units.unit_off * price, base) if price is not None else 0
         made_free = min(have + more, line.discount_quantity + units.unit_off)
         free[index] += made_free - line.discount_quantity
-        line = replace(
-            line, discount_amount=line.discount_amount + off, discount_quantity=made_free
+        line = line._replace(
+            discount_amount=line.discount_amount + off, discount_quantity=made_free
         )
         lines[index] = line
         added[index] += more
         parts[index] += off
     return Applied(
-        cart=replace(cart, amount=amount, lines=tuple(lines)),
+        cart=cart._replace(amount=amount, lines=tuple(lines)),
         discount_amount=0,
         line_discounts=tuple(parts),
         line_quantities=tuple(added),

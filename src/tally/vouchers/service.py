@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from tally import ids
-from tally.core.discounts import Discount
+from tally.core.discounts import Discount, DiscountType, Effect
 from tally.db.prepared import Row
 from tally.errors import TallyError, duplicate, invalid_payload, not_found
 from tally.products import repository as catalogue
@@ -46,15 +46,38 @@ def find(conn: Connection, *, project_id: str, ref: str) -> Row | None:
 def core_discount(voucher: Mapping[str, Any]) -> Discount:
     """The stored discount as the calculation core takes it."""
     stored = voucher["discount"]
-    percent = stored.get("percent_off")
+    get = stored.get
+    return _discount(
+        stored["type"],
+        stored["effect"],
+        get("amount_off"),
+        get("percent_off"),
+        get("fixed_amount"),
+        get("amount_limit"),
+        get("aggregated_amount_limit"),
+    )
+
+
+# Every validation makes the discounts of its vouchers, and a project has few distinct
+# ones: made (and checked) once each. A Discount is immutable.
+@lru_cache(maxsize=4096)
+def _discount(
+    type_: DiscountType,
+    effect: Effect,
+    amount_off: int | None,
+    percent: float | None,
+    fixed_amount: int | None,
+    amount_limit: int | None,
+    aggregated_amount_limit: int | None,
+) -> Discount:
     return Discount(
-        type=stored["type"],
-        effect=stored["effect"],
-        amount_off=stored.get("amount_off"),
+        type=type_,
+        effect=effect,
+        amount_off=amount_off,
         percent_off=None if percent is None else _fraction(percent),
-        fixed_amount=stored.get("fixed_amount"),
-        amount_limit=stored.get("amount_limit"),
-        aggregated_amount_limit=stored.get("aggregated_amount_limit"),
+        fixed_amount=fixed_amount,
+        amount_limit=amount_limit,
+        aggregated_amount_limit=aggregated_amount_limit,
     )
 
 
