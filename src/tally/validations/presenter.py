@@ -44,6 +44,9 @@ class OrderPrinter:
         self._stored: list[dict[str, Any]] = order["items"]
         self._head: dict[str, Any] | None = None
         self._lines: list[dict[str, Any]] = []
+        # Per stored line, which of its optional figures it prints: a cart line with the
+        # same ones prints the same fields in the same order.
+        self._shapes: list[tuple[bool, bool, bool]] = []
 
     def order_json(self, cart: Cart, applied: Sequence[Applied]) -> dict[str, Any]:
         """The order with the figures of ``cart``; the applied_* fields sum ``applied``
@@ -72,6 +75,14 @@ class OrderPrinter:
         if self._head is None:
             self._head = orders.order_json({**self.order, "items": []})
             self._lines = [orders.line_json(line) for line in self._stored]
+            self._shapes = [
+                (
+                    line.get("quantity") is None,
+                    line.get("price") is None,
+                    not line.get("discount_quantity"),
+                )
+                for line in self._stored
+            ]
         return self._head
 
     def _items(self, cart: Cart) -> list[dict[str, Any]] | None:
@@ -84,13 +95,9 @@ class OrderPrinter:
             return None
         self._head_json()
         out = []
-        for line, before, printed in zip(cart.lines, stored, self._lines, strict=True):
+        for line, shape, printed in zip(cart.lines, self._shapes, self._lines, strict=True):
             quantity, price, discount_quantity = line.quantity, line.price, line.discount_quantity
-            if (
-                (quantity is None) is not (before.get("quantity") is None)
-                or (price is None) is not (before.get("price") is None)
-                or bool(discount_quantity) is not bool(before.get("discount_quantity"))
-            ):
+            if (quantity is None, price is None, not discount_quantity) != shape:
                 return None
             item = printed.copy()
             if quantity is not None:
@@ -125,9 +132,13 @@ def with_applied(out: dict[str, Any], applied: Sequence[Applied]) -> dict[str, A
     # Summed step by step into one list per figure: a stack prints its order once per
     # redeemable and once whole, and asking each step about each line cost half of a
     # validation's printing.
-    discounts = [0] * len(items)
-    for step in applied:
-        _add(discounts, step.line_discounts)
+    discounts: Sequence[int]
+    if len(applied) == 1 and len(applied[0].line_discounts) == len(items):
+        discounts = applied[0].line_discounts  # a redeemable's own order: its one step
+    else:
+        discounts = [0] * len(items)
+        for step in applied:
+            _add(discounts, step.line_discounts)
     for item, discount in zip(items, discounts, strict=True):
         item["applied_discount_amount"] = discount
     # Units a UNIT discount added (applied_quantity) and made free in this request; only
