@@ -45,16 +45,12 @@ def redeem_json(result: Redeemed) -> dict[str, Any]:
     if result.parent is not None:
         out["parent_redemption"] = redemption_json(result.parent)
     out["order"] = validations.with_applied(orders.order_json(result.order), result.applied)
-    # Refused and skipped redeemables print no order.
-    printer = validations.OrderPrinter(result.order, {})
     if result.inapplicable:
         out["inapplicable_redeemables"] = [
-            validations.redeemable_json(printer, o) for o in result.inapplicable
+            validations.redeemable_json(o) for o in result.inapplicable
         ]
     if result.skipped:
-        out["skipped_redeemables"] = [
-            validations.redeemable_json(printer, o) for o in result.skipped
-        ]
+        out["skipped_redeemables"] = [validations.redeemable_json(o) for o in result.skipped]
     return out
 
 

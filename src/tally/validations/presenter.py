@@ -16,7 +16,7 @@ def validation_json(result: Validation, tracking_id: str | None) -> dict[str, An
     applied = result.applied
     final = applied[-1].cart if applied else result.start
     printer = OrderPrinter(result.order, result.products)
-    listed = [(o, redeemable_json(printer, o)) for o in result.outcomes]
+    listed = [(o, redeemable_json(o, printer)) for o in result.outcomes]
     out: dict[str, Any] = {"id": ids.new_hex_id("valid", 18), "valid": result.valid}
     if result.rules.partial:
         # PARTIAL: `redeemables` holds the applicable ones; the others are listed apart.
@@ -42,11 +42,18 @@ class OrderPrinter:
         self.order = order
         self.products = products
         self._stored: list[dict[str, Any]] = order["items"]
-        self._head: dict[str, Any] | None = None
-        self._lines: list[dict[str, Any]] = []
+        self._head = orders.order_json({**order, "items": []})
+        self._lines = [orders.line_json(line) for line in self._stored]
         # Per stored line, which of its optional figures it prints: a cart line with the
         # same ones prints the same fields in the same order.
-        self._shapes: list[tuple[bool, bool, bool]] = []
+        self._shapes = [
+            (
+                line.get("quantity") is None,
+                line.get("price") is None,
+                not line.get("discount_quantity"),
+            )
+            for line in self._stored
+        ]
 
     def order_json(self, cart: Cart, applied: Sequence[Applied]) -> dict[str, Any]:
         """The order with the figures of ``cart``; the applied_* fields sum ``applied``
@@ -55,7 +62,7 @@ class OrderPrinter:
         if items is None:
             out = orders.order_json(orders_service.with_cart(self.order, cart, self.products))
         else:
-            out = self._head_json().copy()
+            out = self._head.copy()
             discount, items_discount = cart.discount_amount, cart.items_discount_amount
             out["amount"] = cart.amount
             out["discount_amount"] = discount
@@ -71,20 +78,6 @@ class OrderPrinter:
                 del out[key]
         return out
 
-    def _head_json(self) -> dict[str, Any]:
-        if self._head is None:
-            self._head = orders.order_json({**self.order, "items": []})
-            self._lines = [orders.line_json(line) for line in self._stored]
-            self._shapes = [
-                (
-                    line.get("quantity") is None,
-                    line.get("price") is None,
-                    not line.get("discount_quantity"),
-                )
-                for line in self._stored
-            ]
-        return self._head
-
     def _items(self, cart: Cart) -> list[dict[str, Any]] | None:
         """The printed lines of ``cart`` from the lines printed once, as
         ``orders.line_json`` prints them (the same fields in the same order); None when a
@@ -93,7 +86,6 @@ class OrderPrinter:
         stored = self._stored
         if len(cart.lines) != len(stored):
             return None
-        self._head_json()
         out = []
         for line, shape, printed in zip(cart.lines, self._shapes, self._lines, strict=True):
             quantity, price, discount_quantity = line.quantity, line.price, line.discount_quantity
@@ -176,10 +168,12 @@ def _listed(entries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return {"data": list(entries), "total": len(entries), "data_ref": "data", "object": "list"}
 
 
-def redeemable_json(printer: OrderPrinter, outcome: Outcome) -> dict[str, Any]:
+def redeemable_json(outcome: Outcome, printer: OrderPrinter | None = None) -> dict[str, Any]:
+    """A redeemable's result; ``printer`` prints the order an applicable one leaves (a
+    refused or skipped one prints none)."""
     out: dict[str, Any] = {"id": outcome.redeemable.id, "object": outcome.redeemable.object}
     if outcome.step is not None:
-        assert outcome.source is not None
+        assert outcome.source is not None and printer is not None
         return {
             "status": "APPLICABLE",
             **out,
