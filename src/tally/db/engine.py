@@ -33,8 +33,8 @@ def _json_dumps(value: Any) -> str:
 # statement evicted is compiled again on its next use: a one-row select by key then takes
 # 13 us instead of 4. A server's connections outlive thousands of requests of every kind,
 # and the API's statements number in the hundreds (415 distinct ones in the tests of
-# orders, redemptions, validations, vouchers, customers, products and campaigns), so the
-# default would keep evicting them.
+# orders, redemptions, validations, vouchers, customers, products, promotions and
+# campaigns), so the default would keep evicting them.
 SQLITE_CACHED_STATEMENTS = 1024
 
 
