@@ -168,6 +168,11 @@ class WouldWait(Exception):
     """The write lock is held elsewhere, and the caller asked not to wait for it."""
 
 
+class BatchLost(Exception):
+    """A batch of writes ended without being committed (see :meth:`Database.begin_batch`):
+    none of its writes are in the database."""
+
+
 def is_busy(exc: Exception) -> bool:
     """Whether ``exc`` is SQLite's "database is locked" (or "busy")."""
     text = str(exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc).lower()
@@ -239,9 +244,15 @@ class Database:
 
     @contextmanager
     def _gate(self, *, wait: bool = True) -> Iterator[None]:
+        self._take_gate(wait=wait)
+        try:
+            yield
+        finally:
+            self._give_gate()
+
+    def _take_gate(self, *, wait: bool) -> None:
         gate = self._write_gate
         if gate is None:
-            yield
             return
         if wait:
             # Counted while queued: a writer that will not wait must not overtake writers
@@ -255,10 +266,10 @@ class Database:
                     self._queued -= 1
         elif self._queued or not gate.acquire(blocking=False):
             raise WouldWait
-        try:
-            yield
-        finally:
-            gate.release()
+
+    def _give_gate(self) -> None:
+        if self._write_gate is not None:
+            self._write_gate.release()
 
     @property
     def checkpointer(self) -> Checkpointer | None:
@@ -279,7 +290,8 @@ class Database:
     @contextmanager
     def quick_transaction(self, *, write: bool) -> Iterator[Connection]:
         """A transaction for short work on SQLite that must not wait: a write raises
-        :class:`WouldWait` (nothing done) when another writer holds the lock.
+        :class:`WouldWait` (nothing done) when another writer holds the lock. A write is a
+        batch of one (:meth:`begin_batch`); the server's requests share batches instead.
 
         Runs on a connection the calling thread keeps, begun and ended on the driver: for
         the event loop, where a pool checkout and SQLAlchemy's transaction bookkeeping
@@ -288,17 +300,90 @@ class Database:
             with self._driver_transaction(self._held_connection(self.engine), "BEGIN") as conn:
                 yield conn
             return
-        with self._gate(wait=False):
+        # A batch of one request (tally.web.batches runs more than one in a batch).
+        kept = self.begin_batch()
+        try:
+            with self._savepoint(kept) as conn:
+                yield conn
+        except BaseException:
+            self.end_batch(kept, commit=False)
+            raise
+        self.end_batch(kept, commit=True)
+
+    def begin_batch(self) -> "_Kept":
+        """Begin a write transaction that several quick writes of the calling thread share
+        (SQLite, the event loop: see :mod:`tally.web.batches`), each in a savepoint of its
+        own (:meth:`in_batch`). This process's write gate is held until :meth:`end_batch`.
+        Raises :class:`WouldWait` (nothing begun) when another writer holds the lock."""
+        self._take_gate(wait=False)
+        try:
             kept = self._held_connection(self._writer_nowait)
+            if kept.info:
+                _forget_work(kept.info)
             try:
-                with self._driver_transaction(kept, "BEGIN IMMEDIATE") as conn:
-                    yield conn
-            except (sa.exc.OperationalError, sqlite3.OperationalError) as exc:
-                # Raised by BEGIN IMMEDIATE (another process writes), or rarely by a later
-                # statement; either way the transaction was rolled back.
+                kept.driver.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
                 if is_busy(exc):
                     raise WouldWait from exc
                 raise
+        except BaseException:
+            self._give_gate()
+            raise
+        return kept
+
+    def in_batch(self, kept: "_Kept", work: Callable[[Connection], T]) -> T:
+        """``work`` in a savepoint of the batch ``kept``, with the work it left for the
+        commit (:func:`before_commit`) done at its end: all of it stays, or none of it.
+        When it fails and SQLite has rolled back the whole transaction (a full disk, an I/O
+        error), :meth:`batch_lost` is true afterwards."""
+        with self._savepoint(kept) as conn:
+            return work(conn)
+
+    @contextmanager
+    def _savepoint(self, kept: "_Kept") -> Iterator[Connection]:
+        conn, driver, info = kept
+        driver.execute("SAVEPOINT request")
+        try:
+            yield conn
+            pending = info.pop(_BEFORE_COMMIT, None)
+            if pending:
+                for later in pending.values():
+                    later(conn)
+        except BaseException as exc:
+            _forget_work(info)
+            if driver.in_transaction:
+                driver.execute("ROLLBACK TO request")
+                driver.execute("RELEASE request")
+            if isinstance(exc, (sa.exc.OperationalError, sqlite3.OperationalError)) and is_busy(
+                exc
+            ):
+                raise WouldWait from exc
+            raise
+        driver.execute("RELEASE request")
+
+    @staticmethod
+    def batch_lost(kept: "_Kept") -> bool:
+        """Whether the batch's transaction has ended without its commit."""
+        return not kept.driver.in_transaction
+
+    def end_batch(self, kept: "_Kept", *, commit: bool) -> None:
+        """Commit (or roll back) the batch ``kept`` and hand the write gate on. A failed
+        commit is rolled back, then raised; a batch SQLite already rolled back raises
+        :class:`BatchLost`."""
+        conn, driver, _info = kept
+        try:
+            if not commit:
+                _roll_back_kept(conn, driver)
+            elif not driver.in_transaction:
+                _roll_back_kept(conn, driver)  # SQLAlchemy's account of it too
+                raise BatchLost("the transaction was rolled back before its commit")
+            else:
+                _commit_kept(conn, driver, {})
+        except BaseException:
+            _roll_back_kept(conn, driver)
+            raise
+        finally:
+            self._give_gate()
 
     def quick_read(self, work: Callable[[Connection], T]) -> T:
         """``work`` in a read transaction on the kept reader: ``quick_transaction(write=

@@ -74,6 +74,19 @@ database_busy = Counter(
     "Requests whose SQLite write lock wait ran out (answered database_busy, or"
     " multiple_requests on an order).",
 )
+write_batches = Counter(
+    "tally_write_batches",
+    "SQLite commits of the event loop's writes (each request in a savepoint of its own).",
+)
+batched_writes = Counter(
+    "tally_batched_writes",
+    "Requests whose writes those commits made durable: divided by tally_write_batches_total,"
+    " the requests a commit served.",
+)
+lost_write_batches = Counter(
+    "tally_write_batches_lost",
+    "Batches whose transaction ended without its commit; their requests were run again.",
+)
 rate_limited = Counter(
     "tally_rate_limited",
     "Requests refused with 429 by the project's rate limit.",

@@ -15,6 +15,7 @@ from tally.errors import TallyError
 from tally.jobs.runner import Runner
 from tally.projects import repository as projects_repository
 from tally.projects import service as projects
+from tally.web.batches import Batches, Waiting
 from tally.web.queue import Queue
 from tally.web.ratelimits import RateLimits, limit_of
 from tally.webhooks.tasks import Deliverer
@@ -74,8 +75,10 @@ class Runtime:
         # event loop. Lists stay on threads: run inline, their few milliseconds each
         # starved other connections (list p99 2.6 s instead of 0.3 s under load).
         self.inline_quick_work = db.is_sqlite
-        # Held by the event-loop writer that polls for the lock; the others queue behind it.
-        self.loop_writers = asyncio.Lock()
+        # Event-loop writers waiting for the write lock, and their shared retry timer.
+        self.write_waiting = Waiting()
+        # The event loop's writes of one turn, committed together (SQLite).
+        self.batches = Batches(db)
         # Threads that may run database work at once. SQLite work is CPU in this process:
         # more threads only trade the GIL back and forth (measured: get-by-id p99 halved and
         # throughput +20% with 2 threads instead of anyio's 40 at 32 connections).

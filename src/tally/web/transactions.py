@@ -10,18 +10,13 @@ import anyio.to_thread
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from tally.db.engine import WouldWait, is_busy
+from tally.db.engine import BatchLost, WouldWait, is_busy
 from tally.db.races import lost_race
 from tally.errors import database_busy
 from tally.web.runtime import Runtime
 
 T = TypeVar("T")
 
-
-# How an event-loop writer waits for the write lock: polls from 0.5 ms up to every 10 ms,
-# then after SQLite's busy timeout queues on a thread like any other writer.
-_POLL_FIRST = 0.0005
-_POLL_MAX = 0.01
 
 # A transaction that lost a race (two upserts of one new source_id, a deadlock between
 # two writers) is run again from the start: the second run sees the winner's rows.
@@ -71,25 +66,55 @@ async def run_transaction(
     if quick and runtime.inline_quick_work:
         if not write:
             return read_here(runtime, work)
-        # Writers on the event loop take turns in arrival order; while another writer
-        # holds the database (a worker thread, the checkpointer, another process) they
-        # poll instead of blocking the loop. Sending them to threads instead made the slow
-        # path slower (a thread waits up to 5 ms for the GIL after each statement): p99
-        # rose from 0.1 s to 0.65 s.
-        if not runtime.loop_writers.locked():
+        for attempt in range(1, _ATTEMPTS + 1):
+            joined = await _join_batch(runtime, work)
+            if joined is None:
+                break  # waited out SQLite's busy timeout: queue on a thread
+            result, committed = joined
             try:
-                return call(inline=True)
-            except WouldWait:
-                pass
-        async with runtime.loop_writers:
-            delay = _POLL_FIRST
-            deadline = time.monotonic() + runtime.db.busy_seconds
-            while True:
-                await asyncio.sleep(delay)
-                try:
-                    return call(inline=True)
-                except WouldWait:
-                    if time.monotonic() > deadline:
-                        break
-                    delay = min(delay * 2, _POLL_MAX)
+                await committed
+            except BatchLost:
+                if attempt == _ATTEMPTS:
+                    raise
+                continue
+            return result
     return await anyio.to_thread.run_sync(call, limiter=runtime.limiter)
+
+
+async def _join_batch(
+    runtime: Runtime, work: Callable[[Connection], T]
+) -> "tuple[T, asyncio.Future[None]] | None":
+    """``work`` run in the event loop's batch of writes (:mod:`tally.web.batches`), with
+    the future of its commit; None when another writer held the database past SQLite's
+    busy timeout.
+
+    While another writer holds the database (a worker thread, the checkpointer, another
+    process) writers on the event loop wait in line (:class:`tally.web.batches.Waiting`)
+    instead of blocking the loop. Sending them to threads instead made the slow path slower
+    (a thread waits up to 5 ms for the GIL after each statement): p99 rose from 0.1 s to
+    0.65 s."""
+
+    def once() -> "tuple[T, asyncio.Future[None]]":
+        return _attempts(runtime, lambda: runtime.batches.run(work))
+
+    waiting = runtime.write_waiting
+    if not waiting.count:
+        try:
+            return once()
+        except WouldWait:
+            pass
+    deadline = time.monotonic() + runtime.db.busy_seconds
+    waiting.count += 1
+    try:
+        while True:
+            await waiting.tick()
+            try:
+                joined = once()
+            except WouldWait:
+                if time.monotonic() > deadline:
+                    return None
+                continue
+            waiting.got_in()
+            return joined
+    finally:
+        waiting.count -= 1

@@ -1,0 +1,200 @@
+"""Group commit of the event loop's writes (SQLite, tally.web.batches): requests of one turn
+share one commit, each stays all or nothing, none is answered before the commit, and a
+batch whose transaction is lost has its requests run again, each written once."""
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from tally.db.engine import Database, before_commit
+from tally.web.batches import Batches
+from tally.web.runtime import Runtime
+from tally.web.transactions import run_transaction
+
+T = TypeVar("T")
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    path = tmp_path / "batches.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    conn.close()
+    database = Database(f"sqlite:///{path}", pool_size=1)
+    try:
+        yield database
+    finally:
+        database.dispose()
+
+
+async def _soon(awaitable: Awaitable[T]) -> T:
+    """``awaitable`` awaited for at most 10 s: a commit that never comes fails the test
+    instead of hanging it."""
+    return await asyncio.wait_for(awaitable, 10)
+
+
+def _committed(db: Database) -> list[int]:
+    """The rows another connection sees: committed ones only."""
+    with sqlite3.connect(db.url.removeprefix("sqlite:///")) as conn:
+        return [row[0] for row in conn.execute("SELECT id FROM t ORDER BY id")]
+
+
+def _insert(*ids: int) -> Callable[[Connection], int]:
+    def work(conn: Connection) -> int:
+        for id_ in ids:
+            conn.execute(sa.text("INSERT INTO t (id) VALUES (:id)"), {"id": id_})
+        return ids[0]
+
+    return work
+
+
+def test_the_writes_of_one_turn_share_one_commit_and_wait_for_it(db: Database) -> None:
+    async def scenario() -> None:
+        batches = Batches(db)
+        joined = [batches.run(_insert(n)) for n in (1, 2, 3)]
+        assert [result for result, _ in joined] == [1, 2, 3]
+        # Done, but not committed: nobody may be answered yet.
+        assert not any(done.done() for _, done in joined)
+        assert _committed(db) == []
+        await _soon(asyncio.gather(*(done for _, done in joined)))
+        assert _committed(db) == [1, 2, 3]
+        assert (batches.commits, batches.members) == (1, 3)
+        # The next turn's writes make a batch of their own.
+        _, done = batches.run(_insert(4))
+        await _soon(done)
+        assert (batches.commits, batches.members) == (2, 4)
+
+    asyncio.run(scenario())
+
+
+def test_a_failed_request_leaves_nothing_and_the_others_of_its_batch_stay(db: Database) -> None:
+    def fails(conn: Connection) -> None:
+        _insert(10, 11)(conn)
+        # Work left for the commit by the failed request must not run either.
+        before_commit(conn, "later", _insert(12))
+        raise RuntimeError("refused")
+
+    def with_later_work(conn: Connection) -> int:
+        before_commit(conn, "later", _insert(21))
+        return _insert(20)(conn)
+
+    async def scenario() -> None:
+        batches = Batches(db)
+        first = batches.run(_insert(1))
+        with pytest.raises(RuntimeError):
+            batches.run(fails)
+        last = batches.run(with_later_work)
+        await _soon(asyncio.gather(first[1], last[1]))
+        assert _committed(db) == [1, 20, 21]
+        assert (batches.commits, batches.members) == (1, 2)
+
+    asyncio.run(scenario())
+
+
+def test_a_lost_batch_has_its_requests_run_again_and_written_once(
+    db: Database, tmp_path: Path
+) -> None:
+    runs: list[int] = []
+
+    def counted(n: int) -> Callable[[Connection], int]:
+        def work(conn: Connection) -> int:
+            runs.append(n)
+            return _insert(n)(conn)
+
+        return work
+
+    def loses_the_transaction(conn: Connection) -> None:
+        _insert(2)(conn)
+        # What SQLite does after an I/O error or a full disk: the whole transaction,
+        # the other requests' writes with it, is rolled back.
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        driver.execute("ROLLBACK")
+        raise RuntimeError("disk I/O error")
+
+    async def scenario() -> None:
+        runtime = Runtime(db, exports_dir=tmp_path)
+        first = asyncio.create_task(run_transaction(runtime, counted(1), write=True, quick=True))
+        second = asyncio.create_task(
+            run_transaction(runtime, loses_the_transaction, write=True, quick=True)
+        )
+        # In the same turn, after the loss: a batch of its own, not the lost one.
+        third = asyncio.create_task(run_transaction(runtime, counted(3), write=True, quick=True))
+        assert await _soon(first) == 1
+        with pytest.raises(RuntimeError):
+            await _soon(second)
+        assert await _soon(third) == 3
+        assert runs == [1, 3, 1]  # the first one's first run was lost with the batch
+        assert _committed(db) == [1, 3]
+        assert runtime.batches.members == 2
+
+    asyncio.run(scenario())
+
+
+def test_writers_that_waited_for_the_lock_get_in_together(db: Database, tmp_path: Path) -> None:
+    entered, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with db.transaction(write=True):  # a writer on a thread: the write gate is taken
+            entered.set()
+            release.wait(10)
+
+    async def scenario() -> None:
+        runtime = Runtime(db, exports_dir=tmp_path)
+        writers = [
+            asyncio.create_task(run_transaction(runtime, _insert(n), write=True, quick=True))
+            for n in range(1, 6)
+        ]
+        await asyncio.sleep(0.05)
+        assert runtime.write_waiting.count == 5
+        assert not any(writer.done() for writer in writers)
+        # Let go with the loop blocked, so that no retry can fall between the holder's
+        # commit and its hand-over of the lock.
+        release.set()
+        holder.join(10)
+        assert await _soon(asyncio.gather(*writers)) == [1, 2, 3, 4, 5]
+        # One by one, each behind the one before, they would have made five batches.
+        assert (runtime.batches.commits, runtime.batches.members) == (1, 5)
+        assert runtime.write_waiting.count == 0
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert entered.wait(10)
+        asyncio.run(scenario())
+    finally:
+        release.set()
+        holder.join()
+    assert _committed(db) == [1, 2, 3, 4, 5]
+
+
+def test_a_request_cancelled_while_it_waits_for_the_commit_leaves_the_others_be(
+    db: Database,
+) -> None:
+    async def member(batches: Batches, n: int) -> int:
+        result, done = batches.run(_insert(n))
+        await done
+        return result
+
+    async def scenario() -> None:
+        batches = Batches(db)
+        cancelled = asyncio.create_task(member(batches, 1))
+        other = asyncio.create_task(member(batches, 2))
+        await asyncio.sleep(0)  # both have run their work and wait for the commit
+        assert batches.members == 0 and _committed(db) == []
+        cancelled.cancel()
+        assert await _soon(other) == 2
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
+        # Its writes were done before it was cancelled: they are committed with the batch.
+        assert _committed(db) == [1, 2]
+
+    asyncio.run(scenario())
