@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tally.db.engine import Database, before_commit
-from tally.web.batches import Batches
+from tally.web.batches import MAX_REQUESTS, Batches
 from tally.web.runtime import Runtime
 from tally.web.transactions import run_transaction
 
@@ -73,6 +73,23 @@ def test_the_writes_of_one_turn_share_one_commit_and_wait_for_it(db: Database) -
         assert (batches.commits, batches.members) == (2, 4)
 
     asyncio.run(scenario())
+
+
+def test_a_batch_takes_at_most_its_share_and_the_rest_go_in_the_next(
+    db: Database, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        runtime = Runtime(db, exports_dir=tmp_path)
+        count = MAX_REQUESTS + 2
+        writers = [
+            asyncio.create_task(run_transaction(runtime, _insert(n), write=True, quick=True))
+            for n in range(1, count + 1)
+        ]
+        assert await _soon(asyncio.gather(*writers)) == list(range(1, count + 1))
+        assert (runtime.batches.commits, runtime.batches.members) == (2, count)
+
+    asyncio.run(scenario())
+    assert _committed(db) == list(range(1, MAX_REQUESTS + 3))
 
 
 def test_a_failed_request_leaves_nothing_and_the_others_of_its_batch_stay(db: Database) -> None:

@@ -98,6 +98,7 @@ async def _join_batch(
         return _attempts(runtime, lambda: runtime.batches.run(work))
 
     waiting = runtime.write_waiting
+    await _room(runtime)
     if not waiting.count:
         try:
             return once()
@@ -108,6 +109,7 @@ async def _join_batch(
     try:
         while True:
             await waiting.tick()
+            await _room(runtime)
             try:
                 joined = once()
             except WouldWait:
@@ -118,3 +120,9 @@ async def _join_batch(
             return joined
     finally:
         waiting.count -= 1
+
+
+async def _room(runtime: Runtime) -> None:
+    """Until the open batch has room: a full one is committed first thing next turn."""
+    while runtime.batches.full:
+        await asyncio.sleep(0)
