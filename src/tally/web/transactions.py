@@ -1,5 +1,6 @@
 """One transaction per request: on a worker thread, or on the event loop for quick SQLite
-work, run again from the start when it lost a race."""
+work (a savepoint of the loop's batch of writes, all or nothing like a transaction of its
+own), run again from the start when it lost a race or its batch was lost."""
 
 import asyncio
 import time
@@ -36,11 +37,8 @@ def _attempts(runtime: Runtime, once: Callable[[], T]) -> T:
     raise AssertionError("unreachable")
 
 
-def _in_transaction(
-    runtime: Runtime, work: Callable[[Connection], T], *, write: bool, inline: bool
-) -> T:
-    transaction = runtime.db.quick_transaction if inline else runtime.db.transaction
-    with transaction(write=write) as conn:
+def _in_transaction(runtime: Runtime, work: Callable[[Connection], T], *, write: bool) -> T:
+    with runtime.db.transaction(write=write) as conn:
         return work(conn)
 
 
@@ -56,12 +54,11 @@ async def run_transaction(
 ) -> T:
     """Run ``work`` in one transaction and return its result: on a worker thread, or with
     ``quick`` (work on one object by key, a few statements) on the event loop itself when
-    the database is SQLite."""
+    the database is SQLite. There a write runs in a savepoint of the loop's batch of
+    writes, and returns once the batch is committed (:mod:`tally.web.batches`)."""
 
-    def call(inline: bool = False) -> T:
-        return _attempts(
-            runtime, lambda: _in_transaction(runtime, work, write=write, inline=inline)
-        )
+    def call() -> T:
+        return _attempts(runtime, lambda: _in_transaction(runtime, work, write=write))
 
     if quick and runtime.inline_quick_work:
         if not write:
