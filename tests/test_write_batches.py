@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tally.db.engine import Database, before_commit
+from tally.web import batches as batches_module
 from tally.web.batches import MAX_REQUESTS, Batches
 from tally.web.runtime import Runtime
 from tally.web.transactions import run_transaction
@@ -191,6 +192,42 @@ def test_writers_that_waited_for_the_lock_get_in_together(db: Database, tmp_path
         release.set()
         holder.join()
     assert _committed(db) == [1, 2, 3, 4, 5]
+
+
+def test_writers_waiting_for_a_thread_retry_when_it_gives_the_lock_back(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Polls an hour apart: only the hand-over itself can make them retry in time.
+    monkeypatch.setattr(batches_module, "_RETRY_FIRST", 3600.0)
+    monkeypatch.setattr(batches_module, "_RETRY_MAX", 3600.0)
+    entered, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with db.transaction(write=True):
+            entered.set()
+            release.wait(10)
+
+    async def scenario() -> None:
+        runtime = Runtime(db, exports_dir=tmp_path)
+        writers = [
+            asyncio.create_task(run_transaction(runtime, _insert(n), write=True, quick=True))
+            for n in (1, 2, 3)
+        ]
+        await asyncio.sleep(0.05)
+        assert runtime.write_waiting.count == 3
+        release.set()  # the holder gives the lock back from its own thread
+        assert await _soon(asyncio.gather(*writers)) == [1, 2, 3]
+        assert (runtime.batches.commits, runtime.batches.members) == (1, 3)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert entered.wait(10)
+        asyncio.run(scenario())
+    finally:
+        release.set()
+        holder.join()
+    assert _committed(db) == [1, 2, 3]
 
 
 def test_a_request_cancelled_while_it_waits_for_the_commit_leaves_the_others_be(

@@ -220,6 +220,9 @@ class Database:
         self._checkpointer: Checkpointer | None = None
         # SQLite: the order sessions' locks (tally.db.locks); PostgreSQL keeps its own.
         self.file_locks: FileLocks | None = None
+        # Called, from whichever thread, each time this process's write gate is given back:
+        # the event loop's waiting writers retry then instead of at their next poll.
+        self.on_gate_given: Callable[[], None] | None = None
         if self.is_sqlite:
             self.file_locks = FileLocks(lock_file_path(path))
             self._write_gate = threading.Lock()
@@ -270,6 +273,8 @@ class Database:
     def _give_gate(self) -> None:
         if self._write_gate is not None:
             self._write_gate.release()
+            if self.on_gate_given is not None:
+                self.on_gate_given()
 
     @property
     def checkpointer(self) -> Checkpointer | None:

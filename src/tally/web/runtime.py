@@ -77,6 +77,7 @@ class Runtime:
         self.inline_quick_work = db.is_sqlite
         # Event-loop writers waiting for the write lock, and their shared retry timer.
         self.write_waiting = Waiting()
+        db.on_gate_given = self.write_waiting.gate_given
         # The event loop's writes of one turn, committed together (SQLite).
         self.batches = Batches(db)
         # Threads that may run database work at once. SQLite work is CPU in this process:
