@@ -5,6 +5,7 @@ batch whose transaction is lost has its requests run again, each written once.""
 import asyncio
 import sqlite3
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -113,6 +114,72 @@ def test_a_failed_request_leaves_nothing_and_the_others_of_its_batch_stay(db: Da
         await _soon(asyncio.gather(first[1], last[1]))
         assert _committed(db) == [1, 20, 21]
         assert (batches.commits, batches.members) == (1, 2)
+
+    asyncio.run(scenario())
+
+
+def test_a_request_whose_savepoint_will_not_release_is_not_committed(
+    db: Database, tmp_path: Path
+) -> None:
+    def leaves_a_statement_running(conn: Connection) -> object:
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        # Returned with its row not fetched: the statement still runs when the savepoint
+        # is released, and SQLite refuses to release it.
+        return driver.execute("INSERT INTO t (id) VALUES (2) RETURNING id")
+
+    async def scenario() -> None:
+        runtime = Runtime(db, exports_dir=tmp_path)
+        first = asyncio.create_task(run_transaction(runtime, _insert(1), write=True, quick=True))
+        second = asyncio.create_task(
+            run_transaction(runtime, leaves_a_statement_running, write=True, quick=True)
+        )
+        assert await _soon(first) == 1
+        with pytest.raises(sqlite3.OperationalError, match="in progress"):
+            await _soon(second)
+        assert await _soon(run_transaction(runtime, _insert(3), write=True, quick=True)) == 3
+
+    asyncio.run(scenario())
+    assert _committed(db) == [1, 3]
+
+
+def test_writers_waiting_for_another_process_poll_instead_of_spinning(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(batches_module, "_RETRY_FIRST", 0.05)
+    monkeypatch.setattr(batches_module, "_RETRY_MAX", 0.05)
+    other = sqlite3.connect(db.url.removeprefix("sqlite:///"), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process's writer
+
+    async def scenario() -> None:
+        runtime = Runtime(db, exports_dir=tmp_path)
+        started = time.monotonic()
+        writer = asyncio.create_task(run_transaction(runtime, _insert(1), write=True, quick=True))
+        await asyncio.sleep(0.3)
+        elapsed = time.monotonic() - started
+        assert runtime.write_waiting.count == 1
+        # One retry every 50 ms at most. Each failed try used to hand the write gate back
+        # with a wake-up, and the writer retried every other turn of the loop (thousands).
+        assert runtime.write_waiting.ticks <= 2 + elapsed / 0.05
+        other.execute("ROLLBACK")
+        assert await _soon(writer) == 1
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        if other.in_transaction:
+            other.execute("ROLLBACK")
+        other.close()
+    assert _committed(db) == [1]
+
+
+def test_closing_commits_the_open_batch(db: Database) -> None:
+    async def scenario() -> None:
+        batches = Batches(db)
+        _, done = batches.run(_insert(1))
+        batches.close()  # at shutdown, without waiting for the next turn
+        assert done.done() and _committed(db) == [1]
+        await done
 
     asyncio.run(scenario())
 

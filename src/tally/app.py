@@ -164,6 +164,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            runtime.batches.close()
             if runtime.jobs is not None:
                 runtime.jobs.stop_soon()
             if runtime.deliverer is not None:

@@ -270,10 +270,10 @@ class Database:
         elif self._queued or not gate.acquire(blocking=False):
             raise WouldWait
 
-    def _give_gate(self) -> None:
+    def _give_gate(self, *, notify: bool = True) -> None:
         if self._write_gate is not None:
             self._write_gate.release()
-            if self.on_gate_given is not None:
+            if notify and self.on_gate_given is not None:
                 self.on_gate_given()
 
     @property
@@ -332,7 +332,10 @@ class Database:
                     raise WouldWait from exc
                 raise
         except BaseException:
-            self._give_gate()
+            # Given back without a word: the database is no freer than before (another
+            # process holds it), and waiting writers told to retry would retry at once,
+            # again and again, until it is.
+            self._give_gate(notify=False)
             raise
         return kept
 
@@ -354,17 +357,23 @@ class Database:
             if pending:
                 for later in pending.values():
                     later(conn)
+            driver.execute("RELEASE request")
         except BaseException as exc:
             _forget_work(info)
             if driver.in_transaction:
-                driver.execute("ROLLBACK TO request")
-                driver.execute("RELEASE request")
+                try:
+                    driver.execute("ROLLBACK TO request")
+                    driver.execute("RELEASE request")
+                except sqlite3.Error:
+                    # Not undone alone (a statement still running, say): the whole batch
+                    # is undone and its other requests run again, rather than this one's
+                    # writes committed with theirs.
+                    driver.rollback()
             if isinstance(exc, (sa.exc.OperationalError, sqlite3.OperationalError)) and is_busy(
                 exc
             ):
                 raise WouldWait from exc
             raise
-        driver.execute("RELEASE request")
 
     @staticmethod
     def batch_lost(kept: "_Kept") -> bool:

@@ -105,13 +105,20 @@ class Batches:
                 if not done.done():
                     done.set_exception(BatchLost(str(exc)))
             return
+        # Answered first: nothing after the commit may keep its requests waiting.
+        for done in batch.members:
+            if not done.done():
+                done.set_result(None)
         self.commits += 1
         self.members += len(batch.members)
         metrics.write_batches.inc()
         metrics.batched_writes.inc(len(batch.members))
-        for done in batch.members:
-            if not done.done():
-                done.set_result(None)
+
+    def close(self) -> None:
+        """Commit the open batch now, if there is one: at shutdown, before the write gate
+        is needed by a thread the loop then waits for (the checkpointer's last round)."""
+        if self._open is not None:
+            self._end(self._open)
 
 
 # How writers that found the database held wait: they retry together, from 0.5 ms after
@@ -132,6 +139,7 @@ class Waiting:
 
     def __init__(self) -> None:
         self.count = 0  # writers waiting, counted by the caller
+        self.ticks = 0  # retries awaited so far (for tests and diagnostics)
         self._waiters: list[asyncio.Future[None]] = []
         self._delay = _RETRY_FIRST
         self._timer: asyncio.TimerHandle | None = None
@@ -140,6 +148,7 @@ class Waiting:
     async def tick(self) -> None:
         """Until the next retry of every waiting writer."""
         loop = self._loop = asyncio.get_running_loop()
+        self.ticks += 1
         if not self._waiters:
             self._timer = loop.call_later(self._delay, self._fire)
             self._delay = min(self._delay * 2, _RETRY_MAX)
