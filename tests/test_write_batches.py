@@ -224,15 +224,34 @@ def test_a_lost_batch_has_its_requests_run_again_and_written_once(
     asyncio.run(scenario())
 
 
+class _ThreadWriter:
+    """A writer on a worker thread holding this process's write gate until ``let_go``."""
+
+    def __init__(self, db: Database) -> None:
+        self._entered, self._release = threading.Event(), threading.Event()
+        self._thread = threading.Thread(target=self._hold, args=(db,))
+
+    def _hold(self, db: Database) -> None:
+        with db.transaction(write=True):
+            self._entered.set()
+            self._release.wait(10)
+
+    def __enter__(self) -> "_ThreadWriter":
+        self._thread.start()
+        assert self._entered.wait(10)
+        return self
+
+    def let_go(self, *, wait: bool = False) -> None:
+        self._release.set()
+        if wait:
+            self._thread.join(10)
+
+    def __exit__(self, *exc: object) -> None:
+        self.let_go(wait=True)
+
+
 def test_writers_that_waited_for_the_lock_get_in_together(db: Database, tmp_path: Path) -> None:
-    entered, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with db.transaction(write=True):  # a writer on a thread: the write gate is taken
-            entered.set()
-            release.wait(10)
-
-    async def scenario() -> None:
+    async def scenario(holder: _ThreadWriter) -> None:
         runtime = Runtime(db, exports_dir=tmp_path)
         writers = [
             asyncio.create_task(run_transaction(runtime, _insert(n), write=True, quick=True))
@@ -243,21 +262,14 @@ def test_writers_that_waited_for_the_lock_get_in_together(db: Database, tmp_path
         assert not any(writer.done() for writer in writers)
         # Let go with the loop blocked, so that no retry can fall between the holder's
         # commit and its hand-over of the lock.
-        release.set()
-        holder.join(10)
+        holder.let_go(wait=True)
         assert await _soon(asyncio.gather(*writers)) == [1, 2, 3, 4, 5]
         # One by one, each behind the one before, they would have made five batches.
         assert (runtime.batches.commits, runtime.batches.members) == (1, 5)
         assert runtime.write_waiting.count == 0
 
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        assert entered.wait(10)
-        asyncio.run(scenario())
-    finally:
-        release.set()
-        holder.join()
+    with _ThreadWriter(db) as holder:
+        asyncio.run(scenario(holder))
     assert _committed(db) == [1, 2, 3, 4, 5]
 
 
@@ -267,14 +279,8 @@ def test_writers_waiting_for_a_thread_retry_when_it_gives_the_lock_back(
     # Polls an hour apart: only the hand-over itself can make them retry in time.
     monkeypatch.setattr(batches_module, "_RETRY_FIRST", 3600.0)
     monkeypatch.setattr(batches_module, "_RETRY_MAX", 3600.0)
-    entered, release = threading.Event(), threading.Event()
 
-    def hold() -> None:
-        with db.transaction(write=True):
-            entered.set()
-            release.wait(10)
-
-    async def scenario() -> None:
+    async def scenario(holder: _ThreadWriter) -> None:
         runtime = Runtime(db, exports_dir=tmp_path)
         writers = [
             asyncio.create_task(run_transaction(runtime, _insert(n), write=True, quick=True))
@@ -282,18 +288,12 @@ def test_writers_waiting_for_a_thread_retry_when_it_gives_the_lock_back(
         ]
         await asyncio.sleep(0.05)
         assert runtime.write_waiting.count == 3
-        release.set()  # the holder gives the lock back from its own thread
+        holder.let_go()  # it gives the lock back from its own thread
         assert await _soon(asyncio.gather(*writers)) == [1, 2, 3]
         assert (runtime.batches.commits, runtime.batches.members) == (1, 3)
 
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        assert entered.wait(10)
-        asyncio.run(scenario())
-    finally:
-        release.set()
-        holder.join()
+    with _ThreadWriter(db) as holder:
+        asyncio.run(scenario(holder))
     assert _committed(db) == [1, 2, 3]
 
 
