@@ -7,6 +7,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import TypeVar
 
@@ -45,7 +46,7 @@ async def _soon(awaitable: Awaitable[T]) -> T:
 
 def _committed(db: Database) -> list[int]:
     """The rows another connection sees: committed ones only."""
-    with sqlite3.connect(db.url.removeprefix("sqlite:///")) as conn:
+    with closing(sqlite3.connect(db.url.removeprefix("sqlite:///"))) as conn:
         return [row[0] for row in conn.execute("SELECT id FROM t ORDER BY id")]
 
 
