@@ -302,7 +302,7 @@ class Database:
         the event loop, where a pool checkout and SQLAlchemy's transaction bookkeeping
         cost as much as the lookup itself. Statements run through SQLAlchemy join it."""
         if not write:
-            with self._driver_transaction(self._held_connection(self.engine), "BEGIN") as conn:
+            with self._read_transaction(self._held_connection(self.engine)) as conn:
                 yield conn
             return
         # A batch of one request (tally.web.batches runs more than one in a batch).
@@ -416,11 +416,11 @@ class Database:
         return result
 
     @contextmanager
-    def _driver_transaction(self, kept: "_Kept", begin: str) -> Iterator[Connection]:
+    def _read_transaction(self, kept: "_Kept") -> Iterator[Connection]:
         conn, driver, info = kept
         if info:
             _forget_work(info)
-        driver.execute(begin)
+        driver.execute("BEGIN")
         try:
             yield conn
             _commit_kept(conn, driver, info)
