@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
+.DEFAULT_GOAL := setup
 .PHONY: setup compiled pure serve keys test lint typecheck bench clean
 
 $(STAMP): pyproject.toml
@@ -13,33 +14,45 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The modules of mypyc-modules.txt compiled to C extension modules beside their sources (see
-# README, "Compiled modules"), again whenever one of them or the list changes; the record of
-# their sources' hashes lets `import tally` refuse a stale build. TALLY_PURE_PYTHON=1: none
-# compiled, and any earlier build removed.
+# README, "Compiled modules"). The record holds the SHA-256 of what a build depends on, taken
+# before it: every source of the package (a compiled module also relies on the types of the
+# modules it calls), the list, and pyproject.toml (mypy's settings, the pinned versions).
+# `import tally` refuses a build whose record no longer matches (tally.compiled).
+# TALLY_PURE_PYTHON=1: nothing compiled, and any earlier build removed.
 COMPILE_LIST := mypyc-modules.txt
 COMPILE_MODS := $(shell sed -e 's/\#.*//' $(COMPILE_LIST))
-COMPILED     := $(VENV)/.compiled
+SOURCES      := $(shell find src/tally -name '*.py')
 RECORD       := src/tally/compiled-sources.sha256
+HASH_INPUTS  := { find tally -name '*.py'; echo ../$(COMPILE_LIST); echo ../pyproject.toml; }
 
 ifeq ($(TALLY_PURE_PYTHON),1)
 BUILD := pure
 else
-BUILD := $(COMPILED)
+BUILD := compiled
 endif
 
-$(COMPILED): $(STAMP) $(COMPILE_LIST) $(addprefix src/,$(COMPILE_MODS))
+$(RECORD): $(STAMP) $(COMPILE_LIST) $(SOURCES)
 	@$(MAKE) --no-print-directory pure
-	@echo "compiling $(words $(COMPILE_MODS)) modules with mypyc (about a minute)"
+	@echo "compiling $(words $(COMPILE_MODS)) modules with mypyc (a minute or two)"
+	@cd src && $(HASH_INPUTS) | LC_ALL=C sort | xargs sha256sum > ../$(RECORD).next
 	@cd src && ../$(BIN)/mypyc --config-file ../pyproject.toml $(COMPILE_MODS) \
 		>../$(VENV)/mypyc.log 2>&1 || { tail -n 40 ../$(VENV)/mypyc.log; exit 1; }
-	@cd src && sha256sum $(COMPILE_MODS) > ../$(RECORD)
-	@touch $@
+	@mv $(RECORD).next $(RECORD)
 
-compiled: $(COMPILED)
+# Compiled from what is there now, compared by content: a record that still matches is
+# renewed (a checkout that rewrote files unchanged compiles nothing), one that does not is
+# dropped (a file put back with an old time compiles all the same).
+compiled: $(STAMP)
+	@if [ -f $(RECORD) ]; then \
+		if (cd src && sha256sum --quiet --strict -c ../$(RECORD)) >/dev/null 2>&1 && \
+			[ "$$(cd src && $(HASH_INPUTS) | wc -l)" = "$$(wc -l < $(RECORD))" ]; \
+		then touch $(RECORD); else rm -f $(RECORD); fi; \
+	fi
+	@$(MAKE) --no-print-directory -s $(RECORD)
 
 pure:
 	@find src -name '*.so' -delete
-	@rm -rf src/build $(RECORD) $(COMPILED)
+	@rm -rf src/build $(RECORD) $(RECORD).next
 
 setup: $(STAMP) $(BUILD)
 
@@ -67,5 +80,5 @@ bench: setup
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache src/build $(RECORD)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache src/.mypy_cache src/build $(RECORD)
 	find src -name '*.so' -delete

@@ -59,14 +59,27 @@ def test_a_package_with_nothing_compiled_needs_no_record(tmp_path: Path) -> None
 def test_a_source_changed_since_it_was_compiled_is_refused(tmp_path: Path) -> None:
     package = _package(tmp_path)
     (package / "a.py").write_text("X = 2\n")
-    with pytest.raises(StaleBuild, match=r"pkg/a\.py changed since it was compiled"):
+    with pytest.raises(StaleBuild, match=r"pkg/a\.py changed since the package was compiled"):
+        check(package)
+
+
+def test_a_changed_source_that_is_not_compiled_is_refused_too(tmp_path: Path) -> None:
+    # Compiled code relies on the types of the plain modules it calls.
+    package = _package(tmp_path)
+    (package / "b.py").write_text("def f() -> int:\n    return 1\n")
+    digest = hashlib.sha256((package / "b.py").read_bytes()).hexdigest()
+    with (package / RECORD).open("a") as record:
+        record.write(f"{digest}  pkg/b.py\n")
+    check(package)
+    (package / "b.py").write_text("def f() -> str:\n    return ''\n")
+    with pytest.raises(StaleBuild, match=r"pkg/b\.py changed since the package was compiled"):
         check(package)
 
 
 def test_a_compiled_module_whose_source_is_gone_is_refused(tmp_path: Path) -> None:
     package = _package(tmp_path)
     (package / "a.py").unlink()
-    with pytest.raises(StaleBuild, match="changed since it was compiled"):
+    with pytest.raises(StaleBuild, match=r"pkg/a\.py changed since the package was compiled"):
         check(package)
 
 
