@@ -95,6 +95,29 @@ def test_a_job_left_by_a_dead_worker_goes_on_from_its_checkpoint(db: Database) -
     assert not Runner(db, HANDLERS).run_one()  # nothing left
 
 
+def test_a_running_job_is_taken_again_only_once_its_lease_has_run_out(db: Database) -> None:
+    # The runner's query is built once and given the time as a parameter: each side of the
+    # lease's end must be seen from the time passed, not the time the query was built.
+    project_id = _project(db)
+    _schedule(db, project_id, 1)
+    now = utcnow()
+    with db.transaction(write=True) as conn:
+        job = jobs_repository.claim(conn, now=now)
+        assert job is not None
+        jobs_repository.update(
+            conn,
+            job["seq"],
+            {"status": "running", "worker": "alive", "lease_until": now + timedelta(minutes=5)},
+        )
+    for later, runnable in ((timedelta(minutes=4), False), (timedelta(minutes=6), True)):
+        with db.transaction(write=False) as conn:
+            assert jobs_repository.any_runnable(conn, now=now + later) is runnable
+        with db.transaction(write=True) as conn:
+            claimed = jobs_repository.claim(conn, now=now + later)
+            assert (claimed is not None) is runnable
+            assert claimed is None or claimed["seq"] == job["seq"]
+
+
 def test_a_worker_that_lost_its_lease_cannot_commit(db: Database) -> None:
     project_id = _project(db)
     _schedule(db, project_id, 1)

@@ -1,6 +1,7 @@
 """Statements for jobs."""
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,7 +17,14 @@ def insert(conn: Connection, values: dict[str, Any]) -> None:
     conn.execute(jobs.insert().values(values))
 
 
-def _runnable(now: datetime) -> sa.Select[Any]:
+# A runner asks this every poll (each second, in every serving process): built once, with
+# the time as a parameter. Built per call, its alias and clauses cost about 0.5 ms and left
+# reference cycles (SQLAlchemy's event registry) for the collector.
+_NOW = sa.bindparam("now", type_=jobs.c.lease_until.type)
+
+
+@cache
+def _runnable() -> sa.Select[Any]:
     earlier = jobs.alias("earlier")
     blocked = (
         sa.select(earlier.c.seq)
@@ -29,16 +37,26 @@ def _runnable(now: datetime) -> sa.Select[Any]:
     )
     runnable = sa.or_(
         jobs.c.status == "queued",
-        sa.and_(jobs.c.status == "running", jobs.c.lease_until < now),
+        sa.and_(jobs.c.status == "running", jobs.c.lease_until < _NOW),
     )
     return sa.select(jobs).where(runnable, ~blocked).order_by(jobs.c.seq).limit(1)
 
 
+@cache
+def _runnable_seq() -> sa.Select[Any]:
+    # Only the key: a job's payload (an import's 2,000 orders) is not read to answer this.
+    return _runnable().with_only_columns(jobs.c.seq)
+
+
+@cache
+def _claimable(skip_locked: bool) -> sa.Select[Any]:
+    stmt = _runnable()
+    return stmt.with_for_update(skip_locked=True, of=jobs) if skip_locked else stmt
+
+
 def any_runnable(conn: Connection, *, now: datetime) -> bool:
     """Whether a job may run now: a read, so an idle runner never takes the write lock."""
-    # Only the key: a job's payload (an import's 2,000 orders) is not read to answer this.
-    query = _runnable(now).with_only_columns(jobs.c.seq)
-    return conn.execute(query).first() is not None
+    return conn.execute(_runnable_seq(), {"now": now}).first() is not None
 
 
 def claim(conn: Connection, *, now: datetime) -> Row | None:
@@ -46,10 +64,8 @@ def claim(conn: Connection, *, now: datetime) -> Row | None:
     process died), and no earlier open job with its queue key. On PostgreSQL a row another
     claimer holds is skipped, so workers never wait on each other; SQLite has one writer,
     so its claims simply take turns."""
-    stmt = _runnable(now)
-    if conn.dialect.name != "sqlite":
-        stmt = stmt.with_for_update(skip_locked=True, of=jobs)
-    row = conn.execute(stmt).mappings().first()
+    stmt = _claimable(conn.dialect.name != "sqlite")
+    row = conn.execute(stmt, {"now": now}).mappings().first()
     return row
 
 
