@@ -130,15 +130,24 @@ def by_ref(
 
 
 def _many_by(
-    conn: Connection, table: sa.Table, project_id: str, column: str, values: set[str]
+    conn: Connection,
+    table: sa.Table,
+    project_id: str,
+    column: str,
+    values: set[str],
+    *,
+    kept: bool = False,
 ) -> dict[str, Row]:
+    """With ``kept``, the rows may come from the kept reader's cache (:mod:`tally.db.read_cache`):
+    shared with later answers, never to be changed."""
     if not values:
         return {}
     rows: Iterable[Row]
     if len(values) <= _PREPARED_IN:
         params = {f"_v{i}": value for i, value in enumerate(sorted(values))}
         params["_project_id"] = project_id
-        rows = _select_few(table, column, len(values)).all(conn, params)
+        statement = _select_few(table, column, len(values))
+        rows = statement.all_kept(conn, params) if kept else statement.all(conn, params)
     else:
         expanding = {"_project_id": project_id, "_values": sorted(values)}
         rows = conn.execute(_select_many(table, column), expanding).mappings()
@@ -146,13 +155,15 @@ def _many_by(
 
 
 def by_source_ids(
-    conn: Connection, table: sa.Table, project_id: str, source_ids: set[str]
+    conn: Connection, table: sa.Table, project_id: str, source_ids: set[str], *, kept: bool = False
 ) -> dict[str, Row]:
-    return _many_by(conn, table, project_id, "source_id", source_ids)
+    return _many_by(conn, table, project_id, "source_id", source_ids, kept=kept)
 
 
-def by_ids(conn: Connection, table: sa.Table, project_id: str, ids_: set[str]) -> dict[str, Row]:
-    return _many_by(conn, table, project_id, "id", ids_)
+def by_ids(
+    conn: Connection, table: sa.Table, project_id: str, ids_: set[str], *, kept: bool = False
+) -> dict[str, Row]:
+    return _many_by(conn, table, project_id, "id", ids_, kept=kept)
 
 
 def insert_row(conn: Connection, table: sa.Table, values: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from tally.db.checkpoints import Checkpointer
 from tally.db.locks import FileLocks, lock_file_path
+from tally.db.read_cache import ReadCache
 
 T = TypeVar("T")
 
@@ -156,12 +157,13 @@ _KEPT_CACHE_KIB = 16_384
 
 
 class _Kept(NamedTuple):
-    """A connection a thread keeps for quick transactions, with its driver connection and
-    info dict."""
+    """A connection a thread keeps for quick transactions, with its driver connection, info
+    dict and, for SQLite's reader, the answers it keeps (:mod:`tally.db.read_cache`)."""
 
     conn: Connection
     driver: Any
     info: dict[Any, Any]
+    cache: ReadCache | None = None
 
 
 class WouldWait(Exception):
@@ -217,6 +219,7 @@ class Database:
         self._held = threading.local()
         self._held_lock = threading.Lock()
         self._all_held: list[Connection] = []
+        self._read_caches: list[ReadCache] = []
         self._checkpointer: Checkpointer | None = None
         # SQLite: the order sessions' locks (tally.db.locks); PostgreSQL keeps its own.
         self.file_locks: FileLocks | None = None
@@ -349,7 +352,7 @@ class Database:
 
     @contextmanager
     def _savepoint(self, kept: "_Kept") -> Iterator[Connection]:
-        conn, driver, info = kept
+        conn, driver, info, _cache = kept
         driver.execute("SAVEPOINT request")
         try:
             yield conn
@@ -384,7 +387,7 @@ class Database:
         """Commit (or roll back) the batch ``kept`` and hand the write gate on. A failed
         commit is rolled back, then raised; a batch SQLite already rolled back raises
         :class:`BatchLost`."""
-        conn, driver, _info = kept
+        conn, driver, _info, _cache = kept
         try:
             if not commit:
                 _roll_back_kept(conn, driver)
@@ -403,30 +406,40 @@ class Database:
         """``work`` in a read transaction on the kept reader: ``quick_transaction(write=
         False)`` without its two context managers, which cost more than the BEGIN and
         COMMIT themselves (a get by id runs one lookup besides)."""
-        conn, driver, info = self._held_connection(self.engine)
+        conn, driver, info, cache = self._held_connection(self.engine)
         if info:
             _forget_work(info)
         driver.execute("BEGIN")
+        if cache is not None:
+            cache.begin()
         try:
             result = work(conn)
             _commit_kept(conn, driver, info)
         except BaseException:
             _roll_back_kept(conn, driver)
             raise
+        finally:
+            if cache is not None:
+                cache.end()
         return result
 
     @contextmanager
     def _read_transaction(self, kept: "_Kept") -> Iterator[Connection]:
-        conn, driver, info = kept
+        conn, driver, info, cache = kept
         if info:
             _forget_work(info)
         driver.execute("BEGIN")
+        if cache is not None:
+            cache.begin()
         try:
             yield conn
             _commit_kept(conn, driver, info)
         except BaseException:
             _roll_back_kept(conn, driver)
             raise
+        finally:
+            if cache is not None:
+                cache.end()
 
     def _held_connection(self, engine: Engine) -> "_Kept":
         held: dict[Engine, _Kept] = self._held.__dict__.setdefault("conns", {})
@@ -435,11 +448,21 @@ class Database:
             conn = engine.connect()
             # The driver connection and the info dict, looked up once: through
             # SQLAlchemy's properties they cost a few microseconds a request.
-            kept = held[engine] = _Kept(conn, conn.connection.driver_connection, conn.info)
+            driver = conn.connection.driver_connection
+            reader = self.is_sqlite and engine is self.engine
+            cache = ReadCache(conn, driver) if reader else None
+            kept = held[engine] = _Kept(conn, driver, conn.info, cache)
             with self._held_lock:
                 self._all_held.append(conn)
+                if cache is not None:
+                    self._read_caches.append(cache)
             self._keep(kept.driver, reader=engine is self.engine)
         return kept
+
+    def read_caches(self) -> list[ReadCache]:
+        """The answers kept by this process's kept readers (:mod:`tally.db.read_cache`)."""
+        with self._held_lock:
+            return list(self._read_caches)
 
     def _keep(self, driver: Any, *, reader: bool) -> None:
         """SQLite settings of a connection kept for quick work: the requests of a whole
@@ -474,6 +497,7 @@ class Database:
             self._checkpointer = None
         with self._held_lock:
             held, self._all_held = self._all_held, []
+            self._read_caches = []
         for conn in held:
             conn.close()
         for engine in {self.engine, self._writer, self._writer_nowait}:

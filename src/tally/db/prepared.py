@@ -19,6 +19,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from tally.db import read_cache
+
 # What a read gives: a plain dict here, a RowMapping where SQLAlchemy ran the query.
 Row = Mapping[Any, Any]
 _Processor = Callable[[Any], Any] | None
@@ -137,6 +139,20 @@ class Prepared:
             cursor.close()
         compiled = self._compiled(conn.dialect)
         return [self._row(compiled, values) for values in rows]
+
+    def all_kept(self, conn: Connection, params: Mapping[str, Any]) -> list[Row]:
+        """:meth:`all`, answered from the kept reader's cache when this snapshot of the
+        database was read for the same parameters before (:mod:`tally.db.read_cache`). The
+        rows are shared with later answers: the caller must not change them."""
+        cache = read_cache.current()
+        if cache is None:
+            return self.all(conn, params)
+        key = (self, tuple(params.items()))
+        rows = cache.get(conn, key)
+        if rows is None:
+            rows = self.all(conn, params)
+            cache.keep(conn, key, rows)
+        return list(rows)
 
     def write(self, conn: Connection, params: Mapping[str, Any]) -> int:
         """Execute an INSERT/UPDATE/DELETE; returns the number of rows it touched."""

@@ -20,22 +20,26 @@ def get_sku(conn: Connection, project_id: str, ref: str) -> Row | None:
     return common.by_ref(conn, skus, project_id, ref, id_prefix=SKU_ID_PREFIX)
 
 
+# The lookups by key below may answer from the kept reader's cache (tally.db.read_cache):
+# their rows are shared, and nothing changes them.
+
+
 def products_by_ids(conn: Connection, project_id: str, ids_: set[str]) -> dict[str, Row]:
-    return common.by_ids(conn, products, project_id, ids_)
+    return common.by_ids(conn, products, project_id, ids_, kept=True)
 
 
 def products_by_source_ids(
     conn: Connection, project_id: str, source_ids: set[str]
 ) -> dict[str, Row]:
-    return common.by_source_ids(conn, products, project_id, source_ids)
+    return common.by_source_ids(conn, products, project_id, source_ids, kept=True)
 
 
 def skus_by_ids(conn: Connection, project_id: str, ids_: set[str]) -> dict[str, Row]:
-    return common.by_ids(conn, skus, project_id, ids_)
+    return common.by_ids(conn, skus, project_id, ids_, kept=True)
 
 
 def skus_by_source_ids(conn: Connection, project_id: str, source_ids: set[str]) -> dict[str, Row]:
-    return common.by_source_ids(conn, skus, project_id, source_ids)
+    return common.by_source_ids(conn, skus, project_id, source_ids, kept=True)
 
 
 def insert_product(conn: Connection, values: dict[str, Any]) -> None:

@@ -168,12 +168,14 @@ def _rules_of(count: int) -> Prepared:
 
 
 def rules_of(conn: Connection, project_id: str, related_ids: list[str]) -> list[tuple[str, Row]]:
-    """(related object id, rule) for every rule assigned to one of ``related_ids``."""
+    """(related object id, rule) for every rule assigned to one of ``related_ids``. The rows
+    may come from the kept reader's cache (:mod:`tally.db.read_cache`): never to be changed."""
     wanted = sorted(set(related_ids))
     if not wanted:
         return []
     params = {f"_id{i}": related_id for i, related_id in enumerate(wanted)}
     params["_project_id"] = project_id
     return [
-        (str(row["related_object_id"]), row) for row in _rules_of(len(wanted)).all(conn, params)
+        (str(row["related_object_id"]), row)
+        for row in _rules_of(len(wanted)).all_kept(conn, params)
     ]

@@ -44,14 +44,15 @@ MAX_CODES_AT_ONCE = 30
 
 
 def get_by_codes(conn: Connection, project_id: str, codes: list[str]) -> dict[str, Row]:
-    """Vouchers by code, in one statement; codes not found are absent."""
+    """Vouchers by code, in one statement; codes not found are absent. The rows may come
+    from the kept reader's cache (:mod:`tally.db.read_cache`): never to be changed."""
     unique = sorted(set(codes))
     if not unique:
         return {}
     assert len(unique) <= MAX_CODES_AT_ONCE
     params: dict[str, Any] = {f"_v{i}": code for i, code in enumerate(unique)}
     params["_project_id"] = project_id
-    return {row["code"]: row for row in _by_codes(len(unique)).all(conn, params)}
+    return {row["code"]: row for row in _by_codes(len(unique)).all_kept(conn, params)}
 
 
 def get_by_code(conn: Connection, project_id: str, code: str) -> Row | None:
