@@ -216,6 +216,29 @@ def test_the_cache_holds_a_bounded_number_of_answers(
     assert _names(db) == ["one"]
 
 
+def test_the_cache_holds_a_bounded_number_of_bytes(
+    db: Database, writer: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer.execute("INSERT INTO items VALUES (3, 'big', ?)", ("x" * 5000,))
+    monkeypatch.setattr(read_cache, "MAX_BYTES", 4000)
+    cache = _cache(db)
+    # Larger than the whole cache: read each time, never kept.
+    misses = cache.misses
+    assert _names(db, "big") == ["x" * 5000]
+    assert _names(db, "big") == ["x" * 5000]
+    assert cache.misses == misses + 2 and not cache.answers()
+    monkeypatch.setattr(read_cache, "MAX_BYTES", 5002)
+    _names(db, "big")
+    assert len(cache.answers()) == 1
+    # The next answer would not fit beside it: the cache starts over.
+    _names(db, "p1")
+    _names(db, "p2")
+    assert [params for (_statement, params), _rows in cache.answers()] == [
+        (("project_id", "p1"),),
+        (("project_id", "p2"),),
+    ]
+
+
 def test_only_sqlites_kept_reader_keeps_answers(migrated_db_url: str) -> None:
     database = Database(migrated_db_url, pool_size=1)
     try:

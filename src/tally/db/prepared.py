@@ -150,8 +150,14 @@ class Prepared:
         key = (self, tuple(params.items()))
         rows = cache.get(conn, key)
         if rows is None:
-            rows = self.all(conn, params)
-            cache.keep(conn, key, rows)
+            cursor = self.run(conn, params)
+            try:
+                raw = cursor.fetchall()
+            finally:
+                cursor.close()
+            compiled = self._compiled(conn.dialect)
+            rows = [self._row(compiled, values) for values in raw]
+            cache.keep(conn, key, rows, _text_size(raw))
         return list(rows)
 
     def write(self, conn: Connection, params: Mapping[str, Any]) -> int:
@@ -172,6 +178,17 @@ class Prepared:
             if value is not None:
                 row[key] = process(value)
         return row
+
+
+def _text_size(rows: list[Any]) -> int:
+    """The bytes of text and blobs in rows as the driver gave them: what a kept answer
+    holds, near enough (JSON columns are text until read)."""
+    size = 0
+    for values in rows:
+        for value in values:
+            if isinstance(value, (str, bytes)):
+                size += len(value)
+    return size
 
 
 def _raise_wrapped(conn: Connection, sql: str, args: Any, exc: Exception, driver: Any) -> NoReturn:

@@ -27,9 +27,11 @@ uses this cache says so, and returns new containers around the rows.
 import threading
 from typing import Any
 
-# More answers than a few hundred products' and vouchers' worth would be unusual; past this,
-# all are dropped and kept afresh (the cache is a few MB at most).
+# Past either bound, every answer is dropped and the cache fills afresh. An answer is a
+# lookup's rows (a validation makes three); their size is that of their text as stored,
+# so a catalogue with large metadata cannot make the cache hold more than this much.
 MAX_ANSWERS = 2048
+MAX_BYTES = 16 * 1024 * 1024
 
 _current = threading.local()
 
@@ -42,6 +44,7 @@ class ReadCache:
         self.conn = conn
         self._driver = driver
         self._answers: dict[Any, list[Any]] = {}
+        self._bytes = 0
         self._version: tuple[int, int] | None = None
         self._checked = False
         self.hits = 0
@@ -67,12 +70,18 @@ class ReadCache:
             self.hits += 1
         return answer
 
-    def keep(self, conn: Any, key: Any, answer: list[Any]) -> None:
-        if conn is not self.conn:
+    def keep(self, conn: Any, key: Any, answer: list[Any], size: int) -> None:
+        """Keep ``answer`` (``size``: its bytes as stored) for ``key``."""
+        if conn is not self.conn or size > MAX_BYTES:
             return
-        if len(self._answers) >= MAX_ANSWERS:
-            self._answers.clear()
+        if len(self._answers) >= MAX_ANSWERS or self._bytes + size > MAX_BYTES:
+            self._forget()
         self._answers[key] = answer
+        self._bytes += size
+
+    def _forget(self) -> None:
+        self._answers.clear()
+        self._bytes = 0
 
     def answers(self) -> list[tuple[Any, list[Any]]]:
         """(key, rows) of every answer kept now; a key is (statement, its parameters as
@@ -87,7 +96,7 @@ class ReadCache:
             cursor.close()
         version = (data_version, int(self._driver.total_changes))
         if version != self._version:
-            self._answers.clear()
+            self._forget()
             self._version = version
         self._checked = True
 
