@@ -239,6 +239,16 @@ def test_the_cache_holds_a_bounded_number_of_bytes(
     ]
 
 
+def test_a_reader_opened_again_starts_with_an_empty_cache(db: Database) -> None:
+    assert _names(db) == ["one"]
+    first = _cache(db)
+    db._held_connection(db.engine).conn.invalidate()
+    assert _names(db) == ["one"]
+    second = _cache(db)
+    assert second is not first and second.misses == 1
+    assert db.read_caches() == [second]
+
+
 def test_only_sqlites_kept_reader_keeps_answers(migrated_db_url: str) -> None:
     database = Database(migrated_db_url, pool_size=1)
     try:

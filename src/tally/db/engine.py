@@ -451,9 +451,12 @@ class Database:
             driver = conn.connection.driver_connection
             reader = self.is_sqlite and engine is self.engine
             cache = ReadCache(conn, driver) if reader else None
+            replaced = kept
             kept = held[engine] = _Kept(conn, driver, conn.info, cache)
             with self._held_lock:
                 self._all_held.append(conn)
+                if replaced is not None and replaced.cache in self._read_caches:
+                    self._read_caches.remove(replaced.cache)
                 if cache is not None:
                     self._read_caches.append(cache)
             self._keep(kept.driver, reader=engine is self.engine)

@@ -35,7 +35,14 @@ from typing import Any
 MAX_ANSWERS = 2048
 MAX_BYTES = 16 * 1024 * 1024
 
-_current = threading.local()
+
+class _Current(threading.local):
+    # A class default, so that a thread that never began a read finds None at once (a
+    # missing attribute of a thread-local is an exception made and dropped each time).
+    cache: "ReadCache | None" = None
+
+
+_current = _Current()
 
 
 class ReadCache:
@@ -105,5 +112,4 @@ class ReadCache:
 
 def current() -> ReadCache | None:
     """The cache of the read transaction running on this thread, if any."""
-    cache: ReadCache | None = getattr(_current, "cache", None)
-    return cache
+    return _current.cache
