@@ -142,12 +142,39 @@ def test_a_commit_of_another_process_is_seen_by_the_next_read(db: Database, path
     assert _names(db) == ["elsewhere"]
 
 
-def test_the_readers_own_write_is_seen_by_the_next_read(db: Database) -> None:
+def test_the_reader_refuses_every_write(db: Database) -> None:
+    """The cache takes every change to come from another connection: the reader makes none."""
     assert _names(db) == ["one"]
-    # Nothing writes through the reader; were something to, its own change counter says so.
     driver = db._held_connection(db.engine).driver
-    driver.execute("UPDATE items SET name = 'own' WHERE id = 1")
-    assert _names(db) == ["own"]
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        driver.execute("UPDATE items SET name = 'own' WHERE id = 1")
+
+    def write(conn: sa.Connection) -> None:
+        _by_project.all_kept(conn, {"project_id": "p1"})
+        conn.execute(sa.text("UPDATE items SET name = 'own' WHERE id = 1"))
+
+    with pytest.raises(sa.exc.OperationalError, match="readonly"):
+        db.quick_read(write)
+    assert _names(db) == ["one"]
+
+
+def test_a_write_inside_a_read_neither_uses_nor_fills_the_cache(db: Database) -> None:
+    """A lookup on another connection while a read is current (a write begun inside it)
+    sees its own transaction, and leaves the reader's cache alone."""
+    assert _names(db) == ["one"]
+    cache = _cache(db)
+
+    def read_then_write(conn: sa.Connection) -> list[str]:
+        kept = _by_project.all_kept(conn, {"project_id": "p1"})
+        with db.quick_transaction(write=True) as writer:
+            writer.execute(sa.text("UPDATE items SET name = 'written' WHERE id = 1"))
+            hits, misses, answers = cache.hits, cache.misses, cache.answers()
+            seen = _by_project.all_kept(writer, {"project_id": "p1"})
+            assert (cache.hits, cache.misses, cache.answers()) == (hits, misses, answers)
+        return [row["name"] for row in [*kept, *seen]]
+
+    assert db.quick_read(read_then_write) == ["one", "written"]
+    assert _names(db) == ["written"]
 
 
 def test_within_one_transaction_the_answer_is_its_snapshot(
@@ -179,6 +206,22 @@ def test_a_commit_between_begin_and_the_first_lookup_is_in_the_answer(
 
     assert db.quick_read(late) == ["before-first-read"]
     assert _names(db) == ["before-first-read"]
+
+
+def test_a_transaction_ended_early_is_not_answered_from_the_cache(
+    db: Database, writer: sqlite3.Connection
+) -> None:
+    driver = db._held_connection(db.engine).driver
+
+    def ended_early(conn: sa.Connection) -> tuple[list[str], list[str]]:
+        first = [row["name"] for row in _by_project.all_kept(conn, {"project_id": "p1"})]
+        driver.commit()  # as SQLite does on its own after an I/O error
+        writer.execute("UPDATE items SET name = 'after' WHERE id = 1")
+        second = [row["name"] for row in _by_project.all_kept(conn, {"project_id": "p1"})]
+        return first, second
+
+    assert db.quick_read(ended_early) == (["one"], ["after"])
+    assert _names(db) == ["after"]
 
 
 def test_no_cache_outside_the_kept_readers_transactions(db: Database) -> None:
@@ -219,15 +262,16 @@ def test_the_cache_holds_a_bounded_number_of_answers(
 def test_the_cache_holds_a_bounded_number_of_bytes(
     db: Database, writer: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Estimated from above: 5,000 bytes of text, and the objects around every value.
     writer.execute("INSERT INTO items VALUES (3, 'big', ?)", ("x" * 5000,))
-    monkeypatch.setattr(read_cache, "MAX_BYTES", 4000)
+    monkeypatch.setattr(read_cache, "MAX_BYTES", 5000)
     cache = _cache(db)
     # Larger than the whole cache: read each time, never kept.
     misses = cache.misses
     assert _names(db, "big") == ["x" * 5000]
     assert _names(db, "big") == ["x" * 5000]
     assert cache.misses == misses + 2 and not cache.answers()
-    monkeypatch.setattr(read_cache, "MAX_BYTES", 5002)
+    monkeypatch.setattr(read_cache, "MAX_BYTES", 5600)
     _names(db, "big")
     assert len(cache.answers()) == 1
     # The next answer would not fit beside it: the cache starts over.

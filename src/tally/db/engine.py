@@ -479,12 +479,16 @@ class Database:
           copied out of the map all the same, and creates and redemptions were no faster
           mapped (0-4% slower, within this machine's noise). Nor the pool's: an export's
           scan through a map would count the whole file in the process's resident memory.
+        - The reader refuses every write (``query_only``): its read cache
+          (:mod:`tally.db.read_cache`) takes any change to come from another connection.
         """
         if not self.is_sqlite:
             return
         driver.execute(f"PRAGMA cache_size=-{_KEPT_CACHE_KIB}")
-        if reader and self._mmap_bytes:
-            driver.execute(f"PRAGMA mmap_size={int(self._mmap_bytes)}")
+        if reader:
+            driver.execute("PRAGMA query_only=1")
+            if self._mmap_bytes:
+                driver.execute(f"PRAGMA mmap_size={int(self._mmap_bytes)}")
 
     @contextmanager
     def _work(self, conn: Connection) -> Iterator[Connection]:

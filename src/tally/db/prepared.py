@@ -157,7 +157,7 @@ class Prepared:
                 cursor.close()
             compiled = self._compiled(conn.dialect)
             rows = [self._row(compiled, values) for values in raw]
-            cache.keep(conn, key, rows, _text_size(raw))
+            cache.keep(conn, key, rows, _answer_size(params, raw))
         return list(rows)
 
     def write(self, conn: Connection, params: Mapping[str, Any]) -> int:
@@ -180,12 +180,22 @@ class Prepared:
         return row
 
 
-def _text_size(rows: list[Any]) -> int:
-    """The bytes of text and blobs in rows as the driver gave them: what a kept answer
-    holds, near enough (JSON columns are text until read)."""
-    size = 0
+# What a kept answer holds besides its text, in bytes: the objects around each value (a
+# dict entry, an int, a datetime: 66 bytes on average measured on vouchers' rows), and the
+# answer's key and list.
+_PER_VALUE = 100
+_PER_ANSWER = 200
+
+
+def _answer_size(params: Mapping[str, Any], rows: list[Any]) -> int:
+    """The memory a kept answer takes, estimated from above from its rows as the driver
+    gave them (JSON columns are text until read) and its parameters."""
+    size = _PER_ANSWER
+    for value in params.values():
+        size += _PER_VALUE + (len(value) if isinstance(value, str) else 0)
     for values in rows:
         for value in values:
+            size += _PER_VALUE
             if isinstance(value, (str, bytes)):
                 size += len(value)
     return size

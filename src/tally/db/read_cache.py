@@ -14,7 +14,8 @@ When an answer may be given again: while the kept reader's connection reports th
   transaction, it is that of its snapshot. ``tests/db/test_read_cache.py`` checks this on
   the SQLite the suite runs with (Debian 12's 3.40 here).
 - ``total_changes`` counts the connection's own writes, which ``data_version`` leaves out.
-  The kept reader makes none, but nothing relies on that.
+  The kept reader can make none (``PRAGMA query_only``, set by
+  :meth:`tally.db.engine.Database._keep`); the count is kept in the version all the same.
 - Both are read once per transaction, at the first lookup that could be answered from here.
   A read transaction that makes no such lookup (a get by id) pays nothing.
 
@@ -30,8 +31,9 @@ import threading
 from typing import Any
 
 # Past either bound, every answer is dropped and the cache fills afresh. An answer is a
-# lookup's rows (a validation makes three); their size is that of their text as stored,
-# so a catalogue with large metadata cannot make the cache hold more than this much.
+# lookup's rows (a validation makes three); its size is estimated from above from the rows
+# as stored (tally.db.prepared), so a catalogue with large metadata cannot make the cache
+# take more memory than this.
 MAX_ANSWERS = 2048
 MAX_BYTES = 16 * 1024 * 1024
 
@@ -68,7 +70,9 @@ class ReadCache:
         _current.cache = None
 
     def get(self, conn: Any, key: Any) -> list[Any] | None:
-        if conn is not self.conn:
+        # Only inside the transaction begin() began: should work end it early (a commit, or
+        # SQLite rolling back after an I/O error), later lookups are not of its snapshot.
+        if conn is not self.conn or not self._driver.in_transaction:
             return None
         if not self._checked:
             self._check()
@@ -81,7 +85,7 @@ class ReadCache:
 
     def keep(self, conn: Any, key: Any, answer: list[Any], size: int) -> None:
         """Keep ``answer`` (``size``: its bytes as stored) for ``key``."""
-        if conn is not self.conn or size > MAX_BYTES:
+        if conn is not self.conn or size > MAX_BYTES or not self._driver.in_transaction:
             return
         if len(self._answers) >= MAX_ANSWERS or self._bytes + size > MAX_BYTES:
             self._forget()
