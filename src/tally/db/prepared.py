@@ -132,13 +132,20 @@ class Prepared:
         return self._row(self._compiled(conn.dialect), values)
 
     def all(self, conn: Connection, params: Mapping[str, Any]) -> list[Row]:
+        return self._rows(conn, self._fetched(conn, params))
+
+    def _fetched(self, conn: Connection, params: Mapping[str, Any]) -> list[Any]:
+        """The rows as the driver gives them."""
         cursor = self.run(conn, params)
         try:
-            rows = cursor.fetchall()
+            rows: list[Any] = cursor.fetchall()
+            return rows
         finally:
             cursor.close()
+
+    def _rows(self, conn: Connection, fetched: list[Any]) -> list[Row]:
         compiled = self._compiled(conn.dialect)
-        return [self._row(compiled, values) for values in rows]
+        return [self._row(compiled, values) for values in fetched]
 
     def all_kept(self, conn: Connection, params: Mapping[str, Any]) -> list[Row]:
         """:meth:`all`, answered from the kept reader's cache when this snapshot of the
@@ -150,14 +157,9 @@ class Prepared:
         key = (self, tuple(params.items()))
         rows = cache.get(conn, key)
         if rows is None:
-            cursor = self.run(conn, params)
-            try:
-                raw = cursor.fetchall()
-            finally:
-                cursor.close()
-            compiled = self._compiled(conn.dialect)
-            rows = [self._row(compiled, values) for values in raw]
-            cache.keep(conn, key, rows, _answer_size(params, raw))
+            fetched = self._fetched(conn, params)
+            rows = self._rows(conn, fetched)
+            cache.keep(conn, key, rows, _answer_size(params, fetched))
         return list(rows)
 
     def write(self, conn: Connection, params: Mapping[str, Any]) -> int:
