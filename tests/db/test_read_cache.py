@@ -271,6 +271,8 @@ def test_the_cache_holds_a_bounded_number_of_bytes(
     assert _names(db, "big") == ["x" * 5000]
     assert _names(db, "big") == ["x" * 5000]
     assert cache.misses == misses + 2 and not cache.answers()
+    # Estimated at 5,503 bytes (5,000 of text, 100 a value and a parameter, 200 an answer);
+    # a one-row answer of a few letters, at about 506, then no longer fits beside it.
     monkeypatch.setattr(read_cache, "MAX_BYTES", 5600)
     _names(db, "big")
     assert len(cache.answers()) == 1

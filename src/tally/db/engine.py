@@ -163,7 +163,7 @@ class _Kept(NamedTuple):
     conn: Connection
     driver: Any
     info: dict[Any, Any]
-    cache: ReadCache | None = None
+    cache: ReadCache | None
 
 
 class WouldWait(Exception):

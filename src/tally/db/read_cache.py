@@ -84,7 +84,7 @@ class ReadCache:
         return answer
 
     def keep(self, conn: Any, key: Any, answer: list[Any], size: int) -> None:
-        """Keep ``answer`` (``size``: its bytes as stored) for ``key``."""
+        """Keep ``answer`` (``size``: the memory it takes, estimated from above) for ``key``."""
         if conn is not self.conn or size > MAX_BYTES or not self._driver.in_transaction:
             return
         if len(self._answers) >= MAX_ANSWERS or self._bytes + size > MAX_BYTES:
