@@ -118,6 +118,33 @@ def test_steady_writes_do_not_grow_the_wal_without_end(path: Path) -> None:
         assert conn.execute("SELECT count(*) FROM t").fetchone() == (2500,)
 
 
+def test_the_gated_round_comes_after_catching_up(path: Path) -> None:
+    """Writers wait while the checkpointer holds the gate: before it takes the gate, passive
+    rounds copy what the first one left, so the gated round has little left to copy."""
+    db = Database(f"sqlite:///{path}", pool_size=1, background_checkpoints=True)
+    try:
+        assert db.checkpointer is not None
+        db.checkpointer.stop()
+        _insert(db, 200)
+        entered: list[int] = []
+
+        def gate() -> AbstractContextManager[object]:
+            entered.append(checkpointer.rounds)
+            return db._gate()
+
+        checkpointer = Checkpointer(str(path), gate, interval=0.005, max_frames=40)
+        checkpointer.start()
+        try:
+            _await_rounds(checkpointer, 4)
+        finally:
+            checkpointer.stop()
+        # The first round copied all 200 frames, a second found nothing new (no writer ran):
+        # the gate was taken after those two.
+        assert entered[:1] == [2]
+    finally:
+        db.dispose()
+
+
 def _await_rounds(checkpointer: Checkpointer, rounds: int) -> None:
     deadline = time.monotonic() + 10
     while checkpointer.rounds < rounds:
