@@ -28,6 +28,36 @@ def new_id(prefix: str, length: int = 24) -> str:
     return f"{prefix}_{alnum(length)}"
 
 
+# Digits, then upper, then lower case: ASCII order, so these strings sort as their numbers.
+_SORTED = string.digits + string.ascii_uppercase + string.ascii_lowercase
+_TIME_CHARS = 8  # 62**8 milliseconds: some 6,900 years
+_last_time: tuple[int, str] = (-1, "")
+
+
+def _time_prefix(now_ms: int) -> str:
+    global _last_time
+    if _last_time[0] == now_ms:
+        return _last_time[1]
+    digits = []
+    rest = now_ms
+    for _ in range(_TIME_CHARS):
+        rest, digit = divmod(rest, 62)
+        digits.append(_SORTED[digit])
+    prefix = "".join(reversed(digits))
+    _last_time = (now_ms, prefix)
+    return prefix
+
+
+def new_ordered_id(prefix: str, length: int = 24) -> str:
+    """:func:`new_id`'s shape, its first 8 characters the milliseconds since the epoch and
+    the other ``length`` - 8 random (16 of them by default: 95 bits). The rows the busiest
+    requests insert (orders, customers, redemptions) then land at the end of their id
+    index, where the rows before them did, instead of each on a random page of it: every
+    page a commit changes is written to the WAL and copied again by the checkpoint, and a
+    random page of a large index is one the cache seldom holds."""
+    return f"{prefix}_{_time_prefix(time.time_ns() // 1_000_000)}{alnum(length - _TIME_CHARS)}"
+
+
 def new_hex_id(prefix: str, length: int = 18) -> str:
     return f"{prefix}_{os.urandom((length + 1) // 2).hex()[:length]}"
 

@@ -1,7 +1,9 @@
-"""Identifiers: Voucherify's shapes, every character drawn uniformly from [A-Za-z0-9]."""
+"""Identifiers: Voucherify's shapes, every random character drawn uniformly from [A-Za-z0-9];
+ordered ids begin with the time."""
 
 import re
 import string
+import time
 from collections import Counter
 
 from tally import ids
@@ -43,3 +45,30 @@ def test_ordered_hex_ids_sort_by_time_and_keep_the_hex_shape() -> None:
     # The random part tells apart ids of one millisecond (a rare clash is a unique-key
     # race the transaction runs again from).
     assert len({new_ordered_hex_id("evcus") for _ in range(100)}) == 100
+
+
+def test_ordered_ids_keep_the_shape_and_sort_by_time() -> None:
+    made = []
+    for _ in range(5):
+        made.append(ids.new_ordered_id("ord"))
+        time.sleep(0.002)  # a later millisecond
+    assert made == sorted(made)
+    assert all(re.fullmatch(r"ord_[A-Za-z0-9]{24}", i) for i in made)
+    # The first 8 characters are the milliseconds since the epoch, in base 62.
+    before = time.time_ns() // 1_000_000
+    head = ids.new_ordered_id("r")[2:10]
+    after = time.time_ns() // 1_000_000
+    alphabet = string.digits + string.ascii_uppercase + string.ascii_lowercase
+    value = 0
+    for char in head:
+        value = value * 62 + alphabet.index(char)
+    assert before <= value <= after
+
+
+def test_ordered_ids_of_one_millisecond_differ_in_their_random_part() -> None:
+    made = [ids.new_ordered_id("cust") for _ in range(50_000)]
+    assert len(set(made)) == len(made)
+    # Many share a millisecond: their 16 random characters tell them apart.
+    assert len({m[5:13] for m in made}) < len(made)
+    counts = Counter("".join(m[13:] for m in made))
+    assert set(counts) == set(string.ascii_letters + string.digits)

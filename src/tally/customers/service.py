@@ -51,7 +51,7 @@ def new_row(
     """The stored row of a customer ``ref`` creates (see :func:`upsert_for_order`); the
     import's batched steps make rows here too."""
     row: dict[str, Any] = {
-        "id": ids.new_id(CUSTOMER_ID_PREFIX),
+        "id": ids.new_ordered_id(CUSTOMER_ID_PREFIX),
         "project_id": project_id,
         "source_id": ref.source_id,
         **{name: None for name in _FIELDS},

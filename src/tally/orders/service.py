@@ -194,7 +194,7 @@ def new_row(
     except AmountError as exc:
         raise invalid_payload(str(exc)) from None
     return {
-        "id": ids.new_id(ORDER_ID_PREFIX) if write else None,
+        "id": ids.new_ordered_id(ORDER_ID_PREFIX) if write else None,
         "project_id": project_id,
         "source_id": body.source_id,
         "status": body.status or "CREATED",
@@ -247,7 +247,7 @@ def writable(
     if preview.current is not None:
         return preview
     created_at = (body.created_at if body is not None else None) or now
-    row = {**preview.row, "id": ids.new_id(ORDER_ID_PREFIX), "created_at": created_at}
+    row = {**preview.row, "id": ids.new_ordered_id(ORDER_ID_PREFIX), "created_at": created_at}
     return Draft(row=row, lines=preview.lines, current=None)
 
 

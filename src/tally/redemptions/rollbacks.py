@@ -98,7 +98,7 @@ def rollback(conn: Connection, what: Rollback, *, now: datetime) -> RolledBack |
 
     order = orders_repository.lock(conn, project_id, redemption["order_id"])
     assert order is not None  # a successful redemption always has its order
-    rollback_id = ids.new_id(ROLLBACK_ID_PREFIX)
+    rollback_id = ids.new_ordered_id(ROLLBACK_ID_PREFIX)
     # The first write: of two rollbacks racing for this redemption, one gets here first.
     if not repository.mark_rolled_back(conn, project_id, redemption["id"], rollback_id):
         return _refuse(conn, what, redemption, now)
@@ -109,7 +109,7 @@ def rollback(conn: Connection, what: Rollback, *, now: datetime) -> RolledBack |
     found = repository.by_ids(conn, project_id, stacked_ids)
     children = [found[child_id] for child_id in stacked_ids if child_id in found]
     given_back = children if stacked else [redemption]
-    child_ids = {row["id"]: ids.new_id(ROLLBACK_ID_PREFIX) for row in children}
+    child_ids = {row["id"]: ids.new_ordered_id(ROLLBACK_ID_PREFIX) for row in children}
     for child in children:
         repository.mark_rolled_back(conn, project_id, child["id"], child_ids[child["id"]])
     _give_back_uses(conn, project_id, given_back)
@@ -343,7 +343,7 @@ def _order_snapshot(order: Mapping[str, Any]) -> dict[str, Any]:
 def _refuse(conn: Connection, what: Rollback, redemption: Row, now: datetime) -> RollbackRefused:
     """A second rollback: record it as failed (BEHAVIOR 12.3); nothing else changes."""
     record = {
-        "id": ids.new_id(FAILED_ROLLBACK_ID_PREFIX),
+        "id": ids.new_ordered_id(FAILED_ROLLBACK_ID_PREFIX),
         "project_id": what.project_id,
         "object": "redemption_rollback",
         "parent_id": None,

@@ -121,8 +121,8 @@ def redeem(
         if what.customer is not None
         else None
     )
-    child_ids = [ids.new_id(REDEMPTION_ID_PREFIX) for _ in used]
-    parent_id = ids.new_id(REDEMPTION_ID_PREFIX) if len(used) > 1 else None
+    child_ids = [ids.new_ordered_id(REDEMPTION_ID_PREFIX) for _ in used]
+    parent_id = ids.new_ordered_id(REDEMPTION_ID_PREFIX) if len(used) > 1 else None
     row = final.row
     row.update(orders.with_cart(row, cart, validations.products_of(used)))
     status_sent = "status" in body.model_fields_set and body.status is not None
@@ -310,7 +310,7 @@ def _refuse(
         }
     order = preview.row
     record = {
-        "id": ids.new_id(FAILED_REDEMPTION_ID_PREFIX),
+        "id": ids.new_ordered_id(FAILED_REDEMPTION_ID_PREFIX),
         "project_id": what.project_id,
         "object": "redemption",
         "parent_id": None,
