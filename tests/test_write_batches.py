@@ -1,6 +1,7 @@
 """Group commit of the event loop's writes (SQLite, tally.web.batches): requests of one turn
 share one commit, each stays all or nothing, none is answered before the commit, and a
-batch whose transaction is lost has its requests run again, each written once."""
+batch whose transaction is lost (or undone by a request that failed) has its requests run
+again, each written once."""
 
 import asyncio
 import sqlite3
@@ -15,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from tally.db.engine import Database, before_commit
+from tally.db.engine import BatchLost, Database, before_commit
 from tally.web import batches as batches_module
 from tally.web.batches import MAX_REQUESTS, Batches
 from tally.web.runtime import Runtime
@@ -95,26 +96,105 @@ def test_a_batch_takes_at_most_its_share_and_the_rest_go_in_the_next(
     assert _committed(db) == list(range(1, MAX_REQUESTS + 3))
 
 
-def test_a_failed_request_leaves_nothing_and_the_others_of_its_batch_stay(db: Database) -> None:
-    def fails(conn: Connection) -> None:
-        _insert(10, 11)(conn)
-        # Work left for the commit by the failed request must not run either.
-        before_commit(conn, "later", _insert(12))
-        raise RuntimeError("refused")
+def _fails(conn: Connection) -> None:
+    _insert(10, 11)(conn)
+    # Work left for the commit by the failed request must not run either.
+    before_commit(conn, "later", _insert(12))
+    raise RuntimeError("refused")
 
-    def with_later_work(conn: Connection) -> int:
-        before_commit(conn, "later", _insert(21))
-        return _insert(20)(conn)
 
+def test_a_failed_request_undoes_its_batch_and_the_others_run_again(
+    db: Database, tmp_path: Path
+) -> None:
+    runs: list[int] = []
+
+    def counted(n: int, later: int | None = None) -> Callable[[Connection], int]:
+        def work(conn: Connection) -> int:
+            runs.append(n)
+            if later is not None:
+                before_commit(conn, "later", _insert(later))
+            return _insert(n)(conn)
+
+        return work
+
+    async def scenario() -> None:
+        runtime = Runtime(db, exports_dir=tmp_path)
+        first = asyncio.create_task(
+            run_transaction(runtime, counted(1, later=2), write=True, quick=True)
+        )
+        second = asyncio.create_task(run_transaction(runtime, _fails, write=True, quick=True))
+        third = asyncio.create_task(run_transaction(runtime, counted(20), write=True, quick=True))
+        assert await _soon(first) == 1
+        with pytest.raises(RuntimeError):
+            await _soon(second)
+        assert await _soon(third) == 20
+        # The first ran without a savepoint, and the second's failure undid it: it ran again
+        # (in the third's batch, which the failure had not touched), written once.
+        assert runs == [1, 20, 1]
+        assert _committed(db) == [1, 2, 20]
+        assert (runtime.batches.commits, runtime.batches.members) == (1, 2)
+
+    asyncio.run(scenario())
+
+
+def test_a_request_run_again_is_isolated_and_so_are_those_after_it(db: Database) -> None:
+    async def scenario() -> None:
+        batches = Batches(db)
+        first = batches.run(_insert(1))
+        again = batches.run(_insert(2), isolated=True)
+        # In a savepoint now: its failure undoes its own writes only.
+        with pytest.raises(RuntimeError):
+            batches.run(_fails)
+        await _soon(asyncio.gather(first[1], again[1]))
+        assert _committed(db) == [1, 2]
+        assert (batches.commits, batches.members) == (1, 2)
+
+    asyncio.run(scenario())
+
+
+def test_a_request_undone_once_is_not_undone_again_by_a_later_failure(
+    db: Database, tmp_path: Path
+) -> None:
+    runs: list[int] = []
+
+    def counted(conn: Connection) -> int:
+        runs.append(1)
+        return _insert(1)(conn)
+
+    async def fails_a_turn_later() -> None:
+        await asyncio.sleep(0)  # behind the first request's second run, in its batch
+        await run_transaction(runtime, _fails, write=True, quick=True)
+
+    async def scenario() -> None:
+        first = asyncio.create_task(run_transaction(runtime, counted, write=True, quick=True))
+        second = asyncio.create_task(run_transaction(runtime, _fails, write=True, quick=True))
+        third = asyncio.create_task(fails_a_turn_later())
+        assert await _soon(first) == 1
+        for failed in (second, third):
+            with pytest.raises(RuntimeError):
+                await _soon(failed)
+        # Undone by the second, run again isolated: the third's failure undid only itself.
+        assert runs == [1, 1]
+        assert _committed(db) == [1]
+
+    runtime = Runtime(db, exports_dir=tmp_path)
+    asyncio.run(scenario())
+
+
+def test_a_failure_without_a_savepoint_leaves_nothing_of_its_batch(db: Database) -> None:
     async def scenario() -> None:
         batches = Batches(db)
         first = batches.run(_insert(1))
         with pytest.raises(RuntimeError):
-            batches.run(fails)
-        last = batches.run(with_later_work)
-        await _soon(asyncio.gather(first[1], last[1]))
-        assert _committed(db) == [1, 20, 21]
-        assert (batches.commits, batches.members) == (1, 2)
+            batches.run(_fails)
+        with pytest.raises(BatchLost):
+            await _soon(first[1])  # to be run again by its caller
+        assert _committed(db) == []
+        assert batches.commits == 0
+        # The next request begins a batch of its own.
+        _, done = batches.run(_insert(3))
+        await _soon(done)
+        assert _committed(db) == [3]
 
     asyncio.run(scenario())
 

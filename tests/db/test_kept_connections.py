@@ -77,8 +77,8 @@ def test_the_writers_savepoints_journal_in_memory(tmp_path: Path) -> None:
             conn.exec_driver_sql("CREATE TABLE scratch (id INTEGER PRIMARY KEY, body TEXT)")
         kept = db.begin_batch()
         try:
-            db.in_batch(kept, lambda conn: conn.exec_driver_sql(fill))
-            in_batch = db.in_batch(kept, _rewrite)
+            db.in_batch(kept, lambda conn: conn.exec_driver_sql(fill), isolated=True)
+            in_batch = db.in_batch(kept, _rewrite, isolated=True)
         finally:
             db.end_batch(kept, commit=False)
         assert in_batch == []

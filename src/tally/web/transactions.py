@@ -64,7 +64,9 @@ async def run_transaction(
         if not write:
             return read_here(runtime, work)
         for attempt in range(1, _ATTEMPTS + 1):
-            joined = await _join_batch(runtime, work)
+            # Run again, the request is isolated: it was undone once by another's failure
+            # (tally.web.batches), or its batch was lost.
+            joined = await _join_batch(runtime, work, isolated=attempt > 1)
             if joined is None:
                 break  # waited out SQLite's busy timeout: queue on a thread
             result, committed = joined
@@ -79,7 +81,7 @@ async def run_transaction(
 
 
 async def _join_batch(
-    runtime: Runtime, work: Callable[[Connection], T]
+    runtime: Runtime, work: Callable[[Connection], T], *, isolated: bool = False
 ) -> "tuple[T, asyncio.Future[None]] | None":
     """``work`` run in the event loop's batch of writes (:mod:`tally.web.batches`), with
     the future of its commit; None when another writer held the database past SQLite's
@@ -92,7 +94,7 @@ async def _join_batch(
     0.65 s."""
 
     def once() -> "tuple[T, asyncio.Future[None]]":
-        return _attempts(runtime, lambda: runtime.batches.run(work))
+        return _attempts(runtime, lambda: runtime.batches.run(work, isolated=isolated))
 
     waiting = runtime.write_waiting
     await _room(runtime)
