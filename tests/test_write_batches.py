@@ -137,6 +137,24 @@ def test_a_failed_request_undoes_its_batch_and_the_others_run_again(
     asyncio.run(scenario())
 
 
+def test_a_request_refused_before_it_wrote_leaves_its_batch_be(db: Database) -> None:
+    def refused(conn: Connection) -> None:
+        conn.exec_driver_sql("SELECT count(*) FROM t").scalar()
+        raise LookupError("not found")
+
+    async def scenario() -> None:
+        batches = Batches(db)
+        first = batches.run(_insert(1))
+        with pytest.raises(LookupError):
+            batches.run(refused)
+        last = batches.run(_insert(2))
+        await _soon(asyncio.gather(first[1], last[1]))
+        assert _committed(db) == [1, 2]
+        assert (batches.commits, batches.members) == (1, 2)
+
+    asyncio.run(scenario())
+
+
 def test_a_request_run_again_is_isolated_and_so_are_those_after_it(db: Database) -> None:
     async def scenario() -> None:
         batches = Batches(db)

@@ -347,12 +347,12 @@ class Database:
         (:func:`before_commit`) done at its end: all of it stays, or none of it.
 
         ``isolated``: in a savepoint of its own, so that its failure undoes its writes
-        alone. Otherwise, when it fails, the whole transaction is rolled back, the other
-        requests' writes with it. A savepoint costs every request of a batch after the first
-        a copy of each page it changes that the batch had changed before it (the right-most
-        pages of every index it writes): redemptions and creates took 6-7% longer each
-        in process. Requests fail after writing seldom, and the others of their batch have
-        not been answered: they run again (:class:`tally.web.batches.Batches`).
+        alone. Otherwise, when it fails after writing, the whole transaction is rolled back,
+        the other requests' writes with it. A savepoint costs every request of a batch
+        after the first a copy of each page it changes that the batch had changed before it
+        (the right-most pages of every index it writes): redemptions and creates took 4-7%
+        longer each in process. Requests fail after writing seldom, and the others of their
+        batch have not been answered: they run again (:class:`tally.web.batches.Batches`).
 
         When it fails and the whole transaction is gone (rolled back here, or by SQLite
         after a full disk or an I/O error), :meth:`batch_lost` is true afterwards."""
@@ -360,31 +360,37 @@ class Database:
             with self._savepoint(kept) as conn:
                 return work(conn)
         conn, driver, info, _cache = kept
+        changes = driver.total_changes
         try:
             result = work(conn)
             pending = info.pop(_BEFORE_COMMIT, None)
             if pending:
                 for later in pending.values():
                     later(conn)
-            # A statement it left running (a cursor not read to its end) would fail the
-            # batch's commit, and every request of it again when run again: SQLite refuses
-            # a savepoint meanwhile, so this empty one fails the request that left it.
-            try:
-                driver.execute("SAVEPOINT done")
-                driver.execute("RELEASE done")
-            except BaseException:
-                del result  # the statement, if its result holds it, ends with it
-                raise
-            return result
         except BaseException as exc:
             _forget_work(info)
-            if driver.in_transaction:
+            # A request refused before it wrote anything (most are: not found, invalid)
+            # leaves the batch as it was.
+            if driver.in_transaction and driver.total_changes != changes:
                 driver.rollback()
             if isinstance(exc, (sa.exc.OperationalError, sqlite3.OperationalError)) and is_busy(
                 exc
             ):
                 raise WouldWait from exc
             raise
+        # A statement it left running (a cursor not read to its end) would fail the batch's
+        # commit, and every request of it again when run again: SQLite refuses a savepoint
+        # meanwhile, so this empty one fails the request that left it.
+        try:
+            driver.execute("SAVEPOINT done")
+            driver.execute("RELEASE done")
+        except BaseException:
+            del result  # the statement, if its result holds it, ends with it
+            _forget_work(info)
+            if driver.in_transaction:
+                driver.rollback()
+            raise
+        return result
 
     @contextmanager
     def _savepoint(self, kept: "_Kept") -> Iterator[Connection]:
