@@ -145,6 +145,35 @@ def test_the_gated_round_comes_after_catching_up(path: Path) -> None:
         db.dispose()
 
 
+def test_rounds_come_often_under_writes_and_seldom_without(path: Path) -> None:
+    db = Database(f"sqlite:///{path}", pool_size=1, background_checkpoints=True)
+    try:
+        assert db.checkpointer is not None
+        db.checkpointer.stop()
+        checkpointer = Checkpointer(
+            str(path), db._gate, interval=0.01, idle_interval=0.2, max_frames=10_000
+        )
+        checkpointer.start()
+        try:
+            _insert(db, 5)
+            _await_rounds(checkpointer, 1)
+            start = checkpointer.rounds
+            time.sleep(0.8)
+            # Idle: 10, 20, 40, 80, 160 ms, then every 200 ms, about 8 rounds; every 10 ms
+            # it would have been some 80 (fewer on a loaded machine, never as few as 20).
+            assert checkpointer.rounds - start < 20
+            idle = checkpointer.last
+            _insert(db, 5, start=5)
+            deadline = time.monotonic() + 10
+            while checkpointer.last == idle or checkpointer.last[2] < checkpointer.last[1]:
+                assert time.monotonic() < deadline, "the new writes were not copied"
+                time.sleep(0.01)
+        finally:
+            checkpointer.stop()
+    finally:
+        db.dispose()
+
+
 def _await_rounds(checkpointer: Checkpointer, rounds: int) -> None:
     deadline = time.monotonic() + 10
     while checkpointer.rounds < rounds:

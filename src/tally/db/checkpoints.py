@@ -24,7 +24,14 @@ CAUGHT_UP = 256
 
 
 class Checkpointer:
-    """Copies committed WAL frames into the database file every ``interval`` seconds.
+    """Copies committed WAL frames into the database file every ``interval`` seconds while
+    there are writes, and less often (up to every ``idle_interval`` seconds) while there are
+    none.
+
+    Often, because the copy runs on the same core as the requests and takes its share of
+    it: a request that waits while a round runs waits longer. Redemptions at 50 concurrent
+    requests (in process) had a p99 of 57 ms with a round every 0.25 s, and 48 ms with one
+    every 0.05 s (over HTTP: 63-73 ms and 58-60 ms), for 1-2% fewer requests a second.
 
     A PASSIVE checkpoint never blocks writers, but under steady writes it never catches up
     either, and a WAL that is never wholly copied never starts over: it would grow without
@@ -43,12 +50,14 @@ class Checkpointer:
         path: str,
         write_gate: Callable[[], AbstractContextManager[object]],
         *,
-        interval: float = 0.25,
+        interval: float = 0.05,
+        idle_interval: float = 0.5,
         max_frames: int = 4000,
     ) -> None:
         self._path = path
         self._write_gate = write_gate
         self._interval = interval
+        self._idle_interval = max(idle_interval, interval)
         self._max_frames = max_frames
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="tally-checkpoints", daemon=True)
@@ -88,12 +97,18 @@ class Checkpointer:
 
     def _run(self) -> None:
         conn = self._connect()
+        wait = self._interval
         try:
-            while not self._stop.wait(self._interval):
+            while not self._stop.wait(wait):
+                seen = self.last
                 try:
                     self._round(conn)
                 except sqlite3.Error as exc:
                     logger.warning("WAL checkpoint failed: %s", exc)
+                # Nothing written since the last round: wait twice as long, up to the
+                # idle interval; anything written: back to the short one.
+                idle = self.last == seen
+                wait = min(wait * 2, self._idle_interval) if idle else self._interval
         finally:
             conn.close()
 
