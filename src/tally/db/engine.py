@@ -124,6 +124,15 @@ def before_commit(conn: Connection, key: str, work: Callable[[Connection], None]
     conn.info.setdefault(_BEFORE_COMMIT, {})[key] = work
 
 
+def _run_before_commit(conn: Connection, info: dict[Any, Any]) -> None:
+    """The work left for the commit (:func:`before_commit`), done now: just before the
+    commit, or at the end of a request's part of a batch."""
+    pending = info.pop(_BEFORE_COMMIT, None)
+    if pending:
+        for later in pending.values():
+            later(conn)
+
+
 def _forget_work(info: dict[Any, Any]) -> None:
     """A connection's info lives with the DBAPI connection: drop whatever a failed
     transaction left there (pending work, buffered counter deltas)."""
@@ -134,10 +143,7 @@ def _forget_work(info: dict[Any, Any]) -> None:
 def _commit_kept(conn: Connection, driver: Any, info: dict[Any, Any]) -> None:
     """End a kept connection's transaction begun on the driver: the work it left for
     the commit, then the commit, through SQLAlchemy if a statement made it begin too."""
-    pending = info.pop(_BEFORE_COMMIT, None)
-    if pending:
-        for work in pending.values():
-            work(conn)
+    _run_before_commit(conn, info)
     if conn.in_transaction():
         conn.commit()
     else:
@@ -363,10 +369,7 @@ class Database:
         changes = driver.total_changes
         try:
             result = work(conn)
-            pending = info.pop(_BEFORE_COMMIT, None)
-            if pending:
-                for later in pending.values():
-                    later(conn)
+            _run_before_commit(conn, info)
         except BaseException as exc:
             _forget_work(info)
             # A request refused before it wrote anything (most are: not found, invalid)
@@ -398,10 +401,7 @@ class Database:
         driver.execute("SAVEPOINT request")
         try:
             yield conn
-            pending = info.pop(_BEFORE_COMMIT, None)
-            if pending:
-                for later in pending.values():
-                    later(conn)
+            _run_before_commit(conn, info)
             driver.execute("RELEASE request")
         except BaseException as exc:
             _forget_work(info)
@@ -523,12 +523,12 @@ class Database:
           scan through a map would count the whole file in the process's resident memory.
         - The reader refuses every write (``query_only``): its read cache
           (:mod:`tally.db.read_cache`) takes any change to come from another connection.
-        - The writer keeps its statement journals in memory (``temp_store``). Each request
-          of a batch runs in a savepoint (:mod:`tally.web.batches`), and a savepoint journals
-          every page it changes that the batch had changed before it: past 64 KiB SQLite
-          spills that journal to a temporary file, created, written and deleted by every
-          batch (redemptions: half of all page writes, 4-5% of a request's time in process).
-          The journal holds at most the pages one batch of quick writes changes.
+        - The writer keeps its statement journals in memory (``temp_store``). A savepoint
+          (an isolated request of a batch, see :meth:`in_batch`) journals every page it
+          changes that the batch had changed before it: past 64 KiB SQLite spills that
+          journal to a temporary file, created, written and deleted each time (when every
+          request had a savepoint: half of a redemption's page writes, 4-5% of its time in
+          process). The journal holds at most the pages one batch of quick writes changes.
         """
         if not self.is_sqlite:
             return
@@ -545,8 +545,7 @@ class Database:
         with conn.begin():
             _forget_work(conn.info)
             yield conn
-            for work in conn.info.pop(_BEFORE_COMMIT, {}).values():
-                work(conn)
+            _run_before_commit(conn, conn.info)
 
     def dispose(self) -> None:
         if self._checkpointer is not None:

@@ -9,12 +9,12 @@ each create writes them all again, and the checkpoint copies them all again.
 
 Each request stays all or nothing, and is answered only after the commit, so no client
 hears of a write that could still be lost. A request runs without a savepoint of its own
-(one costs 6-7% of a redemption or a create, see :meth:`Database.in_batch`): when it fails,
-the batch's whole transaction is rolled back, and each request of it that had succeeded
-is run again from the start, as a request that lost a race is. So is each request of a
-batch whose transaction is lost otherwise (its commit failed, or SQLite rolled it back after
-an I/O error). A request run again is isolated, in a savepoint, and so is every request that
-joins its batch after it: another's failure can undo it only once.
+(one costs 4-7% of a redemption or a create, see :meth:`Database.in_batch`): when it fails
+after writing, the batch's whole transaction is rolled back, and each request of it that
+had succeeded is run again from the start, as a request that lost a race is. So is each
+request of a batch whose transaction is lost otherwise (its commit failed, or SQLite rolled
+it back after an I/O error). A request run again is isolated, in a savepoint, and so is
+every request that joins its batch after it: another's failure can undo it only once.
 """
 
 import asyncio
