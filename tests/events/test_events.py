@@ -73,6 +73,8 @@ def test_order_changes_emit_numbered_events_with_the_order_as_it_was(client: App
     assert created["data"]["customer"]["source_id"] == "ev-cust"
     assert created["data"]["referrer"]["source_id"] == "ev-ref"
     assert created["data"]["redemption"] is None
+    # Both order events show the order exactly as the response printed it.
+    assert created["data"]["order"] == order == first[3]["data"]["order"]
     assert created["event_source"] == {
         "channel": "API",
         "api_key": {"name": "default", "app_id": client.project.app_id},
@@ -98,6 +100,7 @@ def test_order_changes_emit_numbered_events_with_the_order_as_it_was(client: App
     ]
     assert [event["sequence"] for event in later] == [1, 2, 3, 4, 5, 6, 7]
     assert later[3]["data"]["order"]["status"] == "CANCELED"
+    assert later[2]["data"]["order"] == later[3]["data"]["order"] == response.json()
     assert later[4]["data"]["order"]["metadata"] == {"a": 1}
     # Another order starts its own sequence.
     other, _ = create_order(client, {"source_id": "ev-2", "amount": 100})

@@ -4,6 +4,8 @@ built from the rows as the request leaves them."""
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from tally.customers.presenter import customer_json
 from tally.events.recorder import Pending
 from tally.orders.presenter import order_json
@@ -42,17 +44,18 @@ def data(
     event: Pending,
     customers: Mapping[str, Mapping[str, Any]],
     causes: Mapping[str, Mapping[str, Any]],
-    printed: dict[str, dict[str, Any]],
+    printed: dict[str, Any],
 ) -> dict[str, Any]:
     """The event's ``data``; ``customers`` by id (as the request left them), ``causes`` the
-    redemption behind each order's events; ``printed``: orders as JSON by id, filled as
-    they are printed (a request's order events all show the order as it left it)."""
+    redemption behind each order's events; ``printed``: orders as JSON by id (or as
+    :class:`orjson.Fragment`, serialised already), filled as they are printed (a request's
+    order events all show the order as it left it)."""
     if event.type.startswith("customer.order."):
         order = event.order
         assert order is not None
         cause = causes.get(order["id"])
         if order["id"] not in printed:
-            printed[order["id"]] = order_json(order)
+            printed[order["id"]] = orjson.Fragment(orjson.dumps(order_json(order)))
         return {
             "customer": _simple(customers, order["customer_id"]),
             "referrer": _simple(customers, order["referrer_id"]),

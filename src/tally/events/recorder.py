@@ -82,6 +82,9 @@ class Recorder:
     # Customers this request created or changed, as it left them: their events show them
     # at that moment, and the events of their orders need not read them again.
     customers: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    # Orders as JSON by id, as the request left them: printed once for the response (see
+    # order_printed) or for the first event that shows them, and shown by all the others.
+    printed: dict[str, Any] = field(default_factory=dict)
 
 
 _current: ContextVar[Recorder | None] = ContextVar("tally_events", default=None)
@@ -113,6 +116,14 @@ def order_saved(
     status = after["status"]
     if status in STATUS_EVENTS and (before is None or before["status"] != status):
         recorder.events.append(Pending(STATUS_EVENTS[status], project_id, now, order=after))
+
+
+def order_printed(order: Mapping[str, Any], printed: Mapping[str, Any]) -> None:
+    """The request's response prints ``order`` as ``printed``, as it leaves it: its events
+    show that JSON rather than print it again."""
+    recorder = _current.get()
+    if recorder is not None:
+        recorder.printed[order["id"]] = printed
 
 
 def customer_saved(

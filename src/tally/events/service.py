@@ -7,6 +7,7 @@ Keyword-only functions over one connection; the caller owns the transaction.
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy.engine import Connection
 
 from tally import ids
@@ -45,7 +46,8 @@ def write(conn: Connection, recorder: Recorder) -> None:
     unread = wanted - people.keys()
     if unread:
         people.update(common.by_ids(conn, customers, project_id, unread))
-    printed: dict[str, dict[str, Any]] = {}
+    # Each order's JSON serialised once, however many events show it.
+    printed = {key: orjson.Fragment(orjson.dumps(json)) for key, json in recorder.printed.items()}
     rows: list[dict[str, Any]] = []
     for event, (entity_id, order_id, customer_id), sequence in zip(
         pending, subjects, sequences, strict=True

@@ -1,12 +1,14 @@
 """HTTP routes of /v1/orders: parse, call one service function, shape the response."""
 
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import Response
 
 from tally.clock import utcnow
 from tally.errors import invalid_payload
+from tally.events import recorder
 from tally.exports.endpoints import schedule as schedule_export
 from tally.exports.schemas import ExportOut, OrdersExportCreate
 from tally.orders import presenter, service
@@ -33,6 +35,13 @@ CreateBody = Annotated[OrderCreate | None, Body()]
 UpdateBody = Annotated[OrderUpdate | None, Body()]
 
 
+def _printed(order: Mapping[str, Any]) -> dict[str, Any]:
+    """The response to a write of ``order``: the JSON its events show too."""
+    printed = presenter.order_json(order)
+    recorder.order_printed(order, printed)
+    return printed
+
+
 @router.post("", responses={200: {"model": OrderOut}}, operation_id="create-order")
 async def create_order(
     request: Request, project_id: ProjectId, body: CreateBody = None
@@ -41,7 +50,7 @@ async def create_order(
     payload = body or OrderCreate()
     return await respond(
         request,
-        lambda conn: presenter.order_json(
+        lambda conn: _printed(
             service.create(conn, project_id=project_id, body=payload, now=utcnow())
         ),
         write=True,
@@ -112,7 +121,7 @@ async def update_order(
     payload = body or OrderUpdate()
     return await respond(
         request,
-        lambda conn: presenter.order_json(
+        lambda conn: _printed(
             service.update(conn, project_id=project_id, ref=orderId, body=payload, now=utcnow())
         ),
         write=True,

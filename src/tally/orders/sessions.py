@@ -10,6 +10,7 @@ Nothing here writes.
 """
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from sqlalchemy.engine import Connection
 
@@ -53,6 +54,12 @@ class OrderSession:
         """The locks as the client named them, read from nothing: what requests of one
         process queue on, in one order (ids, then redemptions, then source_ids) so that two
         requests never wait for each other's second name."""
+        return list(self._named)
+
+    @cached_property
+    def _named(self) -> tuple[Lock, ...]:
+        # Asked for three times a request (queue, file locks, found): made once. The session
+        # is frozen, so what it names cannot change.
         found: dict[str, Lock] = {}
         for ref in (*self.order_ids, *self.refs, *self.source_ids):
             is_id = ref.startswith(f"{ORDER_ID_PREFIX}_") and ref not in self.source_ids
@@ -61,13 +68,13 @@ class OrderSession:
         for redemption_id in self.redemption_ids:
             lock = Lock(f"r:{redemption_id}", redemption_id, "redemption")
             found.setdefault(lock.name, lock)
-        return sorted(found.values(), key=lambda lock: lock.name)
+        return tuple(sorted(found.values(), key=lambda lock: lock.name))
 
     def found(self, conn: Connection) -> list[Lock]:
         """The locks the database adds to :meth:`named`: the id of each order named by its
         source_id, and the order of each redemption. Read once the named locks are held:
         an order with a held source_id cannot appear or change its id meanwhile."""
-        named = {lock.name for lock in self.named()}
+        named = {lock.name for lock in self._named}
         found: dict[str, Lock] = {}
         if len(self.source_ids) > 1:  # an import's step: one statement for them all
             ids = repository.ids_by_source_id(conn, self.project_id, set(self.source_ids))

@@ -149,6 +149,8 @@ async def _holding_files(
     held: list[int] = []
 
     def take(locks: list[Lock]) -> None:
+        if not locks:
+            return  # most often: a new order, whose source_id names nothing stored yet
         # A transaction run again (it lost a race, or found the write lock taken) takes
         # the locks it found again: those it holds already are its own, not taken.
         pairs = zip(_numbers(session, locks), locks, strict=True)
