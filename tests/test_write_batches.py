@@ -418,3 +418,95 @@ def test_a_request_cancelled_while_it_waits_for_the_commit_leaves_the_others_be(
         assert _committed(db) == [1, 2]
 
     asyncio.run(scenario())
+
+
+def _leaves(id_: int, later: int, runs: list[int]) -> Callable[[Connection], int]:
+    """Inserts ``id_`` and leaves the insert of ``later`` for the commit (the last left
+    under one key wins); each time that work is done, ``runs`` hears of it."""
+
+    def done_later(conn: Connection) -> None:
+        runs.append(later)
+        _insert(later)(conn)
+
+    def work(conn: Connection) -> int:
+        before_commit(conn, "later", done_later)
+        return _insert(id_)(conn)
+
+    return work
+
+
+def test_the_work_a_batch_leaves_for_its_commit_is_done_once_at_the_commit(
+    db: Database,
+) -> None:
+    runs: list[int] = []
+
+    async def scenario() -> None:
+        batches = Batches(db)
+        joined = [batches.run(_leaves(n, 100 + n, runs)) for n in (1, 2, 3)]
+        assert runs == []  # not after each request: once, for them all
+        await _soon(asyncio.gather(*(done for _, done in joined)))
+        assert runs == [103]
+        assert _committed(db) == [1, 2, 3, 103]
+
+    asyncio.run(scenario())
+
+
+def test_a_request_refused_before_it_wrote_keeps_the_work_left_by_the_others(
+    db: Database,
+) -> None:
+    runs: list[int] = []
+
+    def refused(conn: Connection) -> None:
+        raise LookupError("not found")
+
+    async def scenario() -> None:
+        batches = Batches(db)
+        first = batches.run(_leaves(1, 12, runs))
+        with pytest.raises(LookupError):
+            batches.run(refused)
+        last = batches.run(_insert(2))
+        await _soon(asyncio.gather(first[1], last[1]))
+        assert _committed(db) == [1, 2, 12]
+
+    asyncio.run(scenario())
+
+
+def test_a_request_that_failed_leaving_work_undoes_its_batch(db: Database) -> None:
+    """It wrote no row, but what it left for the commit is in the batch now: the batch is
+    undone, and its other requests run again (BatchLost)."""
+
+    def left_then_failed(conn: Connection) -> None:
+        before_commit(conn, "later", _insert(12))
+        raise RuntimeError("refused")
+
+    async def scenario() -> None:
+        batches = Batches(db)
+        first = batches.run(_insert(1))
+        with pytest.raises(RuntimeError):
+            batches.run(left_then_failed)
+        with pytest.raises(BatchLost):
+            await _soon(first[1])
+        assert _committed(db) == []
+        # The next batch starts with nothing left over from the undone one.
+        _, done = batches.run(_insert(2))
+        await _soon(done)
+        assert _committed(db) == [2]
+
+    asyncio.run(scenario())
+
+
+def test_an_isolated_request_undone_keeps_the_work_left_before_it(db: Database) -> None:
+    runs: list[int] = []
+
+    async def scenario() -> None:
+        batches = Batches(db)
+        first = batches.run(_leaves(1, 12, runs))
+        with pytest.raises(RuntimeError):
+            # Undoes its own writes and work only, not the work the first left.
+            batches.run(_fails, isolated=True)
+        again = batches.run(_insert(2))  # isolated too, and kept
+        await _soon(asyncio.gather(first[1], again[1]))
+        assert runs == [12]
+        assert _committed(db) == [1, 2, 12]
+
+    asyncio.run(scenario())

@@ -116,12 +116,18 @@ def _configure_sqlite(engine: Engine, begin_mode: str, autocheckpoint: bool) -> 
 
 
 _BEFORE_COMMIT = "tally.before_commit"
+# How many times work was left for the commit on a connection: a request of a batch that
+# failed having left some has changed the batch, even if it wrote no row.
+_LEFT = "tally.work_left"
 
 
 def before_commit(conn: Connection, key: str, work: Callable[[Connection], None]) -> None:
     """Run ``work`` once, just before this transaction commits (the last registration under
-    ``key`` wins). Lets repeated small writes in one request become one statement."""
-    conn.info.setdefault(_BEFORE_COMMIT, {})[key] = work
+    ``key`` wins). Lets repeated small writes in one request, or in the requests of one
+    batch, become one statement."""
+    info = conn.info
+    info.setdefault(_BEFORE_COMMIT, {})[key] = work
+    info[_LEFT] = info.get(_LEFT, 0) + 1
 
 
 def _run_before_commit(conn: Connection, info: dict[Any, Any]) -> None:
@@ -349,8 +355,9 @@ class Database:
         return kept
 
     def in_batch(self, kept: "_Kept", work: Callable[[Connection], T], *, isolated: bool) -> T:
-        """``work`` in the batch ``kept``, with the work it left for the commit
-        (:func:`before_commit`) done at its end: all of it stays, or none of it.
+        """``work`` in the batch ``kept``: all of it stays, or none of it. The work it left
+        for the commit (:func:`before_commit`) is done with that of the batch's other
+        requests, at the batch's commit (:meth:`end_batch`).
 
         ``isolated``: in a savepoint of its own, so that its failure undoes its writes
         alone. Otherwise, when it fails after writing, the whole transaction is rolled back,
@@ -367,15 +374,18 @@ class Database:
                 return work(conn)
         conn, driver, info, _cache = kept
         changes = driver.total_changes
+        left = info.get(_LEFT, 0)
         try:
+            # The work it leaves for the commit (counter changes) is done once for the whole
+            # batch, at its commit: one statement instead of one a request.
             result = work(conn)
-            _run_before_commit(conn, info)
         except BaseException as exc:
-            _forget_work(info)
             # A request refused before it wrote anything (most are: not found, invalid)
-            # leaves the batch as it was.
-            if driver.in_transaction and driver.total_changes != changes:
-                driver.rollback()
+            # leaves the batch as it was, the work its others left for the commit included.
+            if driver.total_changes != changes or info.get(_LEFT, 0) != left:
+                _forget_work(info)
+                if driver.in_transaction:
+                    driver.rollback()
             if isinstance(exc, (sa.exc.OperationalError, sqlite3.OperationalError)) and is_busy(
                 exc
             ):
@@ -398,6 +408,9 @@ class Database:
     @contextmanager
     def _savepoint(self, kept: "_Kept") -> Iterator[Connection]:
         conn, driver, info, _cache = kept
+        # What the batch's requests before it left for the commit is done first: undoing
+        # this request must not forget it.
+        _run_before_commit(conn, info)
         driver.execute("SAVEPOINT request")
         try:
             yield conn
@@ -429,16 +442,19 @@ class Database:
         """Commit (or roll back) the batch ``kept`` and hand the write gate on. A failed
         commit is rolled back, then raised; a batch SQLite already rolled back raises
         :class:`BatchLost`."""
-        conn, driver, _info, _cache = kept
+        conn, driver, info, _cache = kept
         try:
             if not commit:
+                _forget_work(info)
                 _roll_back_kept(conn, driver)
             elif not driver.in_transaction:
+                _forget_work(info)
                 _roll_back_kept(conn, driver)  # SQLAlchemy's account of it too
                 raise BatchLost("the transaction was rolled back before its commit")
             else:
-                _commit_kept(conn, driver, {})
+                _commit_kept(conn, driver, info)
         except BaseException:
+            _forget_work(info)
             _roll_back_kept(conn, driver)
             raise
         finally:

@@ -116,7 +116,7 @@ _DELTAS = "tally.counter_deltas"
 
 def bump(conn: Connection, project_id: str, name: str, delta: int) -> None:
     """Add ``delta`` to a counter when the transaction commits: all of a request's changes
-    to a project's counters go out as one statement."""
+    to a project's counters go out as one statement (on SQLite, all of a batch's)."""
     if name not in COUNTED:
         raise ValueError(f"unknown counter {name}")
     deltas: dict[str, dict[str, int]] = conn.info.setdefault(_DELTAS, {})
