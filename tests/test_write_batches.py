@@ -60,6 +60,21 @@ def _insert(*ids: int) -> Callable[[Connection], int]:
     return work
 
 
+def _leaves(id_: int, later: int, runs: list[int]) -> Callable[[Connection], int]:
+    """Inserts ``id_`` and leaves the insert of ``later`` for the commit (the last left
+    under one key wins); each time that work is done, ``runs`` hears of it."""
+
+    def done_later(conn: Connection) -> None:
+        runs.append(later)
+        _insert(later)(conn)
+
+    def work(conn: Connection) -> int:
+        before_commit(conn, "later", done_later)
+        return _insert(id_)(conn)
+
+    return work
+
+
 def test_the_writes_of_one_turn_share_one_commit_and_wait_for_it(db: Database) -> None:
     async def scenario() -> None:
         batches = Batches(db)
@@ -138,18 +153,22 @@ def test_a_failed_request_undoes_its_batch_and_the_others_run_again(
 
 
 def test_a_request_refused_before_it_wrote_leaves_its_batch_be(db: Database) -> None:
+    """Its batch keeps the others' writes, and the work they left for the commit."""
+    runs: list[int] = []
+
     def refused(conn: Connection) -> None:
         conn.exec_driver_sql("SELECT count(*) FROM t").scalar()
         raise LookupError("not found")
 
     async def scenario() -> None:
         batches = Batches(db)
-        first = batches.run(_insert(1))
+        first = batches.run(_leaves(1, 12, runs))
         with pytest.raises(LookupError):
             batches.run(refused)
         last = batches.run(_insert(2))
         await _soon(asyncio.gather(first[1], last[1]))
-        assert _committed(db) == [1, 2]
+        assert runs == [12]
+        assert _committed(db) == [1, 2, 12]
         assert (batches.commits, batches.members) == (1, 2)
 
     asyncio.run(scenario())
@@ -420,21 +439,6 @@ def test_a_request_cancelled_while_it_waits_for_the_commit_leaves_the_others_be(
     asyncio.run(scenario())
 
 
-def _leaves(id_: int, later: int, runs: list[int]) -> Callable[[Connection], int]:
-    """Inserts ``id_`` and leaves the insert of ``later`` for the commit (the last left
-    under one key wins); each time that work is done, ``runs`` hears of it."""
-
-    def done_later(conn: Connection) -> None:
-        runs.append(later)
-        _insert(later)(conn)
-
-    def work(conn: Connection) -> int:
-        before_commit(conn, "later", done_later)
-        return _insert(id_)(conn)
-
-    return work
-
-
 def test_the_work_a_batch_leaves_for_its_commit_is_done_once_at_the_commit(
     db: Database,
 ) -> None:
@@ -447,26 +451,6 @@ def test_the_work_a_batch_leaves_for_its_commit_is_done_once_at_the_commit(
         await _soon(asyncio.gather(*(done for _, done in joined)))
         assert runs == [103]
         assert _committed(db) == [1, 2, 3, 103]
-
-    asyncio.run(scenario())
-
-
-def test_a_request_refused_before_it_wrote_keeps_the_work_left_by_the_others(
-    db: Database,
-) -> None:
-    runs: list[int] = []
-
-    def refused(conn: Connection) -> None:
-        raise LookupError("not found")
-
-    async def scenario() -> None:
-        batches = Batches(db)
-        first = batches.run(_leaves(1, 12, runs))
-        with pytest.raises(LookupError):
-            batches.run(refused)
-        last = batches.run(_insert(2))
-        await _soon(asyncio.gather(first[1], last[1]))
-        assert _committed(db) == [1, 2, 12]
 
     asyncio.run(scenario())
 
