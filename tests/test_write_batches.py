@@ -218,17 +218,27 @@ def test_a_request_undone_once_is_not_undone_again_by_a_later_failure(
     asyncio.run(scenario())
 
 
-def test_a_failure_without_a_savepoint_leaves_nothing_of_its_batch(db: Database) -> None:
+def _left_then_failed(conn: Connection) -> None:
+    """Fails having written no row, but with work left for the commit: that work is in the
+    batch now, so the batch is undone as if it had written."""
+    before_commit(conn, "later", _insert(12))
+    raise RuntimeError("refused")
+
+
+@pytest.mark.parametrize("failing", [_fails, _left_then_failed], ids=["wrote", "left-work"])
+def test_a_failure_without_a_savepoint_leaves_nothing_of_its_batch(
+    db: Database, failing: Callable[[Connection], None]
+) -> None:
     async def scenario() -> None:
         batches = Batches(db)
         first = batches.run(_insert(1))
         with pytest.raises(RuntimeError):
-            batches.run(_fails)
+            batches.run(failing)
         with pytest.raises(BatchLost):
             await _soon(first[1])  # to be run again by its caller
         assert _committed(db) == []
         assert batches.commits == 0
-        # The next request begins a batch of its own.
+        # The next request begins a batch of its own, with nothing left over.
         _, done = batches.run(_insert(3))
         await _soon(done)
         assert _committed(db) == [3]
@@ -451,30 +461,6 @@ def test_the_work_a_batch_leaves_for_its_commit_is_done_once_at_the_commit(
         await _soon(asyncio.gather(*(done for _, done in joined)))
         assert runs == [103]
         assert _committed(db) == [1, 2, 3, 103]
-
-    asyncio.run(scenario())
-
-
-def test_a_request_that_failed_leaving_work_undoes_its_batch(db: Database) -> None:
-    """It wrote no row, but what it left for the commit is in the batch now: the batch is
-    undone, and its other requests run again (BatchLost)."""
-
-    def left_then_failed(conn: Connection) -> None:
-        before_commit(conn, "later", _insert(12))
-        raise RuntimeError("refused")
-
-    async def scenario() -> None:
-        batches = Batches(db)
-        first = batches.run(_insert(1))
-        with pytest.raises(RuntimeError):
-            batches.run(left_then_failed)
-        with pytest.raises(BatchLost):
-            await _soon(first[1])
-        assert _committed(db) == []
-        # The next batch starts with nothing left over from the undone one.
-        _, done = batches.run(_insert(2))
-        await _soon(done)
-        assert _committed(db) == [2]
 
     asyncio.run(scenario())
 
