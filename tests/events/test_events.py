@@ -3,6 +3,7 @@ per order, in the spec's payload shapes; none from imports or from a request tha
 back; GET /v1/events pages without gaps or repeats, even past a transaction still running
 (PostgreSQL); the customer activity; other projects see nothing."""
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,12 @@ from support.db import snapshot
 from support.inprocess import AppClient
 from support.polling import wait_until_finished
 from support.spec import assert_matches
+from tally.customers.schemas import CustomerRef
+from tally.events import service as events_service
+from tally.events import tables
+from tally.events.recorder import Source, recording
+from tally.orders import service as orders
+from tally.orders.schemas import OrderCreate, OrderUpdate
 
 
 def events(client: AppClient, **params: Any) -> list[dict[str, Any]]:
@@ -211,6 +218,92 @@ def test_imports_emit_no_events(client: AppClient) -> None:
     assert action["status"] == "DONE", action
     assert client.get("/v1/orders/imp-2").status_code == 200
     assert events(client) == []
+
+
+def test_the_order_events_of_one_request_store_their_data_once(client: AppClient) -> None:
+    """A paid create's customer.order.created and .paid show the same data: stored in the
+    first, named by the second, and put back by every reader, in pages with the first and
+    in pages without it."""
+    order, _ = create_order(
+        client,
+        {"source_id": "once-1", "amount": 700, "status": "PAID", "customer": {"source_id": "o"}},
+    )
+    customer_created, created, paid = events(client)
+    assert (created["type"], paid["type"]) == ("customer.order.created", "customer.order.paid")
+    assert paid["data"] == created["data"] and created["data"]["order"] == order
+    stored_events = tables.events
+    with client.db.transaction(write=False) as conn:
+        stored = {
+            row.id: (row.data, row.same_data_as)
+            for row in conn.execute(
+                sa.select(stored_events.c.id, stored_events.c.data, stored_events.c.same_data_as)
+            )
+        }
+    assert stored == {
+        customer_created["id"]: (customer_created["data"], None),
+        created["id"]: (created["data"], None),
+        paid["id"]: (None, created["id"]),
+    }
+    assert events(client, type="customer.order.paid") == [paid]
+    assert client.get(f"/v1/events/{paid['id']}").json() == paid
+    newest = client.get("/v1/customers/o/activity", params={"limit": 1}).json()["data"]
+    assert [(a["id"], a["data"]["data"]) for a in newest] == [(paid["id"], created["data"])]
+    # Data that differs is never shared: another request's events of the same order.
+    client.put(f"/v1/orders/{order['id']}", json={"status": "CANCELED"})
+    updated, canceled = events(client, order_id=order["id"])[2:]
+    assert updated["data"] == canceled["data"] != created["data"]
+    with client.db.transaction(write=False) as conn:
+        shared = dict(
+            conn.execute(
+                sa.select(stored_events.c.id, stored_events.c.same_data_as).where(
+                    stored_events.c.id.in_([updated["id"], canceled["id"]])
+                )
+            ).all()
+        )
+    assert shared == {updated["id"]: None, canceled["id"]: updated["id"]}
+
+
+def test_order_events_of_one_request_that_differ_keep_their_own_data(client: AppClient) -> None:
+    """One recording that saves an order twice, the second time with a customer: its
+    events show different customers, so none of them shows another's stored data."""
+    now = datetime.now(UTC)
+    project_id = client.project.project_id
+    with (
+        client.db.transaction(write=True) as conn,
+        recording(Source("API", None, "v-twice")) as recorder,
+    ):
+        order = orders.create(
+            conn,
+            project_id=project_id,
+            body=OrderCreate(source_id="twice", amount=10, status="PAID"),
+            now=now,
+        )
+        orders.update(
+            conn,
+            project_id=project_id,
+            ref=order["id"],
+            body=OrderUpdate(customer=CustomerRef(source_id="later")),
+            now=now,
+        )
+        events_service.write(conn, recorder)
+    found = events(client, order_id=order["id"])
+    assert types(found) == [
+        "customer.order.created",
+        "customer.order.paid",
+        "customer.order.updated",
+    ]
+    assert found[0]["data"] == found[1]["data"] != found[2]["data"]
+    assert found[2]["data"]["customer"]["source_id"] == "later"
+    stored_events = tables.events
+    with client.db.transaction(write=False) as conn:
+        shared = dict(
+            conn.execute(
+                sa.select(stored_events.c.id, stored_events.c.same_data_as).where(
+                    stored_events.c.order_id == order["id"]
+                )
+            ).all()
+        )
+    assert shared == {found[0]["id"]: None, found[1]["id"]: found[0]["id"], found[2]["id"]: None}
 
 
 def test_listing_pages_and_filters(client: AppClient) -> None:

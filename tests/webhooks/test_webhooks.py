@@ -128,6 +128,8 @@ def test_each_event_reaches_each_endpoint_that_wants_it_once(hooks: AppClient) -
         assert request.headers["X-Tally-Delivery-Id"] == request.json["id"]
     assert paid[0].path == "/paid?x=1"
     assert paid[0].json["type"] == "customer.order.paid"
+    # Sent without the created event whose stored data it shows: read back all the same.
+    assert paid[0].json["data"] == by_type["customer.order.created"].json["data"]
     check_signatures(paid_hook["secret"], paid[0])
 
     wait_for(
@@ -142,8 +144,11 @@ def test_each_event_reaches_each_endpoint_that_wants_it_once(hooks: AppClient) -
 
 def test_a_delivery_is_retried_until_it_lands(hooks: AppClient) -> None:
     with receiver(statuses=[500, 502, 503, 200]) as flaky:
-        hook = add_webhook(hooks, flaky.url(), ["customer.order.created"])
-        assert hooks.post("/v1/orders", json={"amount": 10}).status_code == 200
+        # The paid event: its data is stored once, in the created event (not sent here),
+        # and each retry's claim reads it back.
+        hook = add_webhook(hooks, flaky.url(), ["customer.order.paid"])
+        sent = hooks.post("/v1/orders", json={"amount": 10, "status": "PAID"})
+        assert sent.status_code == 200
         tries = flaky.wait_for(4)
         time.sleep(0.3)
         assert len(flaky.received) == 4
@@ -152,6 +157,7 @@ def test_a_delivery_is_retried_until_it_lands(hooks: AppClient) -> None:
     assert [t.headers["X-Tally-Delivery-Attempt"] for t in tries] == ["1", "2", "3", "4"]
     # The same body every time; only the signature's time may differ.
     assert len({t.body for t in tries}) == 1
+    assert tries[0].json["data"]["order"] == sent.json()
     wait_for(
         lambda: statuses(hooks, hook["id"]) == ["SUCCEEDED"],
         "the delivery was not recorded as succeeded",

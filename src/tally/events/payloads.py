@@ -40,6 +40,12 @@ def subject(event: Pending) -> tuple[str, str | None, str | None]:
     return event.customer["id"], None, event.customer["id"]
 
 
+def shows_order(event: Pending) -> bool:
+    """Whether the event's data is its order's: every customer.order.* event of one order
+    in one request shows the same data."""
+    return event.type.startswith("customer.order.")
+
+
 def data(
     event: Pending,
     customers: Mapping[str, Mapping[str, Any]],
@@ -50,7 +56,7 @@ def data(
     redemption behind each order's events; ``printed``: orders as JSON by id (or as
     :class:`orjson.Fragment`, serialised already), filled as they are printed (a request's
     order events all show the order as it left it)."""
-    if event.type.startswith("customer.order."):
+    if shows_order(event):
         order = event.order
         assert order is not None
         cause = causes.get(order["id"])

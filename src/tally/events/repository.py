@@ -1,5 +1,6 @@
 """Statements for events."""
 
+from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -14,6 +15,38 @@ from tally.events.tables import events
 
 def insert_many(conn: Connection, rows: list[dict[str, Any]]) -> None:
     common.insert_rows(conn, events, rows)
+
+
+def with_data(conn: Connection, rows: Sequence[Row], *, id_key: str = "id") -> list[Row]:
+    """``rows`` (events, or rows with an event's columns and its id as ``id_key``) with the
+    data put back into each that shows an earlier event's (``same_data_as``): taken from
+    ``rows`` when that event is among them, as it mostly is (the events of one request
+    are written one after the other), else read, all in one statement."""
+    wanted = {row["same_data_as"] for row in rows if row["same_data_as"] is not None}
+    if not wanted:
+        return list(rows)
+    shown: dict[str, tuple[str, Any]] = {
+        row[id_key]: (row["project_id"], row["data"]) for row in rows if row[id_key] in wanted
+    }
+    unread = wanted - shown.keys()
+    if unread:
+        query = sa.select(events.c.id, events.c.project_id, events.c.data).where(
+            events.c.id.in_(sorted(unread))
+        )
+        shown.update({row.id: (row.project_id, row.data) for row in conn.execute(query)})
+    out: list[Row] = []
+    for row in rows:
+        source = row["same_data_as"]
+        if source is None:
+            out.append(row)
+            continue
+        found = shown.get(source)
+        # Written in one transaction with the event that shows it, and events are never
+        # deleted: missing, or in another project, the database was changed by hand.
+        if found is None or found[0] != row["project_id"]:
+            raise LookupError(f"event {row[id_key]} shows the data of {source}: not stored")
+        out.append({**row, "data": found[1]})
+    return out
 
 
 @cache
@@ -111,7 +144,7 @@ def page(
         (events.c.txid.desc(), events.c.seq.desc()) if descending else (events.c.txid, events.c.seq)
     )
     query = sa.select(events).where(*where).order_by(*order).limit(limit)
-    return list(conn.execute(query).mappings())
+    return with_data(conn, list(conn.execute(query).mappings()))
 
 
 def last_position(conn: Connection, project_id: str) -> tuple[int, int]:

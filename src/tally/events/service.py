@@ -49,12 +49,26 @@ def write(conn: Connection, recorder: Recorder) -> None:
     # Each order's JSON serialised once, however many events show it.
     printed = {key: orjson.Fragment(orjson.dumps(json)) for key, json in recorder.printed.items()}
     rows: list[dict[str, Any]] = []
+    # The data of each order's first customer.order.* event here, and that event's id:
+    # the others show the same data (the order as the request left it, its customers, its
+    # redemption), stored once, in that first event.
+    shown: dict[str, tuple[str, dict[str, Any]]] = {}
     for event, (entity_id, order_id, customer_id), sequence in zip(
         pending, subjects, sequences, strict=True
     ):
+        event_id = ids.new_ordered_hex_id(EVENT_ID_PREFIX)
+        made = payloads.data(event, people, recorder.causes, printed)
+        data: dict[str, Any] | None = made
+        same_as: str | None = None
+        if order_id is not None and payloads.shows_order(event):
+            first_id, first_data = shown.setdefault(order_id, (event_id, made))
+            # Stored once only when equal: the order JSON is one object (compared as
+            # itself), the customers and the redemption are compared by value.
+            if first_id != event_id and first_data == made:
+                same_as, data = first_id, None
         rows.append(
             {
-                "id": ids.new_ordered_hex_id(EVENT_ID_PREFIX),
+                "id": event_id,
                 "project_id": project_id,
                 "type": event.type,
                 "entity_id": entity_id,
@@ -64,7 +78,8 @@ def write(conn: Connection, recorder: Recorder) -> None:
                 "group_id": recorder.source.group_id,
                 "channel": recorder.source.channel,
                 "app_id": recorder.source.app_id,
-                "data": payloads.data(event, people, recorder.causes, printed),
+                "data": data,
+                "same_data_as": same_as,
                 "created_at": event.created_at,
             }
         )
@@ -152,4 +167,4 @@ def get(conn: Connection, *, project_id: str, event_id: str) -> Row:
     found = common.by_ids(conn, events, project_id, {event_id})
     if event_id not in found:
         raise not_found("event", event_id)
-    return found[event_id]
+    return repository.with_data(conn, [found[event_id]])[0]

@@ -31,6 +31,11 @@ events = sa.Table(
     sa.Column("channel", sa.String(16), nullable=False),
     sa.Column("app_id", sa.String(64), nullable=True),
     sa.Column("data", JSONType, nullable=False),
+    # The id of an earlier event of the same request whose data this event shows (JSON null
+    # in its own ``data``): a create's customer.order.created and .paid show one order,
+    # and stored twice it was the biggest part of the bytes a create writes. Readers put
+    # the data back (tally.events.repository.with_data).
+    sa.Column("same_data_as", sa.String(40), nullable=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     # PostgreSQL: the id of the transaction that wrote it (its default, set by migration
     # 0013); readers list events by (txid, seq) and only those of transactions older than

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 
 from tally.common import repository as common
 from tally.db.prepared import Prepared, Row
+from tally.events import repository as events_repository
 from tally.events.tables import events
 from tally.webhooks.tables import webhook_deliveries as deliveries
 from tally.webhooks.tables import webhooks
@@ -235,6 +236,7 @@ def claim(
             events.c.channel,
             events.c.app_id,
             events.c.data,
+            events.c.same_data_as,
             events.c.created_at.label("event_created_at"),
         )
         .join(webhooks, webhooks.c.id == deliveries.c.webhook_id)
@@ -245,7 +247,7 @@ def claim(
     )
     if conn.dialect.name != "sqlite":
         stmt = stmt.with_for_update(skip_locked=True, of=deliveries)
-    rows: list[Row] = list(conn.execute(stmt).mappings())
+    rows = events_repository.with_data(conn, list(conn.execute(stmt).mappings()), id_key="event_id")
     if rows:
         conn.execute(
             deliveries.update()
