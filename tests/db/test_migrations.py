@@ -161,3 +161,53 @@ def test_day_buckets_are_filled_from_the_orders_already_there(db_url: str) -> No
         ("cust_a", str(date(2026, 1, 1)), "proj_1", 2, 300),
         ("cust_a", str(date(2026, 1, 2)), "proj_1", 1, 400),
     ]
+
+
+def test_going_back_before_0017_gives_each_event_its_own_data_again(db_url: str) -> None:
+    """Migration 0017's downgrade: an event that showed another's data gets a copy of it
+    before the column that named the other goes."""
+    import json
+    from datetime import UTC, datetime
+
+    from tally.events.tables import events
+
+    upgrade(db_url)
+    engine = create_db_engine(db_url, pool_size=1)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    shared = {"order": {"id": "ord_1", "amount": 100}, "customer": None}
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO projects (id, name, app_id, app_token_hash, created_at)"
+                    " VALUES ('proj_1', 'p', 'app', 'hash', :at)"
+                ),
+                {"at": at},
+            )
+            row = {"project_id": "proj_1", "entity_id": "ord_1", "order_id": "ord_1"}
+            row |= {"channel": "API", "created_at": at, "same_data_as": None}
+            conn.execute(
+                events.insert(),
+                [
+                    {**row, "id": "evcus_1", "type": "customer.order.created", "data": shared},
+                    {
+                        **row,
+                        "id": "evcus_2",
+                        "type": "customer.order.paid",
+                        "data": None,
+                        "same_data_as": "evcus_1",
+                    },
+                ],
+            )
+    finally:
+        engine.dispose()
+    downgrade(db_url, "0016")
+    assert "same_data_as" not in _tables(db_url)["events"]
+    engine = create_db_engine(db_url, pool_size=1)
+    try:
+        with engine.connect() as conn:
+            stored = dict(conn.execute(sa.text("SELECT id, data FROM events")).all())
+    finally:
+        engine.dispose()
+    as_json = {key: json.loads(v) if isinstance(v, str) else v for key, v in stored.items()}
+    assert as_json == {"evcus_1": shared, "evcus_2": shared}

@@ -41,8 +41,7 @@ def subject(event: Pending) -> tuple[str, str | None, str | None]:
 
 
 def shows_order(event: Pending) -> bool:
-    """Whether the event's data is its order's: every customer.order.* event of one order
-    in one request shows the same data."""
+    """Whether the event's data is its order's (the customer.order.* events)."""
     return event.type.startswith("customer.order.")
 
 

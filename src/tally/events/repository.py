@@ -30,8 +30,9 @@ def with_data(conn: Connection, rows: Sequence[Row], *, id_key: str = "id") -> l
     }
     unread = wanted - shown.keys()
     if unread:
+        projects = sorted({row["project_id"] for row in rows})
         query = sa.select(events.c.id, events.c.project_id, events.c.data).where(
-            events.c.id.in_(sorted(unread))
+            events.c.project_id.in_(projects), events.c.id.in_(sorted(unread))
         )
         shown.update({row.id: (row.project_id, row.data) for row in conn.execute(query)})
     out: list[Row] = []
