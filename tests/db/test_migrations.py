@@ -1,6 +1,8 @@
 """Migrations run up, down and up again on both engines, and leave exactly the schema the
 code's table definitions describe."""
 
+from datetime import datetime
+
 import sqlalchemy as sa
 
 import tally.tables  # noqa: F401  (registers every table)
@@ -38,6 +40,17 @@ def _indexes(url: str, table: str) -> set[str]:
         return {ix["name"] for ix in sa.inspect(engine).get_indexes(table) if ix["name"]}
     finally:
         engine.dispose()
+
+
+def _add_project(conn: sa.Connection, at: datetime) -> None:
+    """Project proj_1, written as the schema of any revision takes it."""
+    conn.execute(
+        sa.text(
+            "INSERT INTO projects (id, name, app_id, app_token_hash, created_at)"
+            " VALUES ('proj_1', 'p', 'app', 'hash', :at)"
+        ),
+        {"at": at},
+    )
 
 
 def test_up_down_up(db_url: str) -> None:
@@ -96,7 +109,7 @@ def test_indexes_of_optional_links_leave_rows_without_one_out(db_url: str) -> No
 def test_day_buckets_are_filled_from_the_orders_already_there(db_url: str) -> None:
     """Migration 0009 on a database with orders: each customer's purchases per UTC day,
     counted statuses only, orders without a customer left out."""
-    from datetime import UTC, date, datetime
+    from datetime import UTC, date
 
     upgrade(db_url, "0008")
     engine = create_db_engine(db_url, pool_size=1)
@@ -104,13 +117,7 @@ def test_day_buckets_are_filled_from_the_orders_already_there(db_url: str) -> No
     late = datetime(2026, 1, 2, 0, 15, tzinfo=UTC)
     try:
         with engine.begin() as conn:
-            conn.execute(
-                sa.text(
-                    "INSERT INTO projects (id, name, app_id, app_token_hash, created_at)"
-                    " VALUES ('proj_1', 'p', 'app', 'hash', :at)"
-                ),
-                {"at": at},
-            )
+            _add_project(conn, at)
             for customer in ("cust_a", "cust_b"):
                 conn.execute(
                     sa.text(
@@ -167,7 +174,7 @@ def test_going_back_before_0017_gives_each_event_its_own_data_again(db_url: str)
     """Migration 0017's downgrade: an event that showed another's data gets a copy of it
     before the column that named the other goes."""
     import json
-    from datetime import UTC, datetime
+    from datetime import UTC
 
     from tally.events.tables import events
 
@@ -177,13 +184,7 @@ def test_going_back_before_0017_gives_each_event_its_own_data_again(db_url: str)
     shared = {"order": {"id": "ord_1", "amount": 100}, "customer": None}
     try:
         with engine.begin() as conn:
-            conn.execute(
-                sa.text(
-                    "INSERT INTO projects (id, name, app_id, app_token_hash, created_at)"
-                    " VALUES ('proj_1', 'p', 'app', 'hash', :at)"
-                ),
-                {"at": at},
-            )
+            _add_project(conn, at)
             row = {"project_id": "proj_1", "entity_id": "ord_1", "order_id": "ord_1"}
             row |= {"channel": "API", "created_at": at, "same_data_as": None}
             conn.execute(
