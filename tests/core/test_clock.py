@@ -25,6 +25,22 @@ def test_iso(value: datetime, text: str) -> None:
     assert iso(value) == text
 
 
+def test_iso_answers_for_each_value_not_the_one_printed_before() -> None:
+    # The last text is kept: only a value equal to the last one may get it. "Its" is
+    # plus_two's.
+    plus_two = datetime(2022, 1, 1, 1, 0, tzinfo=timezone(timedelta(hours=2)))
+    for value, text in [
+        (plus_two, "2021-12-31T23:00:00.000Z"),
+        (datetime(2022, 1, 1, 1, 0, tzinfo=UTC), "2022-01-01T01:00:00.000Z"),  # its clock
+        (datetime(2021, 12, 31, 23, 0, tzinfo=UTC), "2021-12-31T23:00:00.000Z"),  # its time
+        (datetime(2022, 1, 1, 1, 0, 0, 1000, tzinfo=UTC), "2022-01-01T01:00:00.001Z"),
+        (datetime(2022, 1, 1, 1, 0, 0, 1000), "2022-01-01T01:00:00.001Z"),  # naive: UTC
+        (datetime(2022, 1, 1, 1, 0, 0, 2000), "2022-01-01T01:00:00.002Z"),
+        (plus_two, "2021-12-31T23:00:00.000Z"),
+    ]:
+        assert iso(value) == text
+
+
 @given(
     st.datetimes(
         min_value=datetime(2, 1, 1),

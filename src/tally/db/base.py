@@ -19,6 +19,28 @@ metadata = sa.MetaData(
 )
 
 
+# The last value written and its text: most timestamps a request binds are its one "now"
+# (the created_at of its order, its customer and its events). Equal values, naive ones
+# taken as UTC, have the same text.
+_last_text: tuple[datetime | None, str] = (None, "")
+
+
+def _sqlite_text(value: datetime | None) -> str | None:
+    """The text SQLite keeps for a timestamp: naive UTC, to the microsecond."""
+    global _last_text
+    if value is None:
+        return None
+    seen, text = _last_text
+    if value is seen or value == seen:
+        return text
+    utc = value
+    if utc.tzinfo is not UTC:
+        utc = utc.replace(tzinfo=UTC) if utc.tzinfo is None else utc.astimezone(UTC)
+    text = utc.replace(tzinfo=None).isoformat(" ", "microseconds")
+    _last_text = (value, text)
+    return text
+
+
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
     """Timezone-aware UTC on the way out, whatever the engine stores."""
 
@@ -42,14 +64,7 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
 
-        def process(value: datetime | None) -> str | None:
-            if value is None:
-                return None
-            if value.tzinfo is not UTC:
-                value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-            return value.replace(tzinfo=None).isoformat(" ", "microseconds")
-
-        return process
+        return _sqlite_text
 
     def result_processor(self, dialect: Dialect, coltype: object) -> Any:
         """On SQLite, the stored text to an aware UTC datetime in one step, as the two
