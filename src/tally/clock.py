@@ -10,6 +10,13 @@ def utcnow() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
+def as_utc(value: datetime) -> datetime:
+    """``value`` in UTC; a naive value is taken to be UTC already."""
+    if value.tzinfo is UTC:
+        return value
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 # The last value printed and its text: a response and its events print the same few
 # timestamps again and again. Equal values, naive ones taken as UTC, print the same.
 _last: tuple[datetime | None, str] = (None, "")
@@ -22,12 +29,9 @@ def iso(value: datetime | None) -> str | None:
     seen, text = _last
     if value is seen or value == seen:
         return text
-    utc = value
-    if utc.tzinfo is not UTC:
-        utc = utc.replace(tzinfo=UTC) if utc.tzinfo is None else utc.astimezone(UTC)
     # isoformat, not strftime (which does not zero-pad years before 1000 on every
     # platform): "2026-11-24T10:02:03.123+00:00", milliseconds truncated, as "...Z".
-    text = utc.isoformat(timespec="milliseconds")[:-6] + "Z"
+    text = as_utc(value).isoformat(timespec="milliseconds")[:-6] + "Z"
     _last = (value, text)
     return text
 

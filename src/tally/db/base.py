@@ -8,6 +8,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 
+from tally.clock import as_utc
+
 metadata = sa.MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -33,10 +35,7 @@ def _sqlite_text(value: datetime | None) -> str | None:
     seen, text = _last_text
     if value is seen or value == seen:
         return text
-    utc = value
-    if utc.tzinfo is not UTC:
-        utc = utc.replace(tzinfo=UTC) if utc.tzinfo is None else utc.astimezone(UTC)
-    text = utc.replace(tzinfo=None).isoformat(" ", "microseconds")
+    text = as_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
     _last_text = (value, text)
     return text
 
