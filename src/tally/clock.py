@@ -17,8 +17,12 @@ def as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# Zones where equal values are the same instant. In a zone with a fold (a clock set back),
+# two values of one zone that differ only in ``fold`` compare equal an hour apart.
+NO_FOLD = (None, UTC)
+
 # The last value printed and its text: a response and its events print the same few
-# timestamps again and again. Equal values, naive ones taken as UTC, print the same.
+# timestamps again and again. An equal value in UTC (naive ones taken as UTC) prints the same.
 _last: tuple[datetime | None, str] = (None, "")
 
 
@@ -27,7 +31,7 @@ def iso(value: datetime | None) -> str | None:
     if value is None:
         return None
     seen, text = _last
-    if value is seen or value == seen:
+    if value is seen or (value.tzinfo in NO_FOLD and value == seen):
         return text
     # isoformat, not strftime (which does not zero-pad years before 1000 on every
     # platform): "2026-11-24T10:02:03.123+00:00", milliseconds truncated, as "...Z".

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from support.zones import SetBack
 from tally.clock import iso, months_before, parse_datetime
 
 
@@ -39,6 +40,14 @@ def test_iso_answers_for_each_value_not_the_one_printed_before() -> None:
         (plus_two, "2021-12-31T23:00:00.000Z"),
     ]:
         assert iso(value) == text
+
+
+def test_iso_of_a_repeated_hour_tells_its_two_instants_apart() -> None:
+    first = datetime(2026, 11, 1, 1, 30, tzinfo=SetBack())
+    second = first.replace(fold=1)
+    assert first == second  # one zone: Python compares the clocks, fold ignored
+    assert iso(first) == "2026-11-01T05:30:00.000Z"
+    assert iso(second) == "2026-11-01T06:30:00.000Z"
 
 
 @given(

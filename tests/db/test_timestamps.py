@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.dialects import sqlite
 
+from support.zones import SetBack
 from tally.db.base import UTCDateTime
 
 _DIALECT = sqlite.dialect()
@@ -56,6 +57,14 @@ def test_each_value_gets_its_own_text_not_the_last_one_written() -> None:
         (plus_two, "2021-12-31 23:00:00.000000"),
     ]:
         assert _FAST(value) == text
+
+
+def test_a_repeated_hour_gets_the_text_of_each_instant() -> None:
+    first = datetime(2026, 11, 1, 1, 30, tzinfo=SetBack())
+    second = first.replace(fold=1)
+    assert first == second  # one zone: Python compares the clocks, fold ignored
+    assert _FAST(first) == "2026-11-01 05:30:00.000000"
+    assert _FAST(second) == "2026-11-01 06:30:00.000000"
 
 
 def test_postgresql_keeps_sqlalchemys_binding() -> None:

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 
-from tally.clock import as_utc
+from tally.clock import NO_FOLD, as_utc
 
 metadata = sa.MetaData(
     naming_convention={
@@ -22,8 +22,8 @@ metadata = sa.MetaData(
 
 
 # The last value written and its text: most timestamps a request binds are its one "now"
-# (the created_at of its order, its customer and its events). Equal values, naive ones
-# taken as UTC, have the same text.
+# (the created_at of its order, its customer and its events). An equal value in UTC (naive
+# ones taken as UTC) has the same text.
 _last_text: tuple[datetime | None, str] = (None, "")
 
 
@@ -33,7 +33,7 @@ def _sqlite_text(value: datetime | None) -> str | None:
     if value is None:
         return None
     seen, text = _last_text
-    if value is seen or value == seen:
+    if value is seen or (value.tzinfo in NO_FOLD and value == seen):
         return text
     text = as_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
     _last_text = (value, text)
