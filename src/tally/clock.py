@@ -1,6 +1,8 @@
 """UTC time and its one JSON form: ISO 8601 with milliseconds and ``Z``."""
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
+from typing import Final
 
 
 def utcnow() -> datetime:
@@ -17,27 +19,40 @@ def as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-# Zones where equal values are the same instant. In a zone with a fold (a clock set back),
-# two values of one zone that differ only in ``fold`` compare equal an hour apart.
-NO_FOLD = (None, UTC)
-
-# The last value printed and its text: a response and its events print the same few
-# timestamps again and again. An equal value in UTC (naive ones taken as UTC) prints the same.
-_last: tuple[datetime | None, str] = (None, "")
+# Zones where equal values are the same instant. In a zone whose clocks go back, two values
+# of the zone that differ only in ``fold`` compare equal, an hour apart.
+_NO_FOLD = (None, UTC)
 
 
-def iso(value: datetime | None) -> str | None:
-    global _last
-    if value is None:
-        return None
-    seen, text = _last
-    if value is seen or (value.tzinfo in NO_FOLD and value == seen):
+class KeptText:
+    """The text ``form`` writes of a timestamp's UTC value, the last one kept: most
+    timestamps a request prints or binds are its one now (the created_at of its order, its
+    customer and its events). An equal value reuses the text only when its zone is UTC or
+    none (naive values are taken as UTC)."""
+
+    def __init__(self, form: Callable[[datetime], str]) -> None:
+        self._form = form
+        # One tuple, replaced whole: a thread never sees a value with another's text.
+        self._last: tuple[datetime | None, str] = (None, "")
+
+    def __call__(self, value: datetime | None) -> str | None:
+        if value is None:
+            return None
+        seen, text = self._last
+        if value is seen or (value.tzinfo in _NO_FOLD and value == seen):
+            return text
+        text = self._form(as_utc(value))
+        self._last = (value, text)
         return text
+
+
+def _api_form(utc: datetime) -> str:
     # isoformat, not strftime (which does not zero-pad years before 1000 on every
     # platform): "2026-11-24T10:02:03.123+00:00", milliseconds truncated, as "...Z".
-    text = as_utc(value).isoformat(timespec="milliseconds")[:-6] + "Z"
-    _last = (value, text)
-    return text
+    return utc.isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
+iso: Final = KeptText(_api_form)
 
 
 def parse_datetime(text: str) -> datetime:

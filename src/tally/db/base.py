@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 
-from tally.clock import NO_FOLD, as_utc
+from tally.clock import KeptText
 
 metadata = sa.MetaData(
     naming_convention={
@@ -21,23 +21,12 @@ metadata = sa.MetaData(
 )
 
 
-# The last value written and its text: most timestamps a request binds are its one "now"
-# (the created_at of its order, its customer and its events). An equal value in UTC (naive
-# ones taken as UTC) has the same text.
-_last_text: tuple[datetime | None, str] = (None, "")
-
-
-def _sqlite_text(value: datetime | None) -> str | None:
+def _sqlite_form(utc: datetime) -> str:
     """The text SQLite keeps for a timestamp: naive UTC, to the microsecond."""
-    global _last_text
-    if value is None:
-        return None
-    seen, text = _last_text
-    if value is seen or (value.tzinfo in NO_FOLD and value == seen):
-        return text
-    text = as_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
-    _last_text = (value, text)
-    return text
+    return utc.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+_sqlite_text = KeptText(_sqlite_form)
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
