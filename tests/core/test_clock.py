@@ -27,8 +27,8 @@ def test_iso(value: datetime, text: str) -> None:
 
 
 def test_iso_answers_for_each_value_not_the_one_printed_before() -> None:
-    # The last text is kept: only a value equal to the last one may get it. "Its" is
-    # plus_two's.
+    # The last text is kept (clock.KeptText, SQLite's binding too): only the same value or
+    # an equal one in UTC may get it. "Its" is plus_two's.
     plus_two = datetime(2022, 1, 1, 1, 0, tzinfo=timezone(timedelta(hours=2)))
     for value, text in [
         (plus_two, "2021-12-31T23:00:00.000Z"),
