@@ -2,6 +2,7 @@
 
 import os
 import string
+import threading
 import time
 
 _ALNUM = string.ascii_letters + string.digits
@@ -48,14 +49,53 @@ def _time_prefix(now_ms: int) -> str:
     return prefix
 
 
+# Per prefix, the millisecond and random part of the last ordered id this process made.
+_last_ordered: dict[str, tuple[int, str]] = {}
+_ordered_lock = threading.Lock()
+
+
 def new_ordered_id(prefix: str, length: int = 24) -> str:
     """:func:`new_id`'s shape, its first 8 characters the milliseconds since the epoch and
     the other ``length`` - 8 random (16 of them by default: 95 bits). The rows the busiest
     requests insert (orders, customers, redemptions) then land at the end of their id
     index, where the rows before them did, instead of each on a random page of it: every
     page a commit changes is written to the WAL and copied again by the checkpoint, and a
-    random page of a large index is one the cache seldom holds."""
-    return f"{prefix}_{_time_prefix(time.time_ns() // 1_000_000)}{alnum(length - _TIME_CHARS)}"
+    random page of a large index is one the cache seldom holds.
+
+    The ids of one prefix that this process makes sort in the order they were made, also
+    within one millisecond: a random part not above the last one's is replaced by the one
+    right after it. Ties of ``created_at`` are broken by id (the customer's last order, the
+    lists), and the orders of an import step all get the step's moment: they keep the
+    order they were sent in. These ids name rows; they are not secrets (every lookup is
+    scoped to the caller's project), so a successor's guessable tail costs nothing."""
+    now_ms = time.time_ns() // 1_000_000
+    tail = alnum(length - _TIME_CHARS)
+    with _ordered_lock:
+        last_ms, last_tail = _last_ordered.get(prefix, (-1, ""))
+        if now_ms <= last_ms:
+            # The same millisecond, or the clock stepped back: stay after the last id.
+            now_ms = last_ms
+            if len(tail) == len(last_tail) and tail <= last_tail:
+                after = _after(last_tail)
+                if after is None:
+                    now_ms += 1  # no successor of this length: the next millisecond's
+                else:
+                    tail = after
+        _last_ordered[prefix] = (now_ms, tail)
+    return f"{prefix}_{_time_prefix(now_ms)}{tail}"
+
+
+def _after(tail: str) -> str | None:
+    """The string of ``tail``'s length and alphabet that sorts right after it (ASCII order),
+    or None when every character is already the last."""
+    chars = list(tail)
+    for i in range(len(chars) - 1, -1, -1):
+        at = _SORTED.index(chars[i])
+        if at + 1 < len(_SORTED):
+            chars[i] = _SORTED[at + 1]
+            return "".join(chars)
+        chars[i] = _SORTED[0]
+    return None
 
 
 def new_hex_id(prefix: str, length: int = 18) -> str:

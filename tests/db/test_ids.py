@@ -3,6 +3,7 @@ ordered ids begin with the time."""
 
 import re
 import string
+import threading
 import time
 from collections import Counter
 
@@ -72,3 +73,27 @@ def test_ordered_ids_of_one_millisecond_differ_in_their_random_part() -> None:
     assert len({m[5:13] for m in made}) < len(made)
     counts = Counter("".join(m[13:] for m in made))
     assert set(counts) == set(string.ascii_letters + string.digits)
+
+
+def test_ordered_ids_of_one_millisecond_sort_in_the_order_they_were_made() -> None:
+    # Thousands a millisecond apart at most: most share their millisecond with others.
+    made = [ids.new_ordered_id("ord") for _ in range(5_000)]
+    assert made == sorted(made)
+    assert len(set(made)) == len(made)
+    assert all(re.fullmatch(r"ord_[A-Za-z0-9]{24}", i) for i in made)
+
+
+def test_ordered_ids_stay_in_order_in_each_thread_and_apart_across_them() -> None:
+    made: list[list[str]] = [[], []]
+
+    def make(into: list[str]) -> None:
+        into.extend(ids.new_ordered_id("cust", 20) for _ in range(3_000))
+
+    threads = [threading.Thread(target=make, args=(into,)) for into in made]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(sequence == sorted(sequence) for sequence in made)
+    everything = made[0] + made[1]
+    assert len(set(everything)) == len(everything)

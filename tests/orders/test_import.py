@@ -180,3 +180,28 @@ def test_orders_are_queued_as_sent_and_written_as_validated(client: AppClient) -
 
     assert shape(imported) == shape(created)
     assert imported["items"][0]["quantity"] == 2 and imported["amount"] == 399
+
+
+def test_orders_of_one_step_keep_the_order_they_were_sent_in(client: AppClient) -> None:
+    """Orders sent without created_at all get their step's moment. Ties are broken by id,
+    so the customer's last order and the lists follow the order they were sent in."""
+    sent = [
+        {
+            "source_id": f"tie-{n}",
+            "status": "PAID",
+            "amount": 100 * (n + 1),
+            "customer": {"source_id": "tied"},
+        }
+        for n in range(12)
+    ]
+    assert wait_done(client, start_import(client, sent))["result"]["done_count"] == 12
+    oldest_first = client.get("/v1/orders", params={"limit": 100, "order": "created_at"})
+    newest_first = client.get("/v1/orders", params={"limit": 100})
+    orders = oldest_first.json()["orders"]
+    assert len({order["created_at"] for order in orders}) == 1  # one moment: all tie
+    assert [order["source_id"] for order in orders] == [order["source_id"] for order in sent]
+    assert [order["source_id"] for order in newest_first.json()["orders"]] == [
+        order["source_id"] for order in reversed(sent)
+    ]
+    summary = client.get("/v1/customers/tied").json()["summary"]["orders"]
+    assert (summary["total_count"], summary["last_order_amount"]) == (12, 1200)
