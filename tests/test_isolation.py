@@ -1,7 +1,15 @@
 """Two projects with the same source_ids never see each other's data, not even as a
 different error."""
 
+import asyncio
+from pathlib import Path
+
 from support.inprocess import AppClient
+from tally.db.engine import Database
+from tally.errors import TallyError
+from tally.orders.sessions import OrderSession
+from tally.web.runtime import Runtime
+from tally.web.sessions import run_in_session
 
 
 def test_projects_share_nothing(client: AppClient) -> None:
@@ -65,3 +73,26 @@ def test_failed_request_leaves_no_count_behind(client: AppClient) -> None:
     assert client.get("/v1/customers").json()["total"] == 1
     assert client.get("/v1/orders").json()["total"] == 1
     assert client.get("/v1/customers/ghost").status_code == 404
+
+
+def test_an_order_session_never_waits_for_another_project_s_order(
+    db: Database, tmp_path: Path
+) -> None:
+    """Two requests that name source_id "same" at one moment, with fail-fast sessions: of
+    one project, the second is refused (multiple_requests); of two projects, both run."""
+    runtime = Runtime(db, exports_dir=tmp_path, session_wait_ms=0)
+
+    async def create(project_id: str) -> str:
+        session = OrderSession(project_id, source_ids=("same",))
+        try:
+            return await run_in_session(
+                runtime, session, lambda conn: project_id, write=True, quick=True
+            )
+        except TallyError as error:
+            return error.key
+
+    async def at_once(*projects: str) -> list[str]:
+        return list(await asyncio.gather(*(create(p) for p in projects)))
+
+    assert asyncio.run(at_once("proj_1", "proj_1")) == ["proj_1", "multiple_requests"]
+    assert asyncio.run(at_once("proj_1", "proj_2")) == ["proj_1", "proj_2"]

@@ -59,10 +59,14 @@ async def run_in_session(
     waited = [False]
     try:
         for lock in session.named():
-            waited[0] = waited[0] or runtime.order_queue.held(lock.name)
-            if not await runtime.order_queue.take(lock.name, deadline - time.monotonic()):
+            # One line per project and name: another project's order of the same
+            # source_id is another order (as for the file and advisory locks, whose
+            # numbers are of the project and the name).
+            name = f"{session.project_id}\x00{lock.name}"
+            waited[0] = waited[0] or runtime.order_queue.held(name)
+            if not await runtime.order_queue.take(name, deadline - time.monotonic()):
                 raise multiple_requests(lock.resource_id, lock.resource_type)
-            queued.append(lock.name)
+            queued.append(name)
         return await _across_processes(
             runtime, session, work, deadline, waited, write=write, quick=quick
         )
