@@ -302,6 +302,11 @@ class Database:
                 self.on_gate_given()
 
     @property
+    def queued_writers(self) -> int:
+        """Threads of this process waiting for its write gate (for tests and diagnostics)."""
+        return self._queued
+
+    @property
     def checkpointer(self) -> Checkpointer | None:
         return self._checkpointer
 

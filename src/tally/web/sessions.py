@@ -17,6 +17,7 @@ while another process holds it, and keeps it until its transaction has ended:
 """
 
 import asyncio
+import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -36,6 +37,11 @@ T = TypeVar("T")
 # order holds it for a few milliseconds, so the waiter seldom sleeps more than twice.
 _POLL_FIRST = 0.0005
 _POLL_MAX = 0.005
+
+
+class RequestEnded(Exception):
+    """The request a transaction belongs to has ended (cancelled) before the transaction
+    took its locks: it is undone, and nobody hears of it."""
 
 
 class SessionTaken(Exception):
@@ -151,6 +157,12 @@ async def _holding_files(
     quick: bool,
 ) -> T:
     held: list[int] = []
+    # Set once the locks are given back. A request cancelled while its transaction waits
+    # on a worker thread (uvicorn's forced shutdown) gives them back at once, and the
+    # thread goes on: it must not take a found lock then (nothing would give it back), nor
+    # write without the named ones. The guard orders its taking against the giving back.
+    guard = threading.Lock()
+    released = False
 
     def take(locks: list[Lock]) -> None:
         if not locks:
@@ -160,10 +172,13 @@ async def _holding_files(
         pairs = zip(_numbers(session, locks), locks, strict=True)
         new = [(number, lock) for number, lock in pairs if number not in held]
         numbers = [number for number, _ in new]
-        taken = files.try_acquire(numbers)
-        if taken is not None:
-            raise SessionTaken(new[numbers.index(taken)][1])
-        held.extend(numbers)
+        with guard:
+            if released:
+                raise RequestEnded
+            taken = files.try_acquire(numbers)
+            if taken is not None:
+                raise SessionTaken(new[numbers.index(taken)][1])
+            held.extend(numbers)
 
     def found_then_work(conn: Connection) -> T:
         # The ids the named orders have are read in the request's own transaction, not in
@@ -171,10 +186,16 @@ async def _holding_files(
         # waited for, so no lock is waited for while SQLite's write lock is held: a found
         # lock held elsewhere rolls the transaction back, and the request waits outside.
         take(session.found(conn))
+        if released:
+            # A thread that only got going after its request ended, its order new (nothing
+            # found to take): its named locks are gone, so it does nothing.
+            raise RequestEnded
         return work(conn)
 
     try:
         take(session.named())
         return await run_transaction(runtime, found_then_work, write=write, quick=quick)
     finally:
-        files.release(held)
+        with guard:
+            released = True
+            files.release(held)
