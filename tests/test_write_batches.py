@@ -480,3 +480,79 @@ def test_an_isolated_request_undone_keeps_the_work_left_before_it(db: Database) 
         assert _committed(db) == [1, 2, 12]
 
     asyncio.run(scenario())
+
+
+def test_a_failed_flush_of_the_work_left_before_an_isolated_request_loses_the_batch(
+    db: Database,
+) -> None:
+    """An isolated request first does the work the batch's earlier requests left for the
+    commit. When that fails (an I/O error on its statement, say), the batch is lost: the
+    earlier request is not answered without its work, nor the isolated one refused for
+    another's failure; both run again, and each is written once."""
+    flushes: list[int] = []
+
+    def flaky_later(conn: Connection) -> None:
+        flushes.append(12)
+        if len(flushes) == 1:
+            raise sqlite3.OperationalError("disk I/O error")
+        _insert(12)(conn)
+
+    def leaves(conn: Connection) -> int:
+        before_commit(conn, "later", flaky_later)
+        return _insert(1)(conn)
+
+    async def scenario() -> None:
+        batches = Batches(db)
+        first = batches.run(leaves)
+        with pytest.raises(BatchLost):
+            batches.run(_insert(2), isolated=True)
+        with pytest.raises(BatchLost):
+            await _soon(first[1])
+        assert _committed(db) == []
+        # Run again, as run_transaction runs them: isolated, in the next batch.
+        again = [batches.run(leaves, isolated=True), batches.run(_insert(2), isolated=True)]
+        await _soon(asyncio.gather(*(done for _, done in again)))
+        assert _committed(db) == [1, 2, 12]
+        assert flushes == [12, 12]
+
+    asyncio.run(scenario())
+
+
+def test_a_request_run_again_into_a_batch_lost_as_it_joins_runs_once_more(
+    db: Database, tmp_path: Path
+) -> None:
+    """The first request is undone by the second's failure and runs again, isolated, in the
+    batch the third began meanwhile. There the third's work left for the commit fails: that
+    batch is lost as the first joins it, and both run again."""
+    runs: list[int] = []
+    flushes: list[int] = []
+
+    def first_work(conn: Connection) -> int:
+        runs.append(1)
+        return _insert(1)(conn)
+
+    def flaky_later(conn: Connection) -> None:
+        flushes.append(30)
+        if len(flushes) == 1:
+            raise sqlite3.OperationalError("disk I/O error")
+        _insert(30)(conn)
+
+    def third_work(conn: Connection) -> int:
+        before_commit(conn, "flaky", flaky_later)
+        return _insert(3)(conn)
+
+    async def scenario() -> None:
+        runtime = Runtime(db, exports_dir=tmp_path)
+        first = asyncio.create_task(run_transaction(runtime, first_work, write=True, quick=True))
+        second = asyncio.create_task(run_transaction(runtime, _fails, write=True, quick=True))
+        third = asyncio.create_task(run_transaction(runtime, third_work, write=True, quick=True))
+        assert await _soon(first) == 1
+        with pytest.raises(RuntimeError):
+            await _soon(second)
+        assert await _soon(third) == 3
+        # Undone; then lost as it joined, before its work ran; then committed.
+        assert runs == [1, 1]
+        assert flushes == [30, 30]
+        assert _committed(db) == [1, 3, 30]
+
+    asyncio.run(scenario())

@@ -383,7 +383,9 @@ class Database:
         batch have not been answered: they run again (:class:`tally.web.batches.Batches`).
 
         When it fails and the whole transaction is gone (rolled back here, or by SQLite
-        after a full disk or an I/O error), :meth:`batch_lost` is true afterwards."""
+        after a full disk or an I/O error), :meth:`batch_lost` is true afterwards. An
+        ``isolated`` one first does the work the requests before it left for the commit;
+        when that fails, the batch is rolled back and :class:`BatchLost` raised."""
         if isolated:
             with self._savepoint(kept) as conn:
                 return work(conn)
@@ -424,8 +426,18 @@ class Database:
     def _savepoint(self, kept: "_Kept") -> Iterator[Connection]:
         conn, driver, info, _cache = kept
         # What the batch's requests before it left for the commit is done first: undoing
-        # this request must not forget it.
-        _run_before_commit(conn, info)
+        # this request must not forget it. That work is theirs: when it fails (an I/O
+        # error, a full disk), the batch is lost and each of its requests runs again, this
+        # one too, rather than this one refused and theirs answered without it.
+        try:
+            _run_before_commit(conn, info)
+        except BaseException as exc:
+            _forget_work(info)
+            if driver.in_transaction:
+                driver.rollback()
+            if isinstance(exc, Exception):
+                raise BatchLost(f"the work left for the commit failed: {exc}") from exc
+            raise
         driver.execute("SAVEPOINT request")
         try:
             yield conn

@@ -76,7 +76,8 @@ class Batches:
         """Run ``work`` in the open batch, begun here if there is none; with the future done
         once its writes are committed, or failed with :class:`BatchLost` (to be run again,
         ``isolated``). Raises :class:`tally.db.engine.WouldWait` (nothing done) when
-        another writer holds the database, and whatever ``work`` raised (its writes
+        another writer holds the database, :class:`BatchLost` when the batch was lost as
+        it joined (run again, ``isolated``), and whatever ``work`` raised (its writes
         undone, and unless it ran isolated, the batch's other writes too)."""
         batch = self._open
         if batch is None:

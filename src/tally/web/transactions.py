@@ -66,7 +66,14 @@ async def run_transaction(
         for attempt in range(1, _ATTEMPTS + 1):
             # Run again, the request is isolated: it was undone once by another's failure
             # (tally.web.batches), or its batch was lost.
-            joined = await _join_batch(runtime, work, isolated=attempt > 1)
+            try:
+                joined = await _join_batch(runtime, work, isolated=attempt > 1)
+            except BatchLost:
+                # The batch it joined was lost as it joined, through no fault of its own
+                # (the work the batch's other requests left for the commit failed).
+                if attempt == _ATTEMPTS:
+                    raise
+                continue
             if joined is None:
                 break  # waited out SQLite's busy timeout: queue on a thread
             result, committed = joined
