@@ -330,3 +330,24 @@ def test_item_without_override_and_unknown_source_keeps_inline_data(client: AppC
     assert line["price"] == 300
     # Without override nothing is written to the catalogue.
     assert client.get("/v1/products").json()["total"] == 0
+
+
+def test_an_item_s_price_is_its_own_then_inline_then_stored(client: AppClient) -> None:
+    """BEHAVIOR 5.2: item.price, else the item's sku.price, else its product.price, else
+    the stored SKU's price, else the stored product's."""
+    product = client.post("/v1/products", json={"source_id": "tee", "price": 2500}).json()
+    sku = client.post(
+        f"/v1/products/{product['id']}/skus", json={"source_id": "tee-m", "price": 1700}
+    ).json()
+    named = {"sku_id": sku["id"], "quantity": 1}
+    cases = [
+        ({**named, "price": 900, "sku": {"price": 800}, "product": {"price": 700}}, 900),
+        ({**named, "sku": {"price": 800}, "product": {"price": 700}}, 800),
+        ({**named, "product": {"price": 5000}}, 5000),
+        (named, 1700),
+        ({"product_id": product["id"], "quantity": 1}, 2500),
+        ({"source_id": "tee-m", "related_object": "sku", "product": {"price": 5000}}, 5000),
+    ]
+    for item, price in cases:
+        line = create(client, {"items": [item]})["items"][0]
+        assert line["price"] == price, item

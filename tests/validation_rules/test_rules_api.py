@@ -510,3 +510,115 @@ def test_every_assignment_of_the_project_is_listed_by_rule_or_object(client: App
     # Another project sees none of them.
     other = client.as_project(client.new_project("other"))
     assert other.get("/v1/validation-rules-assignments").json()["total"] == 0
+
+
+def _gold_only(client: AppClient, code: str) -> None:
+    rule = _rule(
+        client,
+        {
+            "name": "gold only",
+            "rules": {
+                "1": {
+                    "name": "customer.metadata",
+                    "property": "tier",
+                    "conditions": {"$is": ["gold"]},
+                },
+                "logic": "1",
+            },
+        },
+    )
+    _voucher(client, code, validation_rules=[rule["id"]])
+
+
+def _redeem(client: AppClient, code: str, **body: Any) -> Any:
+    return client.post(
+        "/v1/redemptions", json={"redeemables": [{"object": "voucher", "id": code}], **body}
+    )
+
+
+def test_customer_rules_read_the_customer_the_order_names(client: AppClient) -> None:
+    """With no top-level customer, the customer of the order object is the one the rules
+    read: it becomes the order's (BEHAVIOR 8.5), new order or stored."""
+    _gold_only(client, "GOLD")
+    client.post("/v1/customers", json={"source_id": "carol", "metadata": {"tier": "gold"}})
+    client.post("/v1/customers", json={"source_id": "sam", "metadata": {"tier": "silver"}})
+    carol = {"amount": 1000, "customer": {"source_id": "carol"}}
+    assert _validate(client, "GOLD", carol)["valid"] is True
+    sam = {"amount": 1000, "customer": {"source_id": "sam"}}
+    assert _validate(client, "GOLD", sam)["valid"] is False
+
+    redeemed = _redeem(client, "GOLD", order={"source_id": "o-carol", **carol})
+    assert redeemed.status_code == 200, redeemed.text
+    carol_id = client.get("/v1/customers/carol").json()["id"]
+    assert redeemed.json()["order"]["customer_id"] == carol_id
+    # The stored order's customer, when the request names none.
+    assert _validate(client, "GOLD", {"source_id": "o-carol"})["valid"] is True
+    # The redeeming customer before the order's.
+    both = {**sam, "source_id": "o-2"}
+    assert _validate(client, "GOLD", both, customer={"source_id": "carol"})["valid"] is True
+    assert _validate(client, "GOLD", carol, customer={"source_id": "sam"})["valid"] is False
+
+
+def test_customer_rules_read_the_metadata_the_request_leaves(client: AppClient) -> None:
+    """Metadata a request sends replaces the stored (BEHAVIOR 14.1): a stored customer is
+    judged as the redemption leaves it, as a new one is, and a validation as that
+    redemption would be."""
+    _gold_only(client, "GOLD")
+    client.post("/v1/customers", json={"source_id": "bob", "metadata": {"tier": "silver"}})
+    client.post("/v1/customers", json={"source_id": "carol", "metadata": {"tier": "gold"}})
+    order = {"amount": 1000}
+    gold, silver = {"tier": "gold"}, {"tier": "silver"}
+    for source_id, sent, valid in [
+        ("alice", gold, True),  # new
+        ("bob", gold, True),  # stored silver, made gold
+        ("carol", silver, False),  # stored gold, made silver
+        ("carol", None, True),  # nothing sent: the stored metadata
+        ("bob", None, False),
+    ]:
+        customer: dict[str, Any] = {"source_id": source_id}
+        if sent is not None:
+            customer["metadata"] = sent
+        result = _validate(client, "GOLD", order, customer=customer)
+        assert result["valid"] is valid, (source_id, sent)
+    refused = _redeem(
+        client, "GOLD", order=order, customer={"source_id": "carol", "metadata": silver}
+    )
+    assert refused.status_code == 400
+    assert refused.json()["key"] == "redemption_rules_violated"
+    assert client.get("/v1/customers/carol").json()["metadata"] == gold  # nothing written
+    redeemed = _redeem(client, "GOLD", order=order, customer={"source_id": "bob", "metadata": gold})
+    assert redeemed.status_code == 200, redeemed.text
+    assert client.get("/v1/customers/bob").json()["metadata"] == gold
+
+
+def test_initial_amount_rules_read_the_order_s_initial_amount(client: AppClient) -> None:
+    """order.initial_amount is the order's: the lines as sent, before any discount or
+    effect, also after an earlier redemption added units (BEHAVIOR 5.3, 16.4)."""
+    rule = _rule(
+        client,
+        {
+            "name": "small carts",
+            "rules": {
+                "1": {
+                    "name": "order.initial_amount",
+                    "conditions": {"$less_than_or_equal": [5000]},
+                },
+                "logic": "1",
+            },
+        },
+    )
+    _voucher(client, "SMALL", validation_rules=[rule["id"]])
+    tee = client.post("/v1/products", json={"source_id": "tee", "price": 1000}).json()
+    unit = {"type": "UNIT", "unit_off": 1, "unit_type": tee["id"], "effect": "ADD_NEW_ITEMS"}
+    response = client.post("/v1/vouchers/TEE", json={"type": "DISCOUNT_VOUCHER", "discount": unit})
+    assert response.status_code == 200, response.text
+    cart = {"source_id": "o-units", "items": [{"source_id": "mug", "price": 5000, "quantity": 1}]}
+    redeemed = _redeem(client, "TEE", order=cart)
+    assert redeemed.status_code == 200, redeemed.text
+    order = redeemed.json()["order"]
+    assert (order["amount"], order["initial_amount"]) == (6000, 5000)
+    assert _validate(client, "SMALL", {"source_id": "o-units"})["valid"] is True
+    # A client amount over lines of lower value: the lines' value is the initial amount.
+    lines = {"amount": 9000, "items": [{"source_id": "mug", "price": 5000, "quantity": 1}]}
+    assert _validate(client, "SMALL", lines)["valid"] is True
+    assert _validate(client, "SMALL", {"amount": 9000})["valid"] is False

@@ -267,3 +267,26 @@ def test_legacy_voucher_validation(client: AppClient) -> None:
     missing = client.post("/v1/vouchers/NOPE/validate", json={})
     assert (missing.status_code, missing.json()["key"]) == (404, "not_found")
     assert snapshot(client.db) == before
+
+
+def test_an_unknown_product_or_sku_id_is_kept_on_a_validation_and_404_on_a_redemption(
+    client: AppClient,
+) -> None:
+    """BEHAVIOR 15.3: the line is kept and matches no product; a write refuses it."""
+    voucher(client, "TEN", {"type": "AMOUNT", "amount_off": 1000})
+    for item in (
+        {"product_id": "prod_nope", "price": 3000, "quantity": 1},
+        {"sku_id": "sku_nope", "price": 3000, "quantity": 1},
+    ):
+        result = validate(client, {"redeemables": redeem("TEN"), "order": {"items": [item]}})
+        assert result["valid"] is True
+        line = result["order"]["items"][0]
+        kind = "product_id" if "product_id" in item else "sku_id"
+        assert line[kind] == item[kind]
+        assert result["order"]["total_amount"] == 2000
+        refused = client.post(
+            "/v1/redemptions", json={"redeemables": redeem("TEN"), "order": {"items": [item]}}
+        )
+        assert refused.status_code == 404, refused.text
+        assert refused.json()["resource_type"] == kind.removesuffix("_id")
+    assert client.get("/v1/orders").json()["total"] == 0

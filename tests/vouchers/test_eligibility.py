@@ -1,10 +1,11 @@
 """When a voucher may be used (pure rules), and codes made from a code_config."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pytest
 
+from tally.core.rules import DailyHours
 from tally.vouchers import eligibility
 from tally.vouchers.codes import CodeConfigError, make_code
 
@@ -65,6 +66,26 @@ def test_daily_hours_including_windows_past_midnight() -> None:
     assert refused(validity_hours=hours("11:00", "12:00")) == "voucher_not_active_now"
     assert refused(validity_hours=hours("22:00", "13:00")) is None  # 22:00 to 13:00 next day
     assert refused(validity_hours=hours("09:00", "17:00", [2])) == "voucher_not_active_now"
+
+
+def test_a_window_past_midnight_belongs_to_the_day_it_opened() -> None:
+    """22:00-02:00 on Fridays (5): Friday night to Saturday 02:00, not Thursday's tail; as
+    $timeframe_daily_hours reads it."""
+    friday_night = {
+        "daily": [{"start_time": "22:00", "expiration_time": "02:00", "days_of_week": [5]}]
+    }
+    friday = MONDAY_NOON + timedelta(days=4)
+    at = {
+        "Fri 01:00": (friday.replace(hour=1), "voucher_not_active_now"),
+        "Fri 21:59": (friday.replace(hour=21, minute=59), "voucher_not_active_now"),
+        "Fri 22:00": (friday.replace(hour=22), None),
+        "Sat 01:59": (friday.replace(hour=1, minute=59) + timedelta(days=1), None),
+        "Sat 02:00": (friday.replace(hour=2) + timedelta(days=1), "voucher_not_active_now"),
+    }
+    rule = DailyHours(time(22), time(2), frozenset({5}))
+    for name, (moment, why) in at.items():
+        assert refused(moment, validity_hours=friday_night) == why, name
+        assert rule.holds(moment) is (why is None), name
 
 
 def test_timeframe_repeats_from_the_start_date() -> None:

@@ -52,9 +52,20 @@ class Catalogue:
     """The products and SKUs one order touches, loaded once and kept current as lines
     create or change them."""
 
-    def __init__(self, conn: Connection, project_id: str, items: list[OrderItemIn]) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        project_id: str,
+        items: list[OrderItemIn],
+        *,
+        keep_unknown: bool = False,
+    ) -> None:
         self.conn = conn
         self.project_id = project_id
+        # An item's unknown product_id or sku_id: 404 (writes, and the redemption's check
+        # before them), or kept on its line, matching no product (validations; BEHAVIOR
+        # 15.3).
+        self.keep_unknown = keep_unknown
         product_ids: set[str] = set()
         product_sources: set[str] = set()
         sku_ids: set[str] = set()
@@ -98,8 +109,8 @@ class Catalogue:
         return row
 
     def resolve(self, item: OrderItemIn, index: int, *, write: bool, now: datetime) -> ResolvedLine:
-        product = self._find_product(item, index)
-        sku = self._find_sku(item, index)
+        product = self._find_product(item)
+        sku = self._find_sku(item)
         if sku is not None and product is None:
             product = self.products.get(sku["product_id"])
         if write and item.product is not None and item.product.override:
@@ -108,20 +119,20 @@ class Catalogue:
             sku = self._override_sku(item, item.sku, sku, product, index, now)
         return ResolvedLine(product=product, sku=sku)
 
-    def _find_product(self, item: OrderItemIn, index: int) -> Row | None:
+    def _find_product(self, item: OrderItemIn) -> Row | None:
         pid, source = _product_ref(item)
         if pid is not None:
             row = self.products.get(pid)
-            if row is None:
+            if row is None and not self.keep_unknown:
                 raise not_found("product", pid)
             return row
         return self.products_by_source.get(source) if source else None
 
-    def _find_sku(self, item: OrderItemIn, index: int) -> Row | None:
+    def _find_sku(self, item: OrderItemIn) -> Row | None:
         sid, source = _sku_ref(item)
         if sid is not None:
             row = self.skus.get(sid)
-            if row is None:
+            if row is None and not self.keep_unknown:
                 raise not_found("sku", sid)
             return row
         return self.skus_by_source.get(source) if source else None

@@ -168,17 +168,28 @@ def draft(
     now: datetime,
     write: bool,
     lock: bool = False,
+    keep_unknown: bool = False,
 ) -> Draft:
     """The order a payload makes: the stored order it names with its fields over it, else a
     new order. ``write=False`` writes nothing, not even the catalogue changes of
-    ``override`` lines, and leaves a new order without id or date (BEHAVIOR 8.3, 8.6)."""
+    ``override`` lines, and leaves a new order without id or date (BEHAVIOR 8.3, 8.6).
+    ``keep_unknown`` (validations): an item's unknown product_id or sku_id stays on its
+    line instead of being 404 (BEHAVIOR 15.3)."""
     body = body or OrderCreate()
     current = find(conn, project_id=project_id, body=body, lock=lock)
     if current is not None:
         return draft_over(
-            conn, project_id=project_id, current=current, body=body, now=now, write=write
+            conn,
+            project_id=project_id,
+            current=current,
+            body=body,
+            now=now,
+            write=write,
+            keep_unknown=keep_unknown,
         )
-    lines = _build_lines(conn, project_id, body.items or [], now, write=write)
+    lines = _build_lines(
+        conn, project_id, body.items or [], now, write=write, keep_unknown=keep_unknown
+    )
     return Draft(
         row=new_row(project_id, body, lines, now, write=write), lines=lines.math, current=None
     )
@@ -222,10 +233,17 @@ def draft_over(
     body: OrderFields,
     now: datetime,
     write: bool,
+    keep_unknown: bool = False,
 ) -> Draft:
     """``current`` with the fields ``body`` sends over it (BEHAVIOR 7.4)."""
     changes = _changes(
-        conn, project_id=project_id, current=current, body=body, now=now, write=write
+        conn,
+        project_id=project_id,
+        current=current,
+        body=body,
+        now=now,
+        write=write,
+        keep_unknown=keep_unknown,
     )
     row = {**current, **changes}
     return Draft(row=row, lines=[_math_of(line) for line in row["items"]], current=current)
@@ -317,6 +335,7 @@ def _changes(
     body: OrderFields,
     now: datetime,
     write: bool = True,
+    keep_unknown: bool = False,
 ) -> dict[str, Any]:
     """The stored fields ``body`` changes on ``current`` (BEHAVIOR 7.4, 8.4): lines that
     continue keep their id and the discounts already granted on them. ``write=False``: the
@@ -335,7 +354,9 @@ def _changes(
     if items_sent or amount_sent:
         old_stored: list[dict[str, Any]] = current["items"]
         if items_sent:
-            built = _build_lines(conn, project_id, body.items or [], now, write=write)
+            built = _build_lines(
+                conn, project_id, body.items or [], now, write=write, keep_unknown=keep_unknown
+            )
             old_keys = [_key(s) for s in old_stored]
             new_keys = [_key(s) for s in built.stored]
             math = carry_discounts(
@@ -411,10 +432,12 @@ def _build_lines(
     now: datetime,
     *,
     write: bool = True,
+    keep_unknown: bool = False,
 ) -> Lines:
     if not items:
         return Lines(stored=[], math=[])
-    return build_lines(Catalogue(conn, project_id, items), items, now, write=write)
+    catalogue = Catalogue(conn, project_id, items, keep_unknown=keep_unknown)
+    return build_lines(catalogue, items, now, write=write)
 
 
 def build_lines(
@@ -440,12 +463,13 @@ def build_lines(
 
 
 def _fallback_price(item: OrderItemIn, resolved: ResolvedLine) -> int | None:
-    """item.price, else the SKU's price, else the product's: inline data first, then the
-    catalogue's (BEHAVIOR 5.2)."""
+    """item.price, else the inline SKU's price, else the inline product's, else the stored
+    SKU's, else the stored product's: inline data first, then the catalogue's (BEHAVIOR
+    5.2)."""
     candidates = (
         item.sku.price if item.sku else None,
-        resolved.sku["price"] if resolved.sku is not None else None,
         item.product.price if item.product else None,
+        resolved.sku["price"] if resolved.sku is not None else None,
         resolved.product["price"] if resolved.product is not None else None,
     )
     return next((p for p in candidates if p is not None), None)

@@ -39,7 +39,7 @@ from tally.redemptions.tables import (
 )
 from tally.validations import service as validations
 from tally.validations import stacking
-from tally.validations.rule_inputs import RuleInputs
+from tally.validations.rule_inputs import RuleInputs, customer_of_request
 from tally.validations.schemas import RedeemableIn
 from tally.validations.service import Outcome
 from tally.vouchers import repository as vouchers_repository
@@ -93,7 +93,9 @@ def redeem(
         cart=validations.cart_of(preview),
         now=now,
         request_id=request_id,
-        inputs=RuleInputs(conn, project_id, preview.row, what.customer, now),
+        inputs=RuleInputs(
+            conn, project_id, preview.row, customer_of_request(what.customer, what.order), now
+        ),
         rules=rules,
     )
     # ALL mode: one refusal refuses the request. PARTIAL: only when nothing applies.

@@ -16,6 +16,18 @@ from tally.customers import repository as customers_repository
 from tally.customers import service as customers
 from tally.customers.schemas import CustomerRef
 from tally.orders import repository as orders_repository
+from tally.orders.schemas import OrderCreate
+
+
+def customer_of_request(
+    customer: CustomerRef | None, order: OrderCreate | None
+) -> CustomerRef | None:
+    """The customer a request's rules read: the redeeming customer (top-level), else the
+    one its order object names, who becomes the order's (BEHAVIOR 8.5). A stored order's
+    own customer is the last resort (RuleInputs)."""
+    if customer is not None:
+        return customer
+    return order.customer if order is not None else None
 
 
 @dataclass
@@ -25,6 +37,8 @@ class RuleInputs:
     conn: Connection
     project_id: str
     order: Mapping[str, Any]  # the order row as the request leaves it
+    # The customer as the request names it (see customer_of_request), with the fields it
+    # sends: rules read the customer as the request leaves it.
     customer: CustomerRef | None
     now: datetime
     _customer_row: Mapping[str, Any] | None = None
@@ -104,12 +118,29 @@ class RuleInputs:
         return Facts(
             amount=before.total_amount,
             total_amount=after.total_amount,
-            initial_amount=start.amount,
+            # The order's own: the lines' value as sent, before any discount or effect,
+            # also when an earlier request added units (BEHAVIOR 5.3, 16.4).
+            initial_amount=_first_known(self.order.get("initial_amount"), start.amount),
             lines=lines,
             metadata=self.order.get("metadata") or {},
             now=self.now,
-            customer_metadata=(customer["metadata"] or {})
-            if customer is not None
-            else ((self.customer.metadata or {}) if self.customer is not None and known else None),
+            customer_metadata=self._customer_metadata(customer, known),
             history=self._seen if known else None,
         )
+
+    def _customer_metadata(
+        self, stored: Mapping[str, Any] | None, known: bool
+    ) -> dict[str, Any] | None:
+        """The metadata the customer has once the request is done: what it sends replaces
+        the stored (BEHAVIOR 14.1), so a redemption is judged on the customer it leaves,
+        and a validation as that redemption would be."""
+        sent = self.customer
+        if sent is not None and "metadata" in sent.model_fields_set and (known or stored):
+            return dict(sent.metadata or {})
+        if stored is not None:
+            return dict(stored["metadata"] or {})
+        return {} if known else None
+
+
+def _first_known(value: int | None, otherwise: int) -> int:
+    return otherwise if value is None else value

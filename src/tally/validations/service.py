@@ -30,7 +30,7 @@ from tally.products import repository as catalogue
 from tally.promotions import repository as promotions
 from tally.validation_rules import service as validation_rules
 from tally.validations import stacking
-from tally.validations.rule_inputs import RuleInputs
+from tally.validations.rule_inputs import RuleInputs, customer_of_request
 from tally.validations.schemas import RedeemableIn, ValidationRequest
 from tally.vouchers import eligibility
 from tally.vouchers import repository as vouchers_repository
@@ -99,7 +99,9 @@ def validate(
 ) -> Validation:
     rules = stacking.for_project(conn, project_id)
     check_request(body.redeemables, rules)
-    draft = orders.draft(conn, project_id=project_id, body=body.order, now=now, write=False)
+    draft = orders.draft(
+        conn, project_id=project_id, body=body.order, now=now, write=False, keep_unknown=True
+    )
     start = cart_of(draft)
     outcomes = evaluate(
         conn,
@@ -108,7 +110,9 @@ def validate(
         cart=start,
         now=now,
         request_id=request_id,
-        inputs=RuleInputs(conn, project_id, draft.row, body.customer, now),
+        inputs=RuleInputs(
+            conn, project_id, draft.row, customer_of_request(body.customer, body.order), now
+        ),
         rules=rules,
     )
     return Validation(order=draft.row, start=start, outcomes=outcomes, rules=rules)
@@ -127,7 +131,9 @@ def validate_voucher(
     """POST /v1/vouchers/{code}/validate: one voucher, named by its path (unknown is 404)."""
     if vouchers.find(conn, project_id=project_id, ref=code) is None:
         raise not_found("voucher", code)
-    draft = orders.draft(conn, project_id=project_id, body=order, now=now, write=False)
+    draft = orders.draft(
+        conn, project_id=project_id, body=order, now=now, write=False, keep_unknown=True
+    )
     start = cart_of(draft)
     outcomes = evaluate(
         conn,
@@ -136,7 +142,7 @@ def validate_voucher(
         cart=start,
         now=now,
         request_id=request_id,
-        inputs=RuleInputs(conn, project_id, draft.row, customer, now),
+        inputs=RuleInputs(conn, project_id, draft.row, customer_of_request(customer, order), now),
     )
     return Validation(order=draft.row, start=start, outcomes=outcomes)
 

@@ -59,11 +59,16 @@ def _in_hours(voucher: Mapping[str, Any], now: datetime) -> bool:
     clock = now.strftime("%H:%M")
     for window in windows:
         days = window.get("days_of_week") or []
-        if days and _weekday(now) not in days:
-            continue
         start, end = window["start_time"], window["expiration_time"]
-        inside = start <= clock < end if start < end else clock >= start or clock < end
-        if inside:
+        if start < end:
+            inside, opened = start <= clock < end, _weekday(now)
+        elif clock >= start:
+            inside, opened = True, _weekday(now)
+        else:
+            # After midnight in a window that runs past it: the window of the day before
+            # (as $timeframe_daily_hours reads it, tally.core.rules.DailyHours).
+            inside, opened = clock < end, (_weekday(now) - 1) % 7
+        if inside and (not days or opened in days):
             return True
     return False
 
