@@ -55,6 +55,9 @@ BAD_BODIES: list[tuple[str, Any, str]] = [
     ("customer name NUL", {"customer": {"name": "\u0000"}}, ".customer.name"),
     ("item metadata deep", {"items": [{"metadata": {"a": _nested(40)}}]}, ".items[0].metadata"),
     ("body not an object", [1, 2], "."),
+    # Valid ISO 8601, out of a datetime's years once in UTC (were 500s; an import failed).
+    ("created_at before year 1", {"created_at": "0001-01-01T00:30:00+01:00"}, ".created_at"),
+    ("created_at after 9999", {"created_at": "9999-12-31T23:00:00-05:00"}, ".created_at"),
 ]
 
 

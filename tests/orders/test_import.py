@@ -79,6 +79,11 @@ def test_too_many_or_no_orders_are_refused_before_anything_is_queued(client: App
     assert bad.status_code == 400 and "amount" in bad.json()["details"]
     not_a_list = client.post("/v1/orders/import", json={"amount": 1})
     assert not_a_list.status_code == 400
+    # A date of year 1 at +01:00 is before year 1 in UTC: refused as sent, not a failed job.
+    year_0 = [{"amount": 1}, {"amount": 2, "created_at": "0001-01-01T00:30:00+01:00"}]
+    out_of_range = client.post("/v1/orders/import", json=year_0)
+    assert out_of_range.status_code == 400
+    assert "[1].created_at" in out_of_range.json()["details"]
     assert snapshot(client.db) == before
 
 

@@ -359,3 +359,20 @@ def test_a_large_stack_on_a_large_order(client: AppClient) -> None:
     assert order["items_discount_amount"] == 5 * 60 * 100
     assert order["total_amount"] == 60 * 1000 - 5 * 60 * 100
     assert len(result["redemptions"]) == 5
+
+
+@pytest.mark.parametrize(
+    "path", ["/v1/vouchers/{}/redemption", "/v1/promotions/tiers/{}/redemption"]
+)
+def test_a_legacy_redemption_of_an_overlong_name_is_not_found(client: AppClient, path: str) -> None:
+    """Longer than any code or id: nothing stored has it, so 404 as for any unknown one,
+    refused before anything is written (it was a 500: the path became a redeemable whose
+    id is limited to 255 characters)."""
+    longest = client.post(path.format("x" * 255), json={"order": {"amount": 1000}})
+    assert longest.status_code == 404, longest.text
+    before = snapshot(client.db)
+    for name in ("x" * 256, "x" * 5000):
+        response = client.post(path.format(name), json={"order": {"amount": 1000}})
+        assert response.status_code == 404, response.text
+        assert response.json()["key"] == "not_found"
+    assert snapshot(client.db) == before

@@ -213,6 +213,9 @@ DISCOUNT = {"type": "DISCOUNT_VOUCHER", "discount": PERCENT}
         ),
         ({**DISCOUNT, "redemption": {"quantity": 0}}, "quantity"),
         ({**DISCOUNT, "metadata": [1]}, "metadata"),
+        # Before year 1 and after 9999 once in UTC (were 500s).
+        ({**DISCOUNT, "start_date": "0001-01-01T00:30:00+01:00"}, "start_date"),
+        ({**DISCOUNT, "expiration_date": "9999-12-31T23:00:00-05:00"}, "expiration_date"),
     ],
 )
 def test_bad_input_is_refused_and_writes_nothing(

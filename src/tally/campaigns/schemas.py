@@ -1,12 +1,11 @@
 """Campaign request bodies (campaigns.json: CampaignsCreateDiscountCouponsCampaign,
 CampaignsVouchersCreateRequestBody) and the response shape documented in /openapi.json."""
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from tally.common.schemas import LongText, Metadata, ObjectId, RequestBody, RequestModel
+from tally.common.schemas import LongText, Metadata, Moment, ObjectId, RequestBody, RequestModel
 from tally.promotions.schemas import PromotionIn
 from tally.vouchers.schemas import (
     CodeConfigIn,
@@ -55,8 +54,8 @@ class CampaignCreate(RequestBody):
     vouchers_count: Annotated[int, Field(ge=0)] | None = None
     # At most one rule, assigned to the campaign as it is made (BEHAVIOR 16.8).
     validation_rules: Annotated[list[ObjectId], Field(max_length=1)] | None = None
-    start_date: datetime | None = None
-    expiration_date: datetime | None = None
+    start_date: Moment | None = None
+    expiration_date: Moment | None = None
     validity_timeframe: ValidityTimeframe | None = None
     validity_day_of_week: Annotated[list[DayOfWeek], Field(max_length=7)] | None = None
     validity_hours: ValidityHours | None = None
@@ -101,8 +100,8 @@ class CampaignVoucherCreate(RequestBody):
     metadata: Metadata | None = None
     redemption: RedemptionIn | None = None
     additional_info: LongText | None = None
-    start_date: datetime | None = None
-    expiration_date: datetime | None = None
+    start_date: Moment | None = None
+    expiration_date: Moment | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -3,9 +3,11 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import datetime
 from typing import Annotated, Any, Self
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -15,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from tally.clock import as_utc
 from tally.core.money import MAX_MONEY, MAX_QUANTITY, round_half_up
 
 
@@ -59,7 +62,23 @@ Quantity = Annotated[StrictInt, BeforeValidator(_digits_to_int), Field(ge=1, le=
 Metadata = dict[str, Any]
 ShortText = Annotated[str, Field(max_length=1000)]
 LongText = Annotated[str, Field(max_length=10_000)]
-ObjectId = Annotated[str, Field(min_length=1, max_length=255)]
+
+
+def _storable_moment(value: datetime) -> datetime:
+    # Every moment is stored in UTC. ISO 8601 allows an offset that takes a moment of year
+    # 1 or 9999 out of the years a datetime holds: refused here, not a 500 when stored.
+    try:
+        as_utc(value)
+    except OverflowError:
+        raise ValueError("is out of range once converted to UTC") from None
+    return value
+
+
+# A date-time a client sends (naive values are read as UTC).
+Moment = Annotated[datetime, AfterValidator(_storable_moment)]
+
+MAX_ID_LENGTH = 255
+ObjectId = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]
 
 
 # Free-form JSON (metadata, attributes) is stored and printed back as sent, so it must be

@@ -1,12 +1,12 @@
 """Order request bodies (OrderBase and friends) and the documented response shapes."""
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from tally.common.schemas import (
     Metadata,
+    Moment,
     Money,
     ObjectId,
     Price,
@@ -66,7 +66,7 @@ class OrderFields(RequestBody):
     amount: Money | None = None
     items: list[OrderItemIn] | None = Field(default=None, max_length=MAX_ITEMS)
     metadata: Metadata | None = None
-    created_at: datetime | None = None
+    created_at: Moment | None = None
     referrer_id: ObjectId | None = None
     customer: CustomerRef | None = None
     referrer: CustomerRef | None = None

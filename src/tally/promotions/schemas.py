@@ -1,12 +1,11 @@
 """Promotion tier bodies (promotions.json: PromotionTierCreate; campaigns.json:
 PromotionTierCreateParams) and the response shapes documented in /openapi.json."""
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from tally.common.schemas import LongText, Metadata, ObjectId, RequestBody, RequestModel
+from tally.common.schemas import LongText, Metadata, Moment, ObjectId, RequestBody, RequestModel
 from tally.vouchers.schemas import DayOfWeek, DiscountIn, ValidityHours, ValidityTimeframe
 
 # Tiers a promotion campaign may be created with at once.
@@ -24,8 +23,8 @@ class TierCreate(RequestBody):
     metadata: Metadata | None = None
     active: bool | None = None
     hierarchy: Annotated[int, Field(ge=0, le=10**6)] | None = None
-    start_date: datetime | None = None
-    expiration_date: datetime | None = None
+    start_date: Moment | None = None
+    expiration_date: Moment | None = None
     validity_timeframe: ValidityTimeframe | None = None
     validity_day_of_week: Annotated[list[DayOfWeek], Field(max_length=7)] | None = None
     validity_hours: ValidityHours | None = None

@@ -10,7 +10,8 @@ from fastapi.responses import Response
 from sqlalchemy.engine import Connection
 
 from tally.clock import utcnow
-from tally.errors import invalid_query
+from tally.common.schemas import MAX_ID_LENGTH
+from tally.errors import invalid_query, not_found
 from tally.orders.sessions import OrderSession
 from tally.redemptions import presenter, rollbacks, service
 from tally.redemptions.schemas import (
@@ -69,7 +70,7 @@ async def redeem_voucher(
     body: Annotated[VoucherRedemptionRequest | None, Body()] = None,
 ) -> Response:
     """Redeem one voucher (deprecated upstream in favour of POST /v1/redemptions)."""
-    redeemable = RedeemableIn(object="voucher", id=code)
+    redeemable = _named("voucher", code)
     return await _redeem_one(request, project_id, redeemable, body or VoucherRedemptionRequest())
 
 
@@ -85,8 +86,16 @@ async def redeem_tier(
     body: Annotated[TierRedemptionRequest | None, Body()] = None,
 ) -> Response:
     """Redeem one promotion tier."""
-    redeemable = RedeemableIn(object="promotion_tier", id=promotionTierId)
+    redeemable = _named("promotion_tier", promotionTierId)
     return await _redeem_one(request, project_id, redeemable, body or TierRedemptionRequest())
+
+
+def _named(kind: Literal["voucher", "promotion_tier"], ref: str) -> RedeemableIn:
+    """The redeemable a path names. One longer than any id or code names nothing stored:
+    404, as the same path's validation answers (not a request body's 400)."""
+    if len(ref) > MAX_ID_LENGTH:
+        raise not_found(kind, ref)
+    return RedeemableIn(object=kind, id=ref)
 
 
 async def _redeem_one(

@@ -2,7 +2,7 @@
 response shape documented in /openapi.json."""
 
 import re
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -20,6 +20,7 @@ from pydantic import (
 from tally.common.schemas import (
     LongText,
     Metadata,
+    Moment,
     Money,
     ObjectId,
     Price,
@@ -209,8 +210,8 @@ class VoucherCreate(RequestBody):
 
     type: Literal["DISCOUNT_VOUCHER", "GIFT_VOUCHER", "LOYALTY_CARD"]
     discount: DiscountIn | None = None
-    start_date: datetime | None = None
-    expiration_date: datetime | None = None
+    start_date: Moment | None = None
+    expiration_date: Moment | None = None
     validity_timeframe: ValidityTimeframe | None = None
     validity_day_of_week: Annotated[list[DayOfWeek], Field(max_length=7)] | None = None
     validity_hours: ValidityHours | None = None
