@@ -227,6 +227,37 @@ def test_amount_caps_of_a_target_limit_each_line_and_all_its_lines() -> None:
     assert step.line_discounts == (300, 200, 0)
 
 
+def test_percent_on_a_quantity_limited_line_is_rounded_once() -> None:
+    """BEHAVIOR 5.15: a line of 3 units worth 2,005, 1 unit reached: 30 % of exactly
+    2,005 x 1/3 is 200.5, rounded half up once to 201 (flooring the unit's value to 668
+    first gave 200.4, so 200)."""
+    line = price_line(price=None, quantity=3, amount=2005)
+    order = Cart(amount=2005, discount_amount=0, lines=(line,))
+    thirty = percent_off("30", "APPLY_TO_ITEMS")
+    step = apply(order, thirty, [Target((0,), quantity_limit=1)])
+    assert step.line_discounts == (201,)
+    assert step.cart.total_amount == 1804
+    # The same through an aggregated cap of 1 unit over the target's lines.
+    assert apply(order, thirty, [Target((0,), aggregated_quantity_limit=1)]).line_discounts == (
+        201,
+    )
+
+
+def test_other_discounts_on_a_quantity_limited_line_round_its_exact_value_once() -> None:
+    """BEHAVIOR 5.15 for the effects the reached units' value caps: 2 of 3 units of a line
+    worth 2,005 are worth exactly 1,336 2/3. Free: 1,337 (half up, not floored to 1,336);
+    priced at 500 each: 1,336 2/3 - 1,000 = 336 2/3, so 337."""
+    line = price_line(price=None, quantity=3, amount=2005)
+    order = Cart(amount=2005, discount_amount=0, lines=(line,))
+    two = [Target((0,), quantity_limit=2)]
+    fixed = Discount("FIXED", "APPLY_TO_ITEMS", fixed_amount=500)
+    assert apply(order, fixed, two).line_discounts == (337,)
+    for effect in EFFECTS["AMOUNT"][1:]:
+        assert apply(order, amount_off(5000, effect), two).line_discounts == (1337,), effect
+    # Below the value the amount off is exact and stays as it is.
+    assert apply(order, amount_off(1000, "APPLY_TO_ITEMS"), two).line_discounts == (1000,)
+
+
 def test_item_discounts_stop_at_what_is_left_to_pay() -> None:
     # The client's amount (1,000) is below its lines (3,000): item discounts cannot take
     # the order below zero either.
@@ -442,3 +473,41 @@ def test_percentages_round_half_up_exactly(base: int, percent: Fraction) -> None
 
     exact = Fraction(base) * percent / 100
     assert _percent_of(base, percent) == int(exact + Fraction(1, 2))
+
+
+@st.composite
+def limited_carts(draw: st.DrawFn) -> tuple[Cart, list[Target], Fraction]:
+    """Lines of several units, maybe discounted before, each its own target with a
+    ``quantity_limit`` (mostly below its quantity), and a percentage."""
+    lines = []
+    targets = []
+    for index in range(draw(st.integers(min_value=1, max_value=4))):
+        quantity = draw(st.integers(min_value=1, max_value=50))
+        amount = draw(st.integers(min_value=0, max_value=10**9))
+        line = price_line(price=None, quantity=quantity, amount=amount)
+        lines.append(line._replace(discount_amount=draw(st.just(0) | st.integers(0, amount))))
+        limit = draw(st.integers(min_value=0, max_value=quantity + 1))
+        targets.append(Target((index,), quantity_limit=limit))
+    percent = draw(st.fractions(min_value=0, max_value=100, max_denominator=1000))
+    order = Cart(amount=sum(line.amount or 0 for line in lines), discount_amount=0, lines=())
+    return order._replace(lines=tuple(lines)), targets, percent
+
+
+@given(limited_carts())
+def test_percent_on_quantity_limited_lines_is_the_exact_value_rounded_once(
+    case: tuple[Cart, list[Target], Fraction],
+) -> None:
+    """BEHAVIOR 5.15: each line's discount is what is left on it (its amount, less earlier
+    item discounts) x reached units / its quantity x percent / 100, exactly, rounded half up
+    once; never more than what is left on the line, nor than its amount."""
+    order, targets, percent = case
+    step = apply(order, Discount("PERCENT", "APPLY_TO_ITEMS", percent_off=percent), targets)
+    for line, target, part in zip(order.lines, targets, step.line_discounts, strict=True):
+        assert line.amount is not None and line.quantity is not None
+        assert target.quantity_limit is not None
+        reached = min(line.quantity, target.quantity_limit)
+        left = line.amount - line.discount_amount
+        exact = Fraction(left) * Fraction(reached, line.quantity) * percent / 100
+        assert part == int(exact + Fraction(1, 2))
+        assert part <= left <= line.amount
+    check_invariants(order, step)

@@ -9,12 +9,15 @@ invariants, whatever the cart and the stack (property-tested):
   order never exceed its amount (``total_amount`` never goes below 0);
 - what a discount puts on the lines sums exactly to what it reports as its item discount:
   a sum split over lines is split with the largest-remainder method, ties to the earlier line;
-- percentages are exact fractions, rounded half up to a cent once per (discount, line).
+- percentages are exact fractions, rounded half up to a cent once per (discount, line);
+  so is the value of the units a ``quantity_limit`` lets a discount reach on a line, which
+  may be a fraction of a cent (2,005 for 3 units, 1 reached: 668 1/3).
 """
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from math import lcm
 from typing import Literal, NamedTuple
 
 from tally.core.money import allocate, allocate_capped
@@ -208,6 +211,8 @@ def _targeted_discounts(cart: Cart, discount: Discount, chosen: list[Target]) ->
         owned.append(mine)
     units = [0] * size
     bases = [0] * size
+    shares = [1] * size
+    split = False
     for target, mine in zip(chosen, owned, strict=True):
         units_left = target.aggregated_quantity_limit
         for index in mine:
@@ -219,9 +224,15 @@ def _targeted_discounts(cart: Cart, discount: Discount, chosen: list[Target]) ->
                 units_left -= allowed
             units[index] = allowed
             base = _line_base(line)
-            # Fewer units than the line has: their share of what is left on it.
-            bases[index] = base if allowed >= whole else base * allowed // whole
-    parts = _item_discounts(discount, bases, units)
+            if allowed >= whole or base * allowed % whole == 0:
+                bases[index] = base if allowed >= whole else base * allowed // whole
+            else:
+                # Fewer units than the line has: their share of what is left on it, kept
+                # exact (base x allowed / whole) and rounded once, with the discount (5.15).
+                bases[index] = base * allowed
+                shares[index] = whole
+                split = True
+    parts = _item_discounts(discount, bases, units, shares if split else None)
     for target, mine in zip(chosen, owned, strict=True):
         if target.amount_limit is not None:
             for index in mine:
@@ -289,9 +300,16 @@ def _units(line: Line) -> int:
     return 1 if line.amount else 0
 
 
-def _item_discounts(discount: Discount, bases: list[int], units: list[int]) -> list[int]:
+def _item_discounts(
+    discount: Discount, bases: list[int], units: list[int], shares: list[int] | None = None
+) -> list[int]:
     """Each line's part, before the caps: ``bases`` is what is left on each line to
-    discount (0: not targeted), ``units`` how many of its units the discount reaches."""
+    discount (0: not targeted), ``units`` how many of its units the discount reaches.
+    ``shares``: when a line's reached units are worth a fraction of a cent, its value is
+    ``bases[i] / shares[i]`` exactly (None: every value is ``bases[i]``, a whole cent).
+    Every part is computed on the exact value and rounded half up once (BEHAVIOR 5.15)."""
+    if shares is not None:
+        return _split_item_discounts(discount, bases, units, shares)
     effect = discount.effect
     if discount.type == "PERCENT":
         assert discount.percent_off is not None
@@ -323,3 +341,57 @@ def _item_discounts(discount: Discount, bases: list[int], units: list[int]) -> l
     weights = [n if b else 0 for b, n in zip(bases, units, strict=True)]
     reachable = sum(b for b, w in zip(bases, weights, strict=True) if w)
     return allocate_capped(min(off, reachable), weights, bases)
+
+
+def _half_up(numerator: int, denominator: int) -> int:
+    """``numerator / denominator`` (neither negative) rounded half up to a whole cent."""
+    return (2 * numerator + denominator) // (2 * denominator)
+
+
+def _split_item_discounts(
+    discount: Discount, bases: list[int], units: list[int], shares: list[int]
+) -> list[int]:
+    """:func:`_item_discounts` when some line's reached units are worth ``bases[i] /
+    shares[i]``, a fraction of a cent: the same formulas on the exact values, each line's
+    part rounded half up once. A line whose reached units are all free gets its value
+    rounded half up, what the per-line effects give it; the split effects cap it there."""
+    effect = discount.effect
+    limit = discount.amount_limit
+    if discount.type == "PERCENT":
+        assert discount.percent_off is not None
+        p, q = discount.percent_off.numerator, discount.percent_off.denominator
+        # base / share x p/q / 100 + 1/2, floored.
+        parts = [
+            (2 * b * p + 100 * q * d) // (200 * q * d) for b, d in zip(bases, shares, strict=True)
+        ]
+        return parts if limit is None else [min(part, limit) for part in parts]
+    if discount.type == "FIXED":
+        # Every reached unit is priced at fixed_amount from now on: their exact value less
+        # fixed_amount each, rounded once.
+        assert discount.fixed_amount is not None
+        fixed = discount.fixed_amount
+        return [
+            _capped(_half_up(max(0, b - fixed * n * d), d), limit) if b else 0
+            for b, n, d in zip(bases, units, shares, strict=True)
+        ]
+    assert discount.amount_off is not None
+    off = discount.amount_off
+    # What each line can take: its reached units' exact value, rounded half up.
+    values = [_half_up(b, d) for b, d in zip(bases, shares, strict=True)]
+    if effect == "APPLY_TO_ITEMS":
+        return [_capped(min(off, v), limit) for v in values]
+    if effect == "APPLY_TO_ITEMS_BY_QUANTITY":
+        return [_capped(min(off * n, v), limit) for v, n in zip(values, units, strict=True)]
+    if effect == "APPLY_TO_ITEMS_PROPORTIONALLY":
+        # In proportion to the exact values (brought to one denominator), each line capped
+        # at its value rounded half up.
+        common = 1
+        for d in shares:
+            common = lcm(common, d)
+        weights = [b * (common // d) for b, d in zip(bases, shares, strict=True)]
+        reachable = sum(v for v, w in zip(values, weights, strict=True) if w)
+        return allocate_capped(min(off, reachable), weights, values)
+    # APPLY_TO_ITEMS_PROPORTIONALLY_BY_QUANTITY, as in _item_discounts on the rounded values.
+    weights = [n if v else 0 for v, n in zip(values, units, strict=True)]
+    reachable = sum(v for v, w in zip(values, weights, strict=True) if w)
+    return allocate_capped(min(off, reachable), weights, values)
