@@ -299,3 +299,28 @@ def test_keyset_paging_keeps_microseconds(client: AppClient) -> None:
     second = page.get("/dashboard/orders" + found.group(1).replace("&amp;", "&")).text
     seen = re.findall(r">(us-\d{2})</a>", first) + re.findall(r">(us-\d{2})</a>", second)
     assert sorted(seen) == [f"us-{i:02d}" for i in range(51)]
+
+
+def test_the_export_form_refuses_too_many_fields_and_too_long_a_name(client: AppClient) -> None:
+    """More fields than an export takes, or a name longer than one can be, is the form's
+    fault: the page that refuses an unknown field (400), not a server error."""
+    page = browser(client)
+    sign_in(page, client.project)
+    csrf = csrf_of(page.get("/dashboard/exports").text)
+    for fields, says in (
+        (["id"] * 101, "Property .fields: "),
+        (["a" * 400], "Property .fields.0: "),
+        (["bogus"], "Unsupported field used"),
+    ):
+        refused = page.post(
+            "/dashboard/exports", data={"csrf": csrf, "fields": fields}, follow_redirects=False
+        )
+        assert refused.status_code == 400, (len(fields), refused.text[:200])
+        assert "Export refused" in refused.text and says in refused.text
+        assert "Sign out" in refused.text or "sign-out" in refused.text
+    assert client.get("/v1/exports").json()["total"] == 0
+    # The most the form may ask still starts an export.
+    started = page.post(
+        "/dashboard/exports", data={"csrf": csrf, "fields": ["id"] * 100}, follow_redirects=False
+    )
+    assert started.status_code == 303, started.text[:300]

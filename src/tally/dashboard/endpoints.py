@@ -371,13 +371,20 @@ async def start_export(request: Request) -> Response:
     if not auth.csrf_matches(signed.session, next(iter(form.get("csrf") or []), None)):
         return _refused()
     first = {name: values[0] for name, values in form.items()}
-    parameters = ExportParameters(
-        fields=form.get("fields") or None,
-        filters=service.export_filters(
-            first.get("status"), first.get("created_from"), first.get("created_to")
-        ),
-        order="-created_at",
-    )
+    try:
+        parameters = ExportParameters(
+            fields=form.get("fields") or None,
+            filters=service.export_filters(
+                first.get("status"), first.get("created_from"), first.get("created_to")
+            ),
+            order="-created_at",
+        )
+    except ValidationError as exc:
+        # More fields than an export takes, or too long a name: the form's fault, refused
+        # like an unknown field (which only the service can tell), not a server error.
+        problem = exc.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"])
+        return _export_refused(f"Property .{where}: {problem['msg']}", signed)
     runtime = runtime_of(request)
     project_id = signed.session.project_id
     try:
@@ -395,10 +402,14 @@ async def start_export(request: Request) -> Response:
             write=True,
         )
     except TallyError as exc:
-        return _html("error.html", 400, title="Export refused", message=exc.details, signed=signed)
+        return _export_refused(exc.details, signed)
     if runtime.jobs is not None:
         runtime.jobs.wake()
     return RedirectResponse(f"/dashboard/exports/{row['id']}", status_code=303, headers=_HEADERS)
+
+
+def _export_refused(message: str | None, signed: Signed) -> HTMLResponse:
+    return _html("error.html", 400, title="Export refused", message=message, signed=signed)
 
 
 @router.get("/exports/{export_id}")
