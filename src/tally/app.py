@@ -13,6 +13,7 @@ from tally.async_actions.endpoints import router as async_actions_router
 from tally.campaigns.endpoints import router as campaigns_router
 from tally.config import Settings, get_settings
 from tally.customers.endpoints import router as customers_router
+from tally.dashboard import secret as dashboard_secret
 from tally.dashboard.endpoints import router as dashboard_router
 from tally.db.engine import Database
 from tally.events.endpoints import router as events_router
@@ -149,6 +150,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             webhooks_allow_private=settings.webhooks_allow_private,
             rate_limit=limit_of(settings.rate_limit_per_second, settings.rate_limit_burst),
             metrics_token=settings.metrics_token,
+            dashboard_secret=dashboard_secret.resolve(
+                settings.database_url,
+                settings.dashboard_secret.get_secret_value()
+                if settings.dashboard_secret is not None
+                else None,
+            ),
         )
         app.state.runtime = runtime
         if settings.jobs_in_server:

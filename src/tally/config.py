@@ -2,7 +2,7 @@
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     # GET /metrics: open (bind the server to a private address) unless a token is set;
     # then Prometheus sends it as "Authorization: Bearer <token>".
     metrics_token: str | None = None
+    # What dashboard sessions are signed with besides the project's token hash, so that a
+    # reader of the database cannot forge one (tally.dashboard.secret): the same value on
+    # every server of one database. Unset: a key file beside the SQLite file; PostgreSQL
+    # needs it for the dashboard. SecretStr: never shown by a repr or a log line.
+    dashboard_secret: SecretStr | None = None
     # Requests per second each project may make to /v1 of each server process, and the
     # burst it may spend at once (default: one second's worth). 0: no limit (the embedded
     # default). A project's own limit (`tally projects rate-limit`) overrides these.

@@ -90,17 +90,24 @@ def _create_project(db: Database, name: str) -> ProjectKeys:
     )
 
 
+# PostgreSQL has no file beside the database for the dashboard's signing secret: its
+# servers are given one, as an operator gives them TALLY_DASHBOARD_SECRET.
+POSTGRES_DASHBOARD_SECRET = "tests-dashboard-secret-0123456789abcdef"
+
+
 @contextmanager
 def open_app_client(
     db_url: str, *, raise_server_exceptions: bool = True, **settings: Any
 ) -> Iterator[AppClient]:
     """Migrate ``db_url``, create project "test", and run the app (lifespan included) with
-    ``settings`` over the environment's."""
+    ``settings`` over the environment's (on PostgreSQL, a dashboard secret unless given)."""
     from tally.app import create_app
     from tally.config import Settings
-    from tally.db.engine import Database
+    from tally.db.engine import Database, is_sqlite
     from tally.db.migrate import upgrade
 
+    if not is_sqlite(db_url):
+        settings.setdefault("dashboard_secret", POSTGRES_DASHBOARD_SECRET)
     upgrade(db_url)
     db = Database(db_url, pool_size=2)
     try:

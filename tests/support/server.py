@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from support.inprocess import POSTGRES_DASHBOARD_SECRET
 from support.net import free_port
 
 HEALTH_TIMEOUT = 30.0
@@ -32,6 +33,9 @@ def tally_executable() -> Path:
 
 def tally_env(db_url: str, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
+    if not db_url.startswith("sqlite"):
+        # PostgreSQL's servers need the dashboard's secret given (SQLite's make a key file).
+        env.setdefault("TALLY_DASHBOARD_SECRET", POSTGRES_DASHBOARD_SECRET)
     env.update(extra or {})
     env["TALLY_DATABASE_URL"] = db_url
     env["PYTHONUNBUFFERED"] = "1"

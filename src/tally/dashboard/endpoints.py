@@ -1,8 +1,10 @@
 """The dashboard's pages (/dashboard): server-rendered HTML for a project's operator.
 
 Every page but the sign-in form needs a valid session (tally.dashboard.auth); without one a
-page redirects to the sign-in form and a form post is refused. Pages are read-only views
-over the same services the API uses, scoped to the session's project.
+page redirects to the sign-in form and a form post is refused. A server without a signing
+secret (tally.dashboard.secret) has no valid session to give: its sign-in form says so.
+Pages are read-only views over the same services the API uses, scoped to the session's
+project.
 """
 
 import csv
@@ -89,23 +91,29 @@ def _secure(request: Request) -> bool:
     return (forwarded or request.url.scheme) == "https"
 
 
-def _session_of(conn: Connection, value: str | None) -> Signed | None:
+def _secret(request: Request) -> bytes | None:
+    """The server's signing secret (None: the dashboard signs no one in)."""
+    return runtime_of(request).dashboard_secret.value
+
+
+def _session_of(conn: Connection, value: str | None, secret: bytes | None) -> Signed | None:
     """The session a cookie value holds, checked against its project's key (a read)."""
     project_id = auth.project_of(value) if value else None
-    if value is None or project_id is None:
+    if value is None or project_id is None or secret is None:
         return None
     key = projects_repository.dashboard_key(conn, project_id)
     if key is None:
         return None
-    session = auth.verify(value, key[1], now=int(time.time()))
+    session = auth.verify(value, key[1], secret=secret, now=int(time.time()))
     return Signed(session, key[0], key[2]) if session is not None else None
 
 
 async def _signed_in(request: Request) -> Signed | None:
     value = request.cookies.get(auth.SESSION_COOKIE)
-    if value is None:
+    secret = _secret(request)
+    if value is None or secret is None:
         return None
-    return await run(request, lambda conn: _session_of(conn, value), write=False)
+    return await run(request, lambda conn: _session_of(conn, value, secret), write=False)
 
 
 async def _form_lists(request: Request) -> dict[str, list[str]]:
@@ -142,11 +150,12 @@ async def _page(
     same read as the session check. ``quick``: a page of one object, run as the API runs
     its one-object reads (on the event loop on SQLite)."""
     value = request.cookies.get(auth.SESSION_COOKIE)
-    if value is None:
+    secret = _secret(request)
+    if value is None or secret is None:
         return _to_sign_in()
 
     def read(conn: Connection) -> tuple[Signed | None, dict[str, Any] | TallyError]:
-        signed = _session_of(conn, value)
+        signed = _session_of(conn, value, secret)
         if signed is None:
             return None, {}
         try:
@@ -178,9 +187,10 @@ async def _status(
     """A live page's JSON: the session checked and the object read in one read; 401
     without a session, 404 for an object of no such id in the session's project."""
     value = request.cookies.get(auth.SESSION_COOKIE)
+    secret = _secret(request)
 
     def work(conn: Connection) -> Row | int:
-        signed = _session_of(conn, value)
+        signed = _session_of(conn, value, secret)
         if signed is None:
             return 401
         try:
@@ -203,8 +213,16 @@ async def home(request: Request) -> Response:
     return RedirectResponse(target, status_code=303, headers=_HEADERS)
 
 
+def _unavailable(request: Request) -> HTMLResponse:
+    """The sign-in page of a server that cannot sign anyone in: why, and no form."""
+    problem = runtime_of(request).dashboard_secret.problem
+    return _html("sign_in.html", 503, token=None, error=None, unavailable=problem)
+
+
 @router.get("/sign-in")
 async def sign_in_form(request: Request) -> Response:
+    if _secret(request) is None:
+        return _unavailable(request)
     token = auth.new_sign_in_token()
     response = _html("sign_in.html", token=token, error=None)
     response.set_cookie(
@@ -221,6 +239,9 @@ async def sign_in_form(request: Request) -> Response:
 
 @router.post("/sign-in")
 async def sign_in(request: Request) -> Response:
+    secret = _secret(request)
+    if secret is None:
+        return _unavailable(request)
     form = await _form(request)
     expected = request.cookies.get(auth.SIGN_IN_COOKIE)
     given = form.get("token")
@@ -242,7 +263,7 @@ async def sign_in(request: Request) -> Response:
     response = RedirectResponse("/dashboard/orders", status_code=303, headers=_HEADERS)
     response.set_cookie(
         auth.SESSION_COOKIE,
-        auth.issue(found[0], found[1], now=int(time.time())),
+        auth.issue(found[0], found[1], secret=secret, now=int(time.time())),
         max_age=auth.SESSION_SECONDS,
         path=auth.PATH,
         httponly=True,

@@ -10,6 +10,7 @@ import anyio
 from fastapi import Request
 
 from tally.core.token_bucket import Limit
+from tally.dashboard.secret import DashboardSecret
 from tally.db.engine import Database
 from tally.errors import TallyError
 from tally.jobs.runner import Runner
@@ -44,6 +45,7 @@ class Runtime:
         rate_limit: Limit | None = None,
         metrics_token: str | None = None,
         key_ttl_seconds: float = _AUTH_TTL_SECONDS,
+        dashboard_secret: DashboardSecret | None = None,
     ) -> None:
         self.db = db
         # Where export files are written and served from; the base of their download URLs
@@ -69,6 +71,11 @@ class Runtime:
         self.rate_limits = RateLimits(rate_limit)
         # The bearer token GET /metrics asks for (None: open).
         self.metrics_token = metrics_token
+        # What dashboard sessions are signed with besides the token hash; without it the
+        # dashboard signs no one in and says why.
+        self.dashboard_secret = dashboard_secret or DashboardSecret(
+            None, "The dashboard cannot sign anyone in: this server has no signing secret."
+        )
         # SQLite work on one object is CPU in this process and never waits: a read never
         # does (WAL), a write is only tried here when the write lock is free. It costs
         # less than the hop to a worker thread and back (about 170 us), so it runs on the
