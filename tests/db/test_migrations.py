@@ -212,3 +212,159 @@ def test_going_back_before_0017_gives_each_event_its_own_data_again(db_url: str)
         engine.dispose()
     as_json = {key: json.loads(v) if isinstance(v, str) else v for key, v in stored.items()}
     assert as_json == {"evcus_1": shared, "evcus_2": shared}
+
+
+_REDEMPTION_COUNTERS = (
+    "redemptions_total_succeeded",
+    "redemptions_total_failed",
+    "redemptions_total_rollback_succeeded",
+    "redemptions_total_rollback_failed",
+)
+
+
+def _redemption_counters(engine: sa.Engine) -> dict[str, tuple[int, ...]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(f"SELECT id, {', '.join(_REDEMPTION_COUNTERS)} FROM customers ORDER BY id")
+        ).all()
+    return {row[0]: tuple(row[1:]) for row in rows}
+
+
+def test_redemption_counters_are_filled_from_the_redemptions_already_there(db_url: str) -> None:
+    """Migration 0018 on a database with redemptions and rollbacks: each customer's
+    summary.redemptions counters, one per lone redemption or stack child (never the stack's
+    parent), one per failed redemption, one per child or lone rollback (never the parent
+    rollback), one per failed rollback; records of no customer, or of another, left out."""
+    upgrade(db_url, "0017")
+    engine = create_db_engine(db_url, pool_size=1)
+    at = datetime(2026, 1, 1)
+    try:
+        with engine.begin() as conn:
+            _add_project(conn, at)
+            for customer in ("cust_a", "cust_b", "cust_c"):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO customers (id, project_id, metadata, created_at)"
+                        " VALUES (:id, 'proj_1', '{}', :at)"
+                    ),
+                    {"id": customer, "at": at},
+                )
+            # (id, object, parent, result, status, type, customer)
+            records = [
+                # cust_a: a lone redemption, rolled back, then a refused second rollback.
+                ("r_1", "redemption", None, "SUCCESS", "ROLLED_BACK", "voucher", "cust_a"),
+                ("rr_1", "redemption_rollback", None, "SUCCESS", "SUCCEEDED", "voucher", "cust_a"),
+                ("rrf_1", "redemption_rollback", None, "FAILURE", "FAILED", "voucher", "cust_a"),
+                # cust_a: a stack of two (parent r_2), rolled back whole (parent rr_2), and
+                # a refused second rollback of the stack (its record names the parent).
+                ("r_2", "redemption", None, "SUCCESS", "ROLLED_BACK", "redemption", "cust_a"),
+                ("r_3", "redemption", "r_2", "SUCCESS", "ROLLED_BACK", "voucher", "cust_a"),
+                ("r_4", "redemption", "r_2", "SUCCESS", "ROLLED_BACK", "promotion_tier", "cust_a"),
+                (
+                    "rr_2",
+                    "redemption_rollback",
+                    None,
+                    "SUCCESS",
+                    "SUCCEEDED",
+                    "redemption",
+                    "cust_a",
+                ),
+                (
+                    "rr_3",
+                    "redemption_rollback",
+                    "rr_2",
+                    "SUCCESS",
+                    "SUCCEEDED",
+                    "voucher",
+                    "cust_a",
+                ),
+                (
+                    "rr_4",
+                    "redemption_rollback",
+                    "rr_2",
+                    "SUCCESS",
+                    "SUCCEEDED",
+                    "voucher",
+                    "cust_a",
+                ),
+                ("rrf_2", "redemption_rollback", None, "FAILURE", "FAILED", "redemption", "cust_a"),
+                # cust_a: two refused redemptions; cust_b: one success, one refusal.
+                ("rf_1", "redemption", None, "FAILURE", "FAILED", "voucher", "cust_a"),
+                ("rf_2", "redemption", None, "FAILURE", "FAILED", "promotion_tier", "cust_a"),
+                ("r_5", "redemption", None, "SUCCESS", "SUCCEEDED", "promotion_tier", "cust_b"),
+                ("rf_3", "redemption", None, "FAILURE", "FAILED", "voucher", "cust_b"),
+                # No customer; a customer since deleted.
+                ("r_6", "redemption", None, "SUCCESS", "SUCCEEDED", "voucher", None),
+                ("r_7", "redemption", None, "SUCCESS", "SUCCEEDED", "voucher", "cust_gone"),
+            ]
+            for record_id, kind, parent, result, status, related, customer in records:
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO redemptions (id, project_id, object, parent_id, created_at,"
+                        " result, status, customer_id, channel_id, related_object_type,"
+                        " related_object_id) VALUES (:id, 'proj_1', :object, :parent, :at,"
+                        " :result, :status, :customer, 'app', :related, 'x')"
+                    ),
+                    {
+                        "id": record_id,
+                        "object": kind,
+                        "parent": parent,
+                        "at": at,
+                        "result": result,
+                        "status": status,
+                        "customer": customer,
+                        "related": related,
+                    },
+                )
+        upgrade(db_url)
+        found = _redemption_counters(engine)
+    finally:
+        engine.dispose()
+    # (succeeded, failed, rollback succeeded, rollback failed)
+    assert found == {"cust_a": (3, 2, 3, 2), "cust_b": (1, 1, 0, 0), "cust_c": (0, 0, 0, 0)}
+
+
+def test_redemption_counters_filled_again_are_the_ones_the_api_kept(db_url: str) -> None:
+    """Redemptions and rollbacks of every outcome made through the API; going back before
+    0018 and up again fills the counters from the records alone: the same figures the
+    running code kept."""
+    from support.inprocess import open_app_client
+
+    with open_app_client(db_url) as client:
+        for code in ("A", "B", "C"):
+            body = {"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 1}}
+            assert client.post(f"/v1/vouchers/{code}", json=body).status_code == 200
+        off = {"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 1}}
+        assert client.post("/v1/vouchers/OFF", json={**off, "active": False}).status_code == 200
+
+        def redeem(codes: list[str], who: str | None) -> dict[str, object]:
+            body: dict[str, object] = {
+                "redeemables": [{"object": "voucher", "id": code} for code in codes],
+                "order": {"amount": 1000},
+            }
+            if who is not None:
+                body["customer"] = {"source_id": who}
+            response = client.post("/v1/redemptions", json=body)
+            result: dict[str, object] = response.json()
+            return result
+
+        lone = redeem(["A"], "ann")
+        stacked = redeem(["B", "C"], "ann")
+        redeem(["OFF"], "ann")
+        redeem(["A"], "ben")
+        redeem(["B"], None)
+        lone_id = lone["redemptions"][0]["id"]  # type: ignore[index]
+        parent_id = stacked["parent_redemption"]["id"]  # type: ignore[index]
+        for _ in range(2):
+            client.post(f"/v1/redemptions/{lone_id}/rollback")
+            client.post(f"/v1/redemptions/{parent_id}/rollbacks")
+    engine = create_db_engine(db_url, pool_size=1)
+    try:
+        kept = _redemption_counters(engine)
+        assert sorted(kept.values()) == [(1, 0, 0, 0), (3, 1, 3, 2)]
+        downgrade(db_url, "0017")
+        assert "redemptions_total_failed" not in _tables(db_url)["customers"]
+        upgrade(db_url)
+        assert _redemption_counters(engine) == kept
+    finally:
+        engine.dispose()

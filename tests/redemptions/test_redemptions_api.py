@@ -40,13 +40,13 @@ def redeem(client: AppClient, body: dict[str, Any]) -> dict[str, Any]:
 def refused(
     client: AppClient, body: dict[str, Any], url: str = "/v1/redemptions"
 ) -> dict[str, Any]:
-    """A refused redemption: 400, and nothing written but the failed redemption and its
-    event."""
-    before = snapshot(client.db)
+    """A refused redemption: 400, and nothing written but the failed redemption, its
+    event, and its customer's count of failed redemptions (BEHAVIOR 14.5)."""
+    before = _without_redemption_counts(snapshot(client.db))
     response = client.post(url, json=body)
     assert response.status_code in (400, 404), response.text
     error: dict[str, Any] = response.json()
-    after = snapshot(client.db)
+    after = _without_redemption_counts(snapshot(client.db))
     written = ("redemptions", "events")
     assert {name: rows for name, rows in after.items() if name not in written} == {
         name: rows for name, rows in before.items() if name not in written
@@ -54,6 +54,17 @@ def refused(
     assert len(after["redemptions"]) == len(before["redemptions"]) + 1  # the failed redemption
     assert len(after["events"]) == len(before["events"]) + 1  # customer.redemption.failed
     return error
+
+
+def _without_redemption_counts(
+    tables: dict[str, list[tuple[object, ...]]],
+) -> dict[str, list[tuple[object, ...]]]:
+    """``tables`` with the customers' summary.redemptions counters left out."""
+    from tally.customers.tables import customers
+
+    kept = [i for i, c in enumerate(customers.columns) if not c.name.startswith("redemptions_")]
+    rows = [tuple(row[i] for i in kept) for row in tables["customers"]]
+    return {**tables, "customers": sorted(rows, key=repr)}
 
 
 def order_of(client: AppClient, order_id: str) -> dict[str, Any]:
@@ -219,6 +230,8 @@ def test_a_refused_redemption_leaves_the_order_as_it_was(
     assert record["related_object_type"] == "voucher"
     assert record["order"]["id"] == order["id"]
     assert record["customer_id"] == order["customer_id"]
+    summary = client.get("/v1/customers/c").json()["summary"]["redemptions"]
+    assert (summary["total_failed"], summary["total_succeeded"]) == (1, 0)
 
 
 def test_a_refused_new_order_is_not_created(client: AppClient) -> None:

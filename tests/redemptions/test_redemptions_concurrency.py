@@ -128,3 +128,38 @@ def test_a_redemption_is_rolled_back_once(workers: LiveServer) -> None:
         1000,
         "CANCELED",
     )
+
+
+@pytest.mark.slow
+def test_racing_redemptions_and_rollbacks_of_one_customer_are_all_counted(
+    workers: LiveServer,
+) -> None:
+    """One customer's redemptions on different orders at once, then their rollbacks (each
+    twice): summary.redemptions moves by n = n + 1 in each transaction, so no count is
+    lost to another's (BEHAVIOR 14.5)."""
+    _voucher(workers, "MINE", redemption={"quantity": 4})
+    with workers.client() as http:
+        assert http.post("/v1/customers", json={"source_id": "racer"}).status_code == 200
+    body = {
+        "redeemables": [{"object": "voucher", "id": "MINE"}],
+        "order": {"amount": 1000},
+        "customer": {"source_id": "racer"},
+    }
+    responses = _all(workers, [lambda http: http.post("/v1/redemptions", json=body)] * 12)
+    landed = [r.json()["redemptions"][0]["id"] for r in responses if r.status_code == 200]
+    assert len(landed) == 4, [r.text for r in responses if r.status_code != 200][:3]
+
+    def roll_back(redemption_id: str) -> Callable[[httpx.Client], httpx.Response]:
+        return lambda http: http.post(f"/v1/redemptions/{redemption_id}/rollback")
+
+    rollbacks = _all(workers, [roll_back(rid) for rid in landed * 2])
+    keys = [r.json()["key"] for r in rollbacks if r.status_code != 200]
+    assert sum(r.status_code == 200 for r in rollbacks) == 4, keys
+    # A request turned away by the order session records nothing; a refused one, its
+    # failed rollback.
+    assert set(keys) <= {"already_rolled_back", "multiple_requests"}, keys
+    with workers.client() as http:
+        summary = http.get("/v1/customers/racer").json()["summary"]["redemptions"]
+    assert (summary["total_succeeded"], summary["total_failed"]) == (4, 8)
+    assert summary["total_rollback_succeeded"] == 4
+    assert summary["total_rollback_failed"] == keys.count("already_rolled_back")

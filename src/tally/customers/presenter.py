@@ -18,6 +18,11 @@ def customer_json(row: Mapping[Any, Any]) -> dict[str, Any]:
     }
     if row["orders_last_date"] is not None:
         orders_summary["last_order_date"] = iso(row["orders_last_date"])
+    # summary.redemptions: what tally.customers.service.redemption_counter counts.
+    succeeded = row["redemptions_total_succeeded"]
+    failed = row["redemptions_total_failed"]
+    rollback_succeeded = row["redemptions_total_rollback_succeeded"]
+    rollback_failed = row["redemptions_total_rollback_failed"]
     # The schema types source_id and updated_at as plain strings: absent rather than null.
     out: dict[str, Any] = {"id": row["id"]}
     for name in (
@@ -37,12 +42,12 @@ def customer_json(row: Mapping[Any, Any]) -> dict[str, Any]:
             "metadata": row["metadata"] or {},
             "summary": {
                 "redemptions": {
-                    "total_redeemed": 0,
-                    "total_failed": 0,
-                    "total_succeeded": 0,
-                    "total_rolled_back": 0,
-                    "total_rollback_failed": 0,
-                    "total_rollback_succeeded": 0,
+                    "total_redeemed": succeeded + failed,
+                    "total_failed": failed,
+                    "total_succeeded": succeeded,
+                    "total_rolled_back": rollback_succeeded + rollback_failed,
+                    "total_rollback_failed": rollback_failed,
+                    "total_rollback_succeeded": rollback_succeeded,
                     "gift": {"redeemed_amount": 0, "amount_to_go": 0},
                     "loyalty_card": {"redeemed_points": 0, "points_to_go": 0},
                 },

@@ -163,6 +163,51 @@ def add_to_summaries(conn: Connection, project_id: str, deltas: list[tuple[str, 
     )
 
 
+# summary.redemptions' stored counters, in the order RedemptionCounts lists them.
+REDEMPTION_COUNTERS = (
+    "redemptions_total_succeeded",
+    "redemptions_total_failed",
+    "redemptions_total_rollback_succeeded",
+    "redemptions_total_rollback_failed",
+)
+
+
+@cache
+def _add_to_redemptions() -> Prepared:
+    """summary.redemptions moved by deltas in the database itself (n = n + delta): two
+    transactions counting for one customer at once both land, whatever they read."""
+    return Prepared(
+        customers.update()
+        .where(
+            customers.c.project_id == sa.bindparam("_project_id"),
+            customers.c.id == sa.bindparam("_id"),
+        )
+        .values(
+            {name: customers.c[name] + sa.bindparam(f"_{name}") for name in REDEMPTION_COUNTERS}
+        )
+    )
+
+
+def add_to_redemptions(
+    conn: Connection, project_id: str, deltas: list[tuple[str, tuple[int, int, int, int]]]
+) -> None:
+    """Each (customer id, deltas of REDEMPTION_COUNTERS) added, in one driver call."""
+    _add_to_redemptions().write_many(
+        conn,
+        [
+            {
+                "_project_id": project_id,
+                "_id": customer_id,
+                **{
+                    f"_{name}": delta
+                    for name, delta in zip(REDEMPTION_COUNTERS, counts, strict=True)
+                },
+            }
+            for customer_id, counts in deltas
+        ],
+    )
+
+
 @cache
 def _add_to_day(dialect: str) -> Prepared:
     insert = sqlite.insert if dialect == "sqlite" else postgresql.insert

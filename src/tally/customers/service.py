@@ -1,6 +1,6 @@
 """Customers: upserted wherever a customer object appears, and their order summary."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -60,6 +60,7 @@ def new_row(
         "orders_total_count": 0,
         "orders_last_amount": 0,
         "orders_last_date": None,
+        **{name: 0 for name in repository.REDEMPTION_COUNTERS},
         "created_at": now,
         "updated_at": None,
         **field_values(ref),
@@ -234,6 +235,43 @@ def record_order(
     for customer_id, (count, amount) in sorted(by_customer.items()):
         if customer_id != summarised:
             repository.add_to_summary(conn, project_id, customer_id, count, amount)
+
+
+def redemption_counter(record: Mapping[str, Any]) -> int | None:
+    """Which of summary.redemptions' counters (an index into
+    repository.REDEMPTION_COUNTERS) a redemption or rollback record moves, or None
+    (BEHAVIOR 14.5). One per redeemable redeemed or given back: a lone redemption, each
+    child of a stacked one, each child rollback; never the parent of a stack (a container
+    of its children, not a redemption of anything: Voucherify's customer events are the
+    children's too) nor a stack's parent rollback. A refused request records one failed
+    redemption and a refused rollback one failed rollback: each counts once.
+    total_redeemed = total_succeeded + total_failed; total_rolled_back =
+    total_rollback_succeeded + total_rollback_failed (tally.customers.presenter)."""
+    succeeded = record["result"] == "SUCCESS"
+    if succeeded and record["related_object_type"] == "redemption":
+        return None
+    first = 0 if record["object"] == "redemption" else 2
+    return first if succeeded else first + 1
+
+
+def count_redemptions(
+    conn: Connection, *, project_id: str, records: Sequence[Mapping[str, Any]]
+) -> None:
+    """Redemption or rollback records just written, counted into their customers'
+    summary.redemptions in the caller's transaction (records without a customer count for
+    no one)."""
+    deltas: dict[str, list[int]] = {}
+    for record in records:
+        counter = redemption_counter(record)
+        if counter is None or record["customer_id"] is None:
+            continue
+        deltas.setdefault(record["customer_id"], [0, 0, 0, 0])[counter] += 1
+    if deltas:
+        repository.add_to_redemptions(
+            conn,
+            project_id,
+            [(customer_id, (a, b, c, d)) for customer_id, (a, b, c, d) in sorted(deltas.items())],
+        )
 
 
 def purchase_history(

@@ -24,6 +24,16 @@ customers = sa.Table(
     sa.Column("orders_total_count", sa.Integer, nullable=False, server_default="0"),
     sa.Column("orders_last_amount", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("orders_last_date", UTCDateTime(), nullable=True),
+    # summary.redemptions: redemptions and rollbacks recorded for the customer, each
+    # counter moved by UPDATE ... SET n = n + delta in the transaction that records them
+    # (tally.customers.service.count_redemptions says what counts). total_redeemed and
+    # total_rolled_back are the sums of a pair.
+    sa.Column("redemptions_total_succeeded", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("redemptions_total_failed", sa.Integer, nullable=False, server_default="0"),
+    sa.Column(
+        "redemptions_total_rollback_succeeded", sa.Integer, nullable=False, server_default="0"
+    ),
+    sa.Column("redemptions_total_rollback_failed", sa.Integer, nullable=False, server_default="0"),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=True),
     sa.UniqueConstraint("project_id", "source_id"),

@@ -180,6 +180,7 @@ def rollback(conn: Connection, what: Rollback, *, now: datetime) -> RolledBack |
             "redemption_id": redemption["id"],
         }
     repository.insert_many(conn, [*([parent] if parent else []), *rollbacks])
+    customers.count_redemptions(conn, project_id=project_id, records=rollbacks)
     recorder.rolled_back(
         project_id,
         [
@@ -366,6 +367,7 @@ def _refuse(conn: Connection, what: Rollback, redemption: Row, now: datetime) ->
         "applied": None,
     }
     repository.insert_many(conn, [record])
+    customers.count_redemptions(conn, project_id=what.project_id, records=[record])
     recorder.rolled_back(
         what.project_id, [(redemption, record)], {"id": redemption["order_id"]}, None, now
     )

@@ -105,7 +105,9 @@ def redeem(
     if refused is None:
         refused = _claim_uses(conn, project_id, outcomes, request_id)
     if refused is not None:
-        return _refuse(conn, what, refused, outcomes, preview, now)
+        failed = _refuse(conn, what, refused, outcomes, preview, now)
+        customers.count_redemptions(conn, project_id=project_id, records=[failed.record])
+        return failed
 
     body = what.order or OrderCreate()
     final = orders.writable(conn, project_id=project_id, body=what.order, preview=preview, now=now)
@@ -146,6 +148,7 @@ def redeem(
         customer = customers_repository.get_by_id(conn, project_id, saved["customer_id"])
     children, parent = _records(what, saved, customer, used, steps, child_ids, parent_id, now)
     repository.insert_many(conn, [*children, *([parent] if parent else [])])
+    customers.count_redemptions(conn, project_id=project_id, records=children)
     recorder.redeemed(project_id, children, saved, parent or children[0], now)
     for outcome, step in zip(used, steps, strict=True):
         if outcome.redeemable.object == "promotion_tier":
