@@ -445,6 +445,11 @@ def test_customer_export(client: AppClient) -> None:
     )
     make_order(client, amount=1000, status="PAID", customer={"source_id": "c-1"})
     make_order(client, amount=501, status="PAID", customer={"source_id": "c-1"})
+    off = {"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 1}}
+    client.post("/v1/vouchers/OFF", json={**off, "active": False})
+    redeem = {"redeemables": [{"object": "voucher", "id": "OFF"}], "order": {"amount": 100}}
+    refused = client.post("/v1/redemptions", json={**redeem, "customer": {"source_id": "c-1"}})
+    assert refused.status_code == 400
     fields = [
         "source_id",
         "name",
@@ -456,6 +461,9 @@ def test_customer_export(client: AppClient) -> None:
         "orders_average_amount",
         "orders_last_order_amount",
         "metadata.tier",
+        "redemptions_total_redeemed",
+        "redemptions_total_failed",
+        "redemptions_total_succeeded",
     ]
     created = client.post(
         "/v1/exports", json={"exported_object": "customer", "parameters": {"fields": fields}}
@@ -476,8 +484,12 @@ def test_customer_export(client: AppClient) -> None:
             str(summary["average_amount"]),
             str(summary["last_order_amount"]),
             "gold",
+            "1",
+            "1",
+            "0",
         ],
     ]
+    assert customer["summary"]["redemptions"]["total_failed"] == 1
     refused = client.post(
         "/v1/exports",
         json={"exported_object": "customer", "parameters": {"fields": ["loyalty_points"]}},

@@ -133,6 +133,19 @@ CUSTOMER = Source(
         "birthday": Field(_col("birthday"), "text"),
         "metadata": Field(_col("metadata"), "metadata"),
         "birthdate": Field(_col("birthdate"), "text"),
+        # summary.redemptions, as the customer prints it (customers.presenter).
+        "redemptions_total_redeemed": Field(
+            lambda t: t.c.redemptions_total_succeeded + t.c.redemptions_total_failed
+        ),
+        "redemptions_total_failed": Field(_col("redemptions_total_failed")),
+        "redemptions_total_succeeded": Field(_col("redemptions_total_succeeded")),
+        "redemptions_total_rolled_back": Field(
+            lambda t: (
+                t.c.redemptions_total_rollback_succeeded + t.c.redemptions_total_rollback_failed
+            )
+        ),
+        "redemptions_total_rollback_failed": Field(_col("redemptions_total_rollback_failed")),
+        "redemptions_total_rollback_succeeded": Field(_col("redemptions_total_rollback_succeeded")),
     },
     default_fields=("name", "source_id"),
     filters={
@@ -159,18 +172,7 @@ CUSTOMER = Source(
         "updated_at",
     ),
     default_sort="-created_at",
-    unbuilt=frozenset(
-        {
-            "redemptions_total_redeemed",
-            "redemptions_total_failed",
-            "redemptions_total_succeeded",
-            "redemptions_total_rolled_back",
-            "redemptions_total_rollback_failed",
-            "redemptions_total_rollback_succeeded",
-            "loyalty_points",
-            "loyalty_referred_customers",
-        }
-    ),
+    unbuilt=frozenset({"loyalty_points", "loyalty_referred_customers"}),
 )
 
 REDEMPTION = Source(
