@@ -228,3 +228,58 @@ def test_listing_redemptions_with_filters(client: AppClient) -> None:
     assert (bad.status_code, bad.json()["key"]) == (400, "invalid_query_params")
     other = client.as_project(client.new_project("other"))
     assert other.get("/v1/redemptions").json()["total"] == 0
+
+
+def test_rolling_back_added_units_keeps_the_units_the_client_sent_since(
+    client: AppClient,
+) -> None:
+    """A free unit added by R1, then the cart sent again as it was (R2's upsert, or a PUT):
+    the line holds what the client pays for. Rolling R1 back takes its discount, and no
+    unit the client sent (it took the paid tee, 1,000, with it)."""
+    tee = client.post("/v1/products", json={"source_id": "tee", "name": "Tee", "price": 1000})
+    unit = {"type": "UNIT", "unit_off": 1, "unit_type": tee.json()["id"], "effect": "ADD_NEW_ITEMS"}
+    voucher(client, "FREE1", unit)
+    voucher(client, "TEN", {"type": "AMOUNT", "amount_off": 10})
+    cart = [
+        {"product_id": tee.json()["id"], "quantity": 1, "price": 1000},
+        {"source_id": "mug", "quantity": 1, "price": 500},
+    ]
+    first = redeem(client, {"redeemables": vouchers("FREE1"), "order": {"items": cart}})
+    order_id = first["order"]["id"]
+    assert [i["quantity"] for i in first["order"]["items"]] == [2, 1]
+    redeem(client, {"redeemables": vouchers("TEN"), "order": {"id": order_id, "items": cart}})
+    lone = first["redemptions"][0]["id"]
+    order = rollback(client, f"/v1/redemptions/{lone}/rollback", {"order": {"status": "PAID"}})[
+        "order"
+    ]
+    assert [(i["quantity"], i["amount"], i["discount_amount"]) for i in order["items"]] == [
+        (1, 1000, 0),
+        (1, 500, 0),
+    ]
+    assert (order["amount"], order["discount_amount"], order["total_amount"]) == (1500, 10, 1490)
+    # Without the cart sent again, the added unit goes with the rollback, as before.
+    again = redeem(client, {"redeemables": vouchers("FREE1"), "order": {"items": cart}})
+    back = rollback(client, f"/v1/redemptions/{again['redemptions'][0]['id']}/rollback")
+    assert [i["quantity"] for i in back["order"]["items"]] == [1, 1]
+    assert back["order"]["amount"] == 1500
+
+
+def test_rolling_back_keeps_a_later_redemption_s_discount_after_a_cap(client: AppClient) -> None:
+    """R1 800 off 1,000; the amount lowered to 500 caps the stored discount at 500, then
+    raised again; R2 300 off. Rolling R1 back leaves R2's 300 (it took all 800)."""
+    voucher(client, "EIGHT", {"type": "AMOUNT", "amount_off": 800})
+    voucher(client, "THREE", {"type": "AMOUNT", "amount_off": 300})
+    first = redeem(client, {"redeemables": vouchers("EIGHT"), "order": {"amount": 1000}})
+    order_id = first["order"]["id"]
+    for amount in (500, 1000):
+        assert client.put(f"/v1/orders/{order_id}", json={"amount": amount}).status_code == 200
+    second = redeem(client, {"redeemables": vouchers("THREE"), "order": {"id": order_id}})
+    assert second["order"]["discount_amount"] == 800
+    lone = first["redemptions"][0]["id"]
+    order = rollback(client, f"/v1/redemptions/{lone}/rollback", {"order": {"status": "PAID"}})[
+        "order"
+    ]
+    assert (order["discount_amount"], order["total_amount"]) == (300, 700)
+    # And R2's own rollback then leaves nothing.
+    last = rollback(client, f"/v1/redemptions/{second['redemptions'][0]['id']}/rollback")
+    assert (last["order"]["discount_amount"], last["order"]["total_amount"]) == (0, 1000)

@@ -115,7 +115,7 @@ def rollback(conn: Connection, what: Rollback, *, now: datetime) -> RolledBack |
     _give_back_uses(conn, project_id, given_back)
 
     body_order = what.body.order or OrderCreate()
-    reduced = without(order, given_back)
+    reduced = without(order, given_back, kept_off=_kept_off(conn, project_id, order, redemption))
     entry["rollback_id"] = rollback_id
     entry["rollback_date"] = iso(now)
     if stacked:
@@ -242,11 +242,28 @@ def _check_body(body: RollbackRequest, redemption: Row) -> None:
             )
 
 
-def without(order: Mapping[str, Any], given_back: list[Row]) -> dict[str, Any]:
+def _kept_off(conn: Connection, project_id: str, order: Mapping[str, Any], redemption: Row) -> int:
+    """The order-level discount the order's other redemptions, not rolled back, put on it
+    when they were made."""
+    live: list[str] = []
+    for key, entry in order["redemptions"].items():
+        if key == redemption["id"] or entry.get("rollback_id") is not None:
+            continue
+        live.extend(entry.get("stacked") or [key])
+    rows = repository.by_ids(conn, project_id, live) if live else {}
+    return sum((row["applied"] or {}).get("discount_amount", 0) for row in rows.values())
+
+
+def without(order: Mapping[str, Any], given_back: list[Row], *, kept_off: int) -> dict[str, Any]:
     """``order`` less what the ``given_back`` redemptions did to it: each line loses the
     discount put on it and the units added to it (by line id; a line since replaced took
-    them with it), never more than it still carries; a line they added goes."""
-    order_off = sum((row["applied"] or {}).get("discount_amount", 0) for row in given_back)
+    them with it), never more than it still carries; a line they added goes.
+
+    Units are taken back only from those above what the client sent for the line: a cart
+    sent again after units were added (an upsert, an update) holds what the client pays
+    for. The order-level discount left is at most ``kept_off``, what the redemptions that
+    stay put on it: an update that lowered the amount capped the stored discount without
+    saying whose part it took, so subtracting the given-back part could take another's."""
     by_line: dict[str, int] = {}
     units: dict[str, list[int]] = {}
     for row in given_back:
@@ -266,9 +283,10 @@ def without(order: Mapping[str, Any], given_back: list[Row]) -> dict[str, Any]:
         quantity = stored.get("quantity")
         line_amount = stored.get("amount")
         if added and quantity is not None:
-            taken = min(added, quantity)
+            taken = min(added, max(0, quantity - (stored.get("initial_quantity") or 0)))
             quantity -= taken
-            value = min(value, line_amount or 0)
+            # The added units' recorded value, for those still on the line.
+            value = min(value * taken // added, line_amount or 0)
             line_amount = None if line_amount is None else line_amount - value
             amount -= value
             if quantity == 0 and not stored.get("initial_quantity"):
@@ -296,7 +314,7 @@ def without(order: Mapping[str, Any], given_back: list[Row]) -> dict[str, Any]:
     totals = order_totals(
         amount=max(0, amount),
         lines=lines,
-        discount_amount=max(0, order["discount_amount"] - order_off),
+        discount_amount=min(order["discount_amount"], kept_off),
         initial_amount=order["initial_amount"],
     )
     return {
