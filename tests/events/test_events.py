@@ -170,20 +170,35 @@ def test_redemptions_and_rollbacks_emit_their_events(client: AppClient) -> None:
         assert event["data"]["redemption"]["status"] == "ROLLED_BACK"
         assert event["data"]["redemption_rollback"]["result"] == "SUCCESS"
 
-    # Refused: a failed event that names the order but takes no number in its sequence.
+    # Refused: a failed event that names the order but takes no number in its sequence. A
+    # refused redemption saves the order it sends (BEHAVIOR 8.7): that write is numbered,
+    # and names the failed redemption that caused it.
     response = client.post(f"/v1/redemptions/{parent}/rollbacks", json={})
     assert response.status_code == 400
     response = client.post(
         "/v1/redemptions",
         json={"redeemables": [{"object": "voucher", "id": "NO-SUCH"}], "order": {"id": order_id}},
     )
-    assert response.status_code in (400, 404)
+    assert response.status_code == 400
     refused = events(client)[len(found) + len(rolled) :]
     assert types(refused) == [
         "customer.redemption.rollback.failed",
+        "customer.order.updated",
         "customer.redemption.failed",
     ]
-    assert [(e["order_id"], e["sequence"]) for e in refused] == [(order_id, None)] * 2
+    assert [(e["order_id"], e["sequence"]) for e in refused] == [
+        (order_id, None),
+        (order_id, 9),
+        (order_id, None),
+    ]
+    updated = refused[1]["data"]
+    assert updated["redemption"]["id"] == response.json()["resource_id"]
+    assert updated["redemption"]["result"] == "FAILURE"
+    assert updated["order"]["status"] == "CANCELED"  # as the rollback left it
+    # The order events of any redemption print its nulls (tracking_id, redemption), which
+    # RedemptionInternal does not declare nullable: checked without them, as above.
+    shown = {k: v for k, v in updated["redemption"].items() if v is not None}
+    assert_event_data({**updated, "redemption": shown}, "EventCustomerOrderUpdated")
 
 
 def test_a_request_that_rolls_back_leaves_no_event(client: AppClient) -> None:

@@ -58,14 +58,20 @@ def test_partial_redemption_redeems_what_applies(client: AppClient) -> None:
     assert result["order"]["discount_amount"] == 20
     assert client.get("/v1/vouchers/C").json()["redemption"]["redeemed_quantity"] == 0
 
-    # Nothing applicable: refused as in ALL mode, the order untouched.
+    # Nothing applicable: refused as in ALL mode. The order the payload sends is saved
+    # without discounts (BEHAVIOR 8.7); the orders already stored stay as they were.
     before = snapshot(client.db)
     response = client.post(
         "/v1/redemptions", json={"redeemables": vouchers("NOPE"), "order": {"amount": 100}}
     )
     assert (response.status_code, response.json()["key"]) == (400, "not_found")
     after = snapshot(client.db)
-    assert after["orders"] == before["orders"]
+    assert all(row in after["orders"] for row in before["orders"])
+    assert len(after["orders"]) == len(before["orders"]) + 1
+    failed = client.get(f"/v1/redemptions/{response.json()['resource_id']}").json()
+    saved = client.get(f"/v1/orders/{failed['order']['id']}").json()
+    assert (saved["status"], saved["amount"], saved["discount_amount"]) == ("CREATED", 100, 0)
+    assert client.get("/v1/vouchers/A").json()["redemption"]["redeemed_quantity"] == 1
 
 
 def test_the_redeemables_limit_caps_a_request(client: AppClient) -> None:

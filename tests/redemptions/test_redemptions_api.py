@@ -1,6 +1,6 @@
 """POST /v1/redemptions and the legacy one-redeemable redemptions: the order is saved with
-its discounts in one transaction, redemptions are recorded, a refusal changes nothing but
-its failure record; reading them back."""
+its discounts in one transaction, redemptions are recorded, a refusal records its failure
+and saves the order it was sent without discounts (BEHAVIOR 8.7); reading them back."""
 
 from typing import Any
 
@@ -37,23 +37,62 @@ def redeem(client: AppClient, body: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+# What an order upsert may write (POST /v1/orders): the order, its customer and referrer,
+# their purchase days, the catalogue of ``override`` lines, the project's counters.
+ORDER_WRITES = ("orders", "customers", "customer_order_days", "products", "skus", "counters")
+
+
 def refused(
     client: AppClient, body: dict[str, Any], url: str = "/v1/redemptions"
 ) -> dict[str, Any]:
-    """A refused redemption: 400, and nothing written but the failed redemption, its
-    event, and its customer's count of failed redemptions (BEHAVIOR 14.5)."""
+    """A refused redemption: 400 (404 for a legacy path's unknown redeemable), the failed
+    redemption and its event recorded, its customer's count of failed redemptions (BEHAVIOR
+    14.5), the order the payload sends saved as an order upsert saves it (BEHAVIOR 8.7),
+    and nothing else: no voucher's use, no promotion tier's count, no other table."""
     before = _without_redemption_counts(snapshot(client.db))
+    events_before = len(_event_types(client))
     response = client.post(url, json=body)
     assert response.status_code in (400, 404), response.text
     error: dict[str, Any] = response.json()
+    assert_matches(error, file="redemptions", schema="Error")
     after = _without_redemption_counts(snapshot(client.db))
-    written = ("redemptions", "events")
+    written = ("redemptions", "events", *(ORDER_WRITES if "order" in body else ()))
     assert {name: rows for name, rows in after.items() if name not in written} == {
         name: rows for name, rows in before.items() if name not in written
     }
     assert len(after["redemptions"]) == len(before["redemptions"]) + 1  # the failed redemption
-    assert len(after["events"]) == len(before["events"]) + 1  # customer.redemption.failed
+    new_events = _event_types(client)[events_before:]
+    assert new_events.count("customer.redemption.failed") == 1, new_events
+    if "order" not in body:
+        assert new_events == ["customer.redemption.failed"]
+    record = client.get(f"/v1/redemptions/{error['resource_id']}")
+    assert record.status_code == 200, record.text
+    failed = record.json()
+    assert (failed["result"], failed["status"]) == ("FAILURE", "FAILED")
+    if "order" in body:
+        # The order is stored, with the figures the failed redemption shows.
+        stored = order_of(client, failed["order"]["id"])
+        assert error["resource_id"] not in (stored.get("redemptions") or {})
+        for field, value in failed["order"].items():
+            if not field.startswith("applied") and "_applied_" not in field:
+                assert stored[field] == value, field
+    else:
+        assert "id" not in failed["order"]  # no order was written
+        assert after["orders"] == before["orders"]
     return error
+
+
+def _event_types(client: AppClient) -> list[str]:
+    """The types of every event of the project, in the order they were written."""
+    from tally.events.tables import events
+
+    with client.db.transaction(write=False) as conn:
+        rows = conn.execute(
+            sa.select(events.c.type)
+            .where(events.c.project_id == client.project.project_id)
+            .order_by(events.c.seq)
+        ).all()
+    return [row.type for row in rows]
 
 
 def _without_redemption_counts(
@@ -193,10 +232,14 @@ def test_the_payload_status_wins_and_fields_are_upserted(client: AppClient) -> N
         ({"redemption": {"quantity": 1}}, "quantity_exceeded"),
     ],
 )
-def test_a_refused_redemption_leaves_the_order_as_it_was(
+def test_a_refused_redemption_saves_the_order_without_discounts(
     client: AppClient, setup: dict[str, Any], key: str
 ) -> None:
+    """BEHAVIOR 6.5, 8.7: a refused redemption records its failure and upserts the order
+    from the payload, with the payload's status, without discounts: the ones already on the
+    order stay, none is added, the order's redemptions map gains no entry (9.4)."""
     voucher(client, "GOOD", {"type": "AMOUNT", "amount_off": 100})
+    voucher(client, "PRIOR", {"type": "AMOUNT", "amount_off": 50})
     if key != "resource_not_found":
         voucher(client, "BAD", {"type": "AMOUNT", "amount_off": 100}, **setup)
     if key == "quantity_exceeded":
@@ -204,19 +247,34 @@ def test_a_refused_redemption_leaves_the_order_as_it_was(
     order = client.post(
         "/v1/orders", json={"amount": 1000, "status": "CREATED", "customer": {"source_id": "c"}}
     ).json()
+    prior = redeem(
+        client,
+        {"redeemables": vouchers("PRIOR"), "order": {"id": order["id"], "status": "CREATED"}},
+    )
+    assert prior["order"]["status"] == "CREATED"
+    order = order_of(client, order["id"])
+    assert (order["discount_amount"], order["total_amount"]) == (50, 950)
+    assert client.get("/v1/customers/c").json()["summary"]["orders"]["total_count"] == 0
+
     error = refused(
         client,
         {
             "redeemables": vouchers("GOOD", "BAD"),
-            "order": {"id": order["id"], "amount": 5000, "status": "PAID"},
+            "order": {"id": order["id"], "amount": 5000, "status": "PAID", "metadata": {"k": 1}},
         },
     )
     assert error["code"] == 400
     assert error["key"] == ("not_found" if key == "resource_not_found" else key)
     assert error["resource_type"] == "redemption"
     assert error["resource_id"].startswith("rf_")
-    assert order_of(client, order["id"]) == order
+    after = order_of(client, order["id"])
+    assert_matches(after, file="orders", schema="OrdersGetResponseBody")
+    assert (after["status"], after["metadata"]) == ("PAID", {"k": 1})
+    assert (after["amount"], after["discount_amount"], after["total_amount"]) == (5000, 50, 4950)
+    assert after["redemptions"] == order["redemptions"]  # no entry for the refusal
+    assert after["customer_id"] == order["customer_id"]
     assert client.get("/v1/vouchers/GOOD").json()["redemption"]["redeemed_quantity"] == 0
+    assert client.get("/v1/vouchers/PRIOR").json()["redemption"]["redeemed_quantity"] == 1
 
     failed = client.get(f"/v1/redemptions/{error['resource_id']}")
     assert failed.status_code == 200, failed.text
@@ -228,19 +286,160 @@ def test_a_refused_redemption_leaves_the_order_as_it_was(
         key,
     )
     assert record["related_object_type"] == "voucher"
-    assert record["order"]["id"] == order["id"]
+    snap = record["order"]
+    assert (snap["id"], snap["status"], snap["metadata"]) == (order["id"], "PAID", {"k": 1})
+    assert (snap["amount"], snap["discount_amount"], snap["total_amount"]) == (5000, 50, 4950)
+    assert snap["total_applied_discount_amount"] == 0
     assert record["customer_id"] == order["customer_id"]
-    summary = client.get("/v1/customers/c").json()["summary"]["redemptions"]
-    assert (summary["total_failed"], summary["total_succeeded"]) == (1, 0)
+    customer = client.get("/v1/customers/c").json()["summary"]
+    assert (
+        customer["redemptions"]["total_failed"],
+        customer["redemptions"]["total_succeeded"],
+    ) == (
+        1,
+        1,
+    )
+    # PAID counts towards the customer's orders (BEHAVIOR 14.4).
+    orders = customer["orders"]
+    assert (orders["total_count"], orders["total_amount"], orders["last_order_amount"]) == (
+        1,
+        4950,
+        4950,
+    )
 
 
-def test_a_refused_new_order_is_not_created(client: AppClient) -> None:
+def test_a_refused_new_order_is_created_without_discounts(client: AppClient) -> None:
     voucher(client, "ORDERONLY", {"type": "AMOUNT", "amount_off": 100, "effect": "APPLY_TO_ITEMS"})
     error = refused(
-        client, {"redeemables": vouchers("ORDERONLY"), "order": {"source_id": "new", "amount": 10}}
+        client,
+        {
+            "redeemables": vouchers("ORDERONLY"),
+            "order": {"source_id": "new", "amount": 10, "customer": {"source_id": "buyer"}},
+        },
     )
     assert error["key"] == "missing_order_items"
-    assert client.get("/v1/orders/new").status_code == 404
+    order = order_of(client, "new")
+    assert_matches(order, file="orders", schema="OrdersGetResponseBody")
+    assert order["status"] == "CREATED"  # a new order without a status (BEHAVIOR 6.2)
+    assert (order["amount"], order["discount_amount"], order["total_amount"]) == (10, 0, 10)
+    assert not order.get("redemptions")  # no entry for a failed redemption (BEHAVIOR 9.4)
+    record = client.get(f"/v1/redemptions/{error['resource_id']}").json()
+    assert record["order"]["id"] == order["id"]
+    # The order's customer is upserted as an order create would (BEHAVIOR 14.1) and names
+    # the failed redemption; a CREATED order does not count in its summary.
+    buyer = client.get("/v1/customers/buyer").json()
+    assert order["customer_id"] == buyer["id"] == record["customer_id"]
+    assert buyer["summary"]["orders"]["total_count"] == 0
+    assert buyer["summary"]["redemptions"]["total_failed"] == 1
+
+
+def test_a_refused_redemption_without_a_status_keeps_the_stored_one(client: AppClient) -> None:
+    voucher(client, "OFF", {"type": "AMOUNT", "amount_off": 100}, active=False)
+    order = client.post(
+        "/v1/orders", json={"source_id": "kept", "amount": 1000, "status": "FULFILLED"}
+    ).json()
+    body = {"redeemables": vouchers("OFF"), "order": {"source_id": "kept", "metadata": {"k": 2}}}
+    # A validation of the same payload writes nothing (BEHAVIOR 8.6).
+    before = snapshot(client.db)
+    response = client.post("/v1/validations", json=body)
+    assert (response.status_code, response.json()["valid"]) == (200, False)
+    assert snapshot(client.db) == before
+    error = refused(client, body)
+    assert error["key"] == "voucher_disabled"
+    after = order_of(client, "kept")
+    assert (after["status"], after["metadata"]) == ("FULFILLED", {"k": 2})  # not PAID
+    assert after["id"] == order["id"]
+    assert after["total_amount"] == 1000
+    record = client.get(f"/v1/redemptions/{error['resource_id']}").json()
+    assert (record["order"]["status"], record["order"]["metadata"]) == ("FULFILLED", {"k": 2})
+
+
+def test_a_refused_redemption_links_a_known_redeemer_and_creates_no_other(
+    client: AppClient,
+) -> None:
+    """The top-level customer is only looked up on a refusal: a known one becomes the
+    customer of an order that has none (BEHAVIOR 8.5); an unknown one is not created."""
+    voucher(client, "OFF", {"type": "AMOUNT", "amount_off": 100}, active=False)
+    known = client.post("/v1/customers", json={"source_id": "known"}).json()
+    error = refused(
+        client,
+        {
+            "redeemables": vouchers("OFF"),
+            "customer": {"source_id": "known"},
+            "order": {"source_id": "linked", "amount": 100, "status": "PAID"},
+        },
+    )
+    assert order_of(client, "linked")["customer_id"] == known["id"]
+    record = client.get(f"/v1/redemptions/{error['resource_id']}").json()
+    assert record["customer_id"] == known["id"]
+    assert client.get("/v1/customers/known").json()["summary"]["orders"]["total_count"] == 1
+    refused(
+        client,
+        {
+            "redeemables": vouchers("OFF"),
+            "customer": {"source_id": "stranger"},
+            "order": {"source_id": "alone", "amount": 100},
+        },
+    )
+    assert order_of(client, "alone")["customer_id"] is None
+    assert client.get("/v1/customers/stranger").status_code == 404
+
+
+def test_a_refused_redemption_without_an_order_writes_no_order(client: AppClient) -> None:
+    voucher(client, "OFF", {"type": "AMOUNT", "amount_off": 100}, active=False)
+    error = refused(client, {"redeemables": vouchers("OFF")})
+    assert error["key"] == "voucher_disabled"
+    error = refused(client, {}, url="/v1/vouchers/OFF/redemption")
+    assert error["key"] == "voucher_disabled"
+    assert client.get("/v1/orders").json()["total"] == 0
+
+
+def test_a_refused_redemption_writes_the_catalogue_of_override_lines(client: AppClient) -> None:
+    """The order is saved as an order create saves it: an ``override`` line's product is
+    created and linked (BEHAVIOR 15.2), the redemption still refused."""
+    voucher(client, "OFF", {"type": "AMOUNT", "amount_off": 100}, active=False)
+    item = {
+        "source_id": "tee",
+        "related_object": "product",
+        "quantity": 2,
+        "product": {"source_id": "tee", "name": "T-shirt", "price": 1500, "override": True},
+    }
+    error = refused(
+        client, {"redeemables": vouchers("OFF"), "order": {"source_id": "cat", "items": [item]}}
+    )
+    assert error["key"] == "voucher_disabled"
+    product = client.get("/v1/products/tee").json()
+    assert (product["name"], product["price"]) == ("T-shirt", 1500)
+    order = order_of(client, "cat")
+    assert order["items"][0]["product_id"] == product["id"]
+    assert (order["amount"], order["total_amount"], order["status"]) == (3000, 3000, "CREATED")
+
+
+def test_a_refused_redemption_of_a_wrong_payload_is_that_error_and_writes_nothing(
+    client: AppClient,
+) -> None:
+    voucher(client, "OFF", {"type": "AMOUNT", "amount_off": 100}, active=False)
+    client.post("/v1/orders", json={"source_id": "there", "amount": 1000})
+    before = snapshot(client.db)
+    for order, kind in (
+        (
+            {"source_id": "there", "status": "PAID", "items": [{"product_id": "prod_nope"}]},
+            "product",
+        ),
+        ({"source_id": "there", "status": "PAID", "customer": {"id": "cust_nope"}}, "customer"),
+        ({"amount": 10, "referrer_id": "cust_nope"}, "customer"),
+    ):
+        for url, body in (
+            ("/v1/redemptions", {"redeemables": vouchers("OFF"), "order": order}),
+            ("/v1/vouchers/OFF/redemption", {"order": order}),
+        ):
+            response = client.post(url, json=body)
+            assert response.status_code == 404, response.text
+            assert (response.json()["key"], response.json()["resource_type"]) == (
+                "not_found",
+                kind,
+            )
+    assert snapshot(client.db) == before
 
 
 def test_request_level_errors_record_nothing(client: AppClient) -> None:
@@ -301,6 +500,51 @@ def test_legacy_voucher_redemption(client: AppClient) -> None:
         client, {"order": {"amount": 1000}}, url=f"/v1/vouchers/{disabled['code']}/redemption"
     )
     assert (error["code"], error["key"]) == (400, "voucher_disabled")
+
+
+@pytest.mark.parametrize("kind", ["voucher", "promotion_tier"])
+def test_a_refused_legacy_redemption_saves_the_order_too(client: AppClient, kind: str) -> None:
+    """The one-redeemable endpoints go through the same refusal (BEHAVIOR 8.7, 8.8)."""
+    discount = {"type": "AMOUNT", "amount_off": 100, "effect": "APPLY_TO_ITEMS"}
+    if kind == "voucher":
+        voucher(client, "ITEMSONLY", discount)
+        url = "/v1/vouchers/ITEMSONLY/redemption"
+    else:
+        campaign = client.post(
+            "/v1/campaigns",
+            json={
+                "name": "Items only",
+                "campaign_type": "PROMOTION",
+                # A banner: a tier without one prints "banner": null, which the schema
+                # does not allow (a defect of every tier redemption, not of refusals).
+                "promotion": {
+                    "tiers": [{"name": "Items", "banner": "B", "action": {"discount": discount}}]
+                },
+            },
+        ).json()
+        url = f"/v1/promotions/tiers/{campaign['promotion']['tiers'][0]['id']}/redemption"
+    order = client.post(
+        "/v1/orders", json={"source_id": "legacy", "amount": 1000, "metadata": {"k": 0}}
+    ).json()
+    error = refused(
+        client,
+        {"order": {"source_id": "legacy", "status": "PAID", "metadata": {"k": 1}}},
+        url=url,
+    )
+    assert (error["code"], error["key"]) == (400, "missing_order_items")
+    after = order_of(client, "legacy")
+    assert_matches(after, file="orders", schema="OrdersGetResponseBody")
+    assert (after["id"], after["status"], after["metadata"]) == (order["id"], "PAID", {"k": 1})
+    assert (after["discount_amount"], after["total_amount"]) == (0, 1000)
+    assert not after.get("redemptions")
+    record = client.get(f"/v1/redemptions/{error['resource_id']}").json()
+    assert_matches(record, file="redemptions", schema="RedemptionsGetResponseBody")
+    assert record["related_object_type"] == kind
+    assert (record["order"]["id"], record["order"]["status"]) == (order["id"], "PAID")
+    # Without a status the stored one stays.
+    error = refused(client, {"order": {"source_id": "legacy", "metadata": {"k": 2}}}, url=url)
+    assert order_of(client, "legacy")["status"] == "PAID"
+    assert order_of(client, "legacy")["metadata"] == {"k": 2}
 
 
 def test_legacy_tier_redemption(client: AppClient) -> None:

@@ -337,7 +337,8 @@ def test_a_voucher_applies_only_to_orders_its_rules_admit(client: AppClient) -> 
     assert error["error"] == {"message": "Spend $100 on 2+ items"}
     big = _validate(client, "BIGCART", {"items": LINES})
     assert big["valid"] and big["redeemables"][0]["status"] == "APPLICABLE"
-    # A redemption refused by a rule records its failure and writes nothing else.
+    # A redemption refused by a rule records its failure and takes no use of the voucher
+    # (the order it sends is saved without discounts, BEHAVIOR 8.7).
     response = client.post(
         "/v1/redemptions",
         json={

@@ -1,10 +1,12 @@
 """Redemptions: redeem one or several discounts on an order (BEHAVIOR 8, 9, 10), read them.
 
 A redemption first validates exactly as POST /v1/validations does, writing nothing. If a
-redeemable is refused (ALL mode: one refusal refuses the request), only the failed
-redemption is recorded and the order stays as it was. Otherwise, in the same transaction:
-the vouchers' uses are taken, the order is saved with the discounts and its ``redemptions``
-entry, and one redemption is recorded per redeemable, plus a parent when there are several.
+redeemable is refused (ALL mode: one refusal refuses the request), the failed redemption is
+recorded and the order the payload sends is saved as an order upsert would save it, with
+no discount and no ``redemptions`` entry (BEHAVIOR 6.5, 8.7, 9.4). Otherwise, in the same
+transaction: the vouchers' uses are taken, the order is saved with the discounts and its
+``redemptions`` entry, and one redemption is recorded per redeemable, plus a parent when
+there are several.
 
 Keyword-only functions over one connection; the caller owns the transaction.
 """
@@ -288,16 +290,41 @@ def _refuse(
     preview: orders.Draft,
     now: datetime,
 ) -> Refused:
-    """Record the failed redemption of the first refused redeemable (BEHAVIOR 8.7, 10.8);
-    nothing else is written: the order, its customer and the vouchers stay as they were."""
+    """Record the failed redemption of the first refused redeemable (BEHAVIOR 8.7, 10.8),
+    and save the order the payload sends as an order upsert would (BEHAVIOR 8.7): its
+    fields over the stored order, the customer, referrer and ``override`` products it
+    names upserted, the status it sends, else the stored one (a new order: CREATED,
+    BEHAVIOR 6.5), its discounts and ``redemptions`` map as they were (BEHAVIOR 9.4).
+    Without an order payload no order is written. The vouchers' uses, and a top-level
+    ``customer`` (only looked up: it names the failed redemption's customer, and the
+    order's when the order has none, BEHAVIOR 8.5), stay as they were."""
     assert refused.error is not None
+    project_id = what.project_id
     customer = None
     if what.customer is not None:
         ref = what.customer.id or what.customer.source_id
         if ref is not None:
-            customer = customers_repository.get(conn, what.project_id, ref)
-    elif preview.row["customer_id"] is not None:
-        customer = customers_repository.get_by_id(conn, what.project_id, preview.row["customer_id"])
+            customer = customers_repository.get(conn, project_id, ref)
+    order: Mapping[str, Any] = preview.row
+    cart = validations.cart_of(preview)
+    if what.order is not None:
+        # The payload was checked whole by the preview (an unknown order, product or SKU
+        # was 404 before anything was written); an unknown customer or referrer id is 404
+        # here, before the failed redemption is recorded.
+        final = orders.writable(
+            conn, project_id=project_id, body=what.order, preview=preview, now=now
+        )
+        order = orders.save(
+            conn,
+            project_id=project_id,
+            draft=final,
+            body=what.order,
+            now=now,
+            customer_id=customer["id"] if customer is not None else None,
+        )
+        cart = validations.cart_of(final)
+    if customer is None and what.customer is None and order["customer_id"] is not None:
+        customer = customers_repository.get_by_id(conn, project_id, order["customer_id"])
     error = refused.error
     # The error table's key for a code that does not exist (BEHAVIOR 10.14).
     failure_code = "resource_not_found" if error["key"] == "not_found" else error["key"]
@@ -313,10 +340,9 @@ def _refuse(
             else None,
             "related_object": None,
         }
-    order = preview.row
     record = {
         "id": ids.new_ordered_id(FAILED_REDEMPTION_ID_PREFIX),
-        "project_id": what.project_id,
+        "project_id": project_id,
         "object": "redemption",
         "parent_id": None,
         "redemption_id": None,
@@ -334,14 +360,14 @@ def _refuse(
         "channel_id": what.channel_id,
         **related,
         "customer": simple_customer(customer),
-        "order": order_snapshot(order, validations.cart_of(preview), []),
+        "order": order_snapshot(order, cart, []),
         "applied": None,
     }
     repository.insert_many(conn, [record])
-    # A refused redemption of an order that is not stored names no order to number.
-    recorder.redeemed(
-        what.project_id, [record], order if order["id"] is not None else None, None, now
-    )
+    # Without an order payload no order is stored: the failed redemption names none. With
+    # one, the order's events name the failed redemption that saved it (BEHAVIOR 20.3).
+    stored = order if order["id"] is not None else None
+    recorder.redeemed(project_id, [record], stored, record if stored is not None else None, now)
     return Refused(record=record, error=error, outcomes=outcomes)
 
 
@@ -455,7 +481,7 @@ def order_snapshot(order: Mapping[str, Any], cart: Cart, applied: list[Applied])
         "object": "order",
     }
     if out["id"] is None:
-        del out["id"]  # a refused redemption of a new order: it was never saved
+        del out["id"]  # a refused redemption sent without an order: none was saved
     return out
 
 
