@@ -301,6 +301,18 @@ def test_keyset_paging_keeps_microseconds(client: AppClient) -> None:
     assert sorted(seen) == [f"us-{i:02d}" for i in range(51)]
 
 
+def test_a_cursor_out_of_range_in_utc_is_the_first_page(client: AppClient) -> None:
+    """A cursor is the client's to send: one that does not parse, or whose offset takes it
+    before year 1 in UTC, pages from the start (that one was a 500)."""
+    assert client.post("/v1/orders", json={"source_id": "only", "amount": 100}).status_code == 200
+    page = browser(client)
+    sign_in(page, client.project)
+    for after in ("0001-01-01T00:00:00+01:00|ord_x", "9999-12-31T23:00:00-05:00|ord_x", "x|y"):
+        response = page.get("/dashboard/orders", params={"after": after})
+        assert response.status_code == 200, after
+        assert ">only</a>" in response.text
+
+
 def test_the_export_form_refuses_too_many_fields_and_too_long_a_name(client: AppClient) -> None:
     """More fields than an export takes, or a name longer than one can be, is the form's
     fault: the page that refuses an unknown field (400), not a server error."""

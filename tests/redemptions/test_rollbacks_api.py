@@ -283,3 +283,31 @@ def test_rolling_back_keeps_a_later_redemption_s_discount_after_a_cap(client: Ap
     # And R2's own rollback then leaves nothing.
     last = rollback(client, f"/v1/redemptions/{second['redemptions'][0]['id']}/rollback")
     assert (last["order"]["discount_amount"], last["order"]["total_amount"]) == (0, 1000)
+
+
+def test_rolling_back_keeps_a_later_redemption_s_line_discount_after_a_cap(
+    client: AppClient,
+) -> None:
+    """The same on a line: R1 1,000 off the item; its price lowered to 500 (the line's
+    discount capped at 500), then raised; R2 300 off. Rolling R1 back leaves R2's 300."""
+    voucher(client, "I1000", {"type": "AMOUNT", "amount_off": 1000, "effect": "APPLY_TO_ITEMS"})
+    voucher(client, "I300", {"type": "AMOUNT", "amount_off": 300, "effect": "APPLY_TO_ITEMS"})
+    line = {"source_id": "a", "quantity": 1}
+    first = redeem(
+        client,
+        {"redeemables": vouchers("I1000"), "order": {"items": [{**line, "price": 2000}]}},
+    )
+    order_id = first["order"]["id"]
+    for price in (500, 2000):
+        body = {"items": [{**line, "price": price}]}
+        assert client.put(f"/v1/orders/{order_id}", json=body).status_code == 200
+    second = redeem(client, {"redeemables": vouchers("I300"), "order": {"id": order_id}})
+    assert second["order"]["items_discount_amount"] == 800
+    lone = first["redemptions"][0]["id"]
+    order = rollback(client, f"/v1/redemptions/{lone}/rollback", {"order": {"status": "PAID"}})[
+        "order"
+    ]
+    assert [i["discount_amount"] for i in order["items"]] == [300]
+    assert (order["items_discount_amount"], order["total_amount"]) == (300, 1700)
+    last = rollback(client, f"/v1/redemptions/{second['redemptions'][0]['id']}/rollback")
+    assert (last["order"]["items_discount_amount"], last["order"]["total_amount"]) == (0, 2000)

@@ -590,6 +590,13 @@ def test_customer_rules_read_the_metadata_the_request_leaves(client: AppClient) 
     redeemed = _redeem(client, "GOLD", order=order, customer={"source_id": "bob", "metadata": gold})
     assert redeemed.status_code == 200, redeemed.text
     assert client.get("/v1/customers/bob").json()["metadata"] == gold
+    # The top-level customer and the order's are one: the order's fields are stored last.
+    both = {"source_id": "bob", "metadata": gold}
+    in_order = {**order, "customer": {"source_id": "bob", "metadata": silver}}
+    assert _validate(client, "GOLD", in_order, customer=both)["valid"] is False
+    client.post("/v1/customers", json={"source_id": "bob", "metadata": silver})
+    in_order["customer"] = {"source_id": "bob", "metadata": gold}
+    assert _validate(client, "GOLD", in_order, customer={"source_id": "bob"})["valid"] is True
 
 
 def test_initial_amount_rules_read_the_order_s_initial_amount(client: AppClient) -> None:

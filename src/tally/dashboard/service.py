@@ -5,14 +5,14 @@ scoped to the signed-in project.
 """
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tally.async_actions import service as async_actions
-from tally.clock import parse_datetime
+from tally.clock import as_utc, parse_datetime
 from tally.common import repository as common
 from tally.customers import repository as customers_repository
 from tally.customers import service as customers
@@ -72,10 +72,11 @@ def _parse_cursor(text: str) -> tuple[datetime, str] | None:
     carry finer times than the API makes)."""
     at, _, order_id = text.partition("|")
     try:
-        when = datetime.fromisoformat(at)
-    except ValueError:
+        # In UTC here: an offset can take a moment of year 1 or 9999 out of range.
+        when = as_utc(datetime.fromisoformat(at))
+    except (ValueError, OverflowError):
         return None
-    return (when if when.tzinfo else when.replace(tzinfo=UTC)), order_id
+    return when, order_id
 
 
 def orders_page(

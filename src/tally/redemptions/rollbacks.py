@@ -115,7 +115,8 @@ def rollback(conn: Connection, what: Rollback, *, now: datetime) -> RolledBack |
     _give_back_uses(conn, project_id, given_back)
 
     body_order = what.body.order or OrderCreate()
-    reduced = without(order, given_back, kept_off=_kept_off(conn, project_id, order, redemption))
+    kept_off, kept_lines = _kept(conn, project_id, order, redemption)
+    reduced = without(order, given_back, kept_off=kept_off, kept_lines=kept_lines)
     entry["rollback_id"] = rollback_id
     entry["rollback_date"] = iso(now)
     if stacked:
@@ -242,19 +243,34 @@ def _check_body(body: RollbackRequest, redemption: Row) -> None:
             )
 
 
-def _kept_off(conn: Connection, project_id: str, order: Mapping[str, Any], redemption: Row) -> int:
-    """The order-level discount the order's other redemptions, not rolled back, put on it
-    when they were made."""
+def _kept(
+    conn: Connection, project_id: str, order: Mapping[str, Any], redemption: Row
+) -> tuple[int, dict[str, int]]:
+    """The order-level discount, and each line's (by line id), that the order's other
+    redemptions, not rolled back, put on it when they were made."""
     live: list[str] = []
     for key, entry in order["redemptions"].items():
         if key == redemption["id"] or entry.get("rollback_id") is not None:
             continue
         live.extend(entry.get("stacked") or [key])
     rows = repository.by_ids(conn, project_id, live) if live else {}
-    return sum((row["applied"] or {}).get("discount_amount", 0) for row in rows.values())
+    off = 0
+    lines: dict[str, int] = {}
+    for row in rows.values():
+        applied = row["applied"] or {}
+        off += applied.get("discount_amount", 0)
+        for line_id, part in (applied.get("lines") or {}).items():
+            lines[line_id] = lines.get(line_id, 0) + part
+    return off, lines
 
 
-def without(order: Mapping[str, Any], given_back: list[Row], *, kept_off: int) -> dict[str, Any]:
+def without(
+    order: Mapping[str, Any],
+    given_back: list[Row],
+    *,
+    kept_off: int,
+    kept_lines: Mapping[str, int],
+) -> dict[str, Any]:
     """``order`` less what the ``given_back`` redemptions did to it: each line loses the
     discount put on it and the units added to it (by line id; a line since replaced took
     them with it), never more than it still carries; a line they added goes.
@@ -262,8 +278,9 @@ def without(order: Mapping[str, Any], given_back: list[Row], *, kept_off: int) -
     Units are taken back only from those above what the client sent for the line: a cart
     sent again after units were added (an upsert, an update) holds what the client pays
     for. The order-level discount left is at most ``kept_off``, what the redemptions that
-    stay put on it: an update that lowered the amount capped the stored discount without
-    saying whose part it took, so subtracting the given-back part could take another's."""
+    stay put on it, and so is that of each line they gave back a discount on (``kept_lines``):
+    an update that lowered an amount or a price capped the stored discount without saying
+    whose part it took, so subtracting the given-back part could take another's."""
     by_line: dict[str, int] = {}
     units: dict[str, list[int]] = {}
     for row in given_back:
@@ -291,7 +308,9 @@ def without(order: Mapping[str, Any], given_back: list[Row], *, kept_off: int) -
             amount -= value
             if quantity == 0 and not stored.get("initial_quantity"):
                 continue  # a line of free units only
-        discount = max(0, (stored.get("discount_amount") or 0) - by_line.get(stored["id"], 0))
+        discount = stored.get("discount_amount") or 0
+        if stored["id"] in by_line:
+            discount = min(discount, kept_lines.get(stored["id"], 0))
         item = {
             **stored,
             "quantity": quantity,

@@ -24,10 +24,21 @@ def customer_of_request(
 ) -> CustomerRef | None:
     """The customer a request's rules read: the redeeming customer (top-level), else the
     one its order object names, who becomes the order's (BEHAVIOR 8.5). A stored order's
-    own customer is the last resort (RuleInputs)."""
-    if customer is not None:
+    own customer is the last resort (RuleInputs). When both name one customer, the fields
+    the order's sends win, as the order's upsert, done last, stores them."""
+    named = order.customer if order is not None else None
+    if customer is None or named is None:
+        return customer or named
+    same = (customer.id is not None and customer.id == named.id) or (
+        customer.id is None
+        and customer.source_id is not None
+        and customer.source_id == named.source_id
+    )
+    if not same:
         return customer
-    return order.customer if order is not None else None
+    return customer.model_copy(
+        update={name: getattr(named, name) for name in named.model_fields_set}
+    )
 
 
 @dataclass
