@@ -124,15 +124,26 @@ def migrated_templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, st
     return {"sqlite": str(path)}
 
 
+def _migrated_sqlite(directory: Path, migrated_templates: dict[str, str]) -> str:
+    target = directory / "tally.db"
+    shutil.copyfile(migrated_templates["sqlite"], target)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, migrated_templates: dict[str, str]) -> str:
+    """A fresh SQLite database file already at the newest migration, for what only SQLite
+    has (its file locks, the dashboard's key file beside it)."""
+    return _migrated_sqlite(tmp_path, migrated_templates)
+
+
 @pytest.fixture(params=ENGINES, ids=ENGINES)
 def migrated_db_url(
     request: pytest.FixtureRequest, tmp_path: Path, migrated_templates: dict[str, str]
 ) -> Iterator[str]:
     """A fresh database already at the newest migration."""
     if request.param == "sqlite":
-        target = tmp_path / "tally.db"
-        shutil.copyfile(migrated_templates["sqlite"], target)
-        yield f"sqlite:///{target}"
+        yield _migrated_sqlite(tmp_path, migrated_templates)
         return
     pg: PostgresServer = request.getfixturevalue("postgres_server")
     if "postgresql" not in migrated_templates:

@@ -4,7 +4,6 @@ request has given its order's locks back, and must neither take a lock nobody wo
 back nor write without the locks (SQLite's file locks, tally.web.sessions)."""
 
 import asyncio
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,13 +18,6 @@ from tally.db.engine import Database
 from tally.orders.sessions import OrderSession
 from tally.web.runtime import Runtime
 from tally.web.sessions import run_in_session
-
-
-@pytest.fixture
-def sqlite_url(tmp_path: Path, migrated_templates: dict[str, str]) -> str:
-    target = tmp_path / "tally.db"
-    shutil.copyfile(migrated_templates["sqlite"], target)
-    return f"sqlite:///{target}"
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import logging
 import os
 import re
 import secrets
-import shutil
 import stat
 import threading
 import time
@@ -85,14 +84,6 @@ def _signed_in(page: TestClient) -> bool:
     response = page.get("/dashboard/orders", follow_redirects=False)
     assert response.status_code in (200, 303), response.status_code
     return response.status_code == 200
-
-
-@pytest.fixture
-def sqlite_url(tmp_path: Path, migrated_templates: dict[str, str]) -> str:
-    """A fresh migrated SQLite database in its own directory."""
-    target = tmp_path / "tally.db"
-    shutil.copyfile(migrated_templates["sqlite"], target)
-    return f"sqlite:///{target}"
 
 
 @pytest.fixture
