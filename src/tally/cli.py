@@ -201,6 +201,9 @@ def projects_create(
     try:
         with db.transaction(write=True) as conn:
             creds = create_project(conn, name=name)
+    except ValueError as exc:  # the name refused (empty, too long)
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     finally:
         db.dispose()
     if as_json:
@@ -223,10 +226,9 @@ def projects_create(
 @projects_app.command("list")
 def projects_list() -> None:
     """List projects (ids and app ids; tokens are never shown again)."""
-    from tally.db.engine import Database
     from tally.projects.repository import list_projects
 
-    db = Database(get_settings().database_url, pool_size=1)
+    db = _open_db()
     try:
         with db.transaction(write=False) as conn:
             for row in list_projects(conn):
@@ -245,13 +247,12 @@ def projects_currency(
 ) -> None:
     """Show or set the currency the dashboard prints a project's amounts with (display
     only: amounts are integers in the smallest unit and carry no currency)."""
-    from tally.db.engine import Database
     from tally.projects.repository import dashboard_key, set_currency
 
     if code is not None and not (len(code) == 3 and code.isascii() and code.isalpha()):
         typer.echo("error: a currency is three letters (ISO 4217)", err=True)
         raise typer.Exit(2)
-    db = Database(get_settings().database_url, pool_size=1)
+    db = _open_db()
     try:
         with db.transaction(write=code is not None or clear) as conn:
             project_id = _project_id(conn, project)
@@ -279,14 +280,13 @@ def projects_rate_limit(
 ) -> None:
     """Show or set a project's rate limit. It overrides the server's TALLY_RATE_LIMIT_* for
     this project; running servers apply a change within 30 seconds."""
-    from tally.db.engine import Database
     from tally.projects.repository import rate_limit, set_rate_limit
 
     if burst is not None and per_second is None and not reset:
         typer.echo("error: --burst goes with --per-second", err=True)
         raise typer.Exit(2)
     changing = per_second is not None or reset
-    db = Database(get_settings().database_url, pool_size=1)
+    db = _open_db()
     try:
         with db.transaction(write=changing) as conn:
             project_id = _project_id(conn, project)
@@ -324,11 +324,10 @@ def projects_stacking(
 ) -> None:
     """Show or change a project's stacking rules (Voucherify sets them in its dashboard).
     Running servers apply a change within 30 seconds."""
-    from tally.db.engine import Database
     from tally.projects.repository import set_stacking_rules, stacking_rules
     from tally.validations.stacking import StackingRules
 
-    db = Database(get_settings().database_url, pool_size=1)
+    db = _open_db()
     try:
         with db.transaction(write=True) as conn:
             project_id = _project_id(conn, project)
@@ -360,8 +359,16 @@ def _project_id(conn: Any, project: str | None) -> str:
         typer.echo("error: name the project with --project (id or name)", err=True)
         raise typer.Exit(2)
     for row in rows:
-        if project in (row["id"], row["name"]):
+        if project == row["id"]:
             return str(row["id"])
+    named = [row for row in rows if project == row["name"]]
+    if len(named) > 1:
+        # Names need not be unique: picking one would write into a project the operator
+        # may not have meant (as tally db copy refuses it).
+        typer.echo(f"error: several projects are named {project}: name it by id", err=True)
+        raise typer.Exit(2)
+    if named:
+        return str(named[0]["id"])
     typer.echo(f"error: no project {project}", err=True)
     raise typer.Exit(2)
 
@@ -433,7 +440,6 @@ def orders_export(
     one snapshot and written as it is read."""
     import sqlalchemy as sa
 
-    from tally.db.engine import Database
     from tally.errors import TallyError
     from tally.exports import writer
     from tally.exports.columns import ORDER
@@ -451,7 +457,7 @@ def orders_export(
     except (ValueError, TallyError) as exc:
         typer.echo(f"error: {getattr(exc, 'details', None) or exc}", err=True)
         raise typer.Exit(2) from None
-    db = Database(get_settings().database_url, pool_size=1)
+    db = _open_db()
     try:
         with db.transaction(write=False) as conn:
             project_id = _project_id(conn, project)
@@ -522,6 +528,8 @@ def _filters(specs: list[str], junction: str) -> dict[str, Any]:
 
 
 def _open_db() -> Any:
+    """The database of TALLY_DATABASE_URL, an embedded SQLite one migrated first (as
+    `tally serve` does): no command meets a file without Tally's tables."""
     from tally.db.engine import Database, is_sqlite
     from tally.db.migrate import upgrade
 

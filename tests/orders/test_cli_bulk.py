@@ -212,3 +212,35 @@ def test_export_into_a_closed_pipe_stops_quietly(migrated_db_url: str, tmp_path:
     )
     assert piped.stdout == "source_id,metadata\n"
     assert "Traceback" not in piped.stderr and "BrokenPipe" not in piped.stderr, piped.stderr
+
+
+def test_a_project_name_two_projects_share_is_refused(migrated_db_url: str, tmp_path: Path) -> None:
+    """Names need not be unique: a command given one of two projects' name refuses to guess
+    (it wrote into the older one); by id it runs."""
+    made = run_tally(["projects", "create", "shop", "--json"], db_url=migrated_db_url, cwd=tmp_path)
+    first = parse_credentials(made.stdout)
+    run_tally(["projects", "create", "shop"], db_url=migrated_db_url, cwd=tmp_path)
+    source = tmp_path / "orders.json"
+    source.write_text(json.dumps([{"source_id": "x1", "amount": 100}]))
+    for args in (["orders", "import", str(source)], ["orders", "export"]):
+        refused = tally([*args, "--project", "shop"], migrated_db_url, tmp_path)
+        assert refused.returncode == 2, refused.stderr
+        assert "several projects are named shop: name it by id" in refused.stderr
+    by_id = tally(
+        ["orders", "import", str(source), "--project", first["project_id"]],
+        migrated_db_url,
+        tmp_path,
+    )
+    assert by_id.returncode == 0, by_id.stderr
+
+
+def test_refusals_and_a_new_database_are_one_line_not_a_traceback(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    blank = tally(["projects", "create", "  "], sqlite_url, tmp_path)
+    assert (blank.returncode, blank.stderr.strip()) == (2, "error: project name must not be empty")
+    fresh = f"sqlite:///{tmp_path / 'new.db'}"
+    for args in (["projects", "list"], ["orders", "export"]):
+        result = tally(args, fresh, tmp_path)
+        assert "Traceback" not in result.stderr, result.stderr
+    assert tally(["projects", "list"], fresh, tmp_path).returncode == 0
