@@ -167,3 +167,19 @@ def test_deleting_a_customer_keeps_the_orders(client: AppClient) -> None:
     assert client.delete(f"/v1/customers/{made['customer_id']}").status_code == 204
     kept = client.get("/v1/orders/k").json()
     assert kept["customer_id"] is None and "customer" not in kept
+
+
+def test_a_customer_named_by_id_inside_an_order_keeps_its_source_id(client: AppClient) -> None:
+    """BEHAVIOR 14.1: matched by id, the source_id then ignored. It renamed the customer (a
+    typo next to a right id broke every lookup by the old one), or failed with 409 when
+    the source_id was another customer's. POST /v1/customers still renames (14.2)."""
+    alice = client.post("/v1/customers", json={"source_id": "alice"}).json()
+    client.post("/v1/customers", json={"source_id": "bob"})
+    for source_id in ("bob", "typo"):
+        body = {"amount": 100, "customer": {"id": alice["id"], "source_id": source_id}}
+        order = client.post("/v1/orders", json=body)
+        assert order.status_code == 200, order.text
+        assert order.json()["customer_id"] == alice["id"]
+    assert client.get("/v1/customers/alice").json()["id"] == alice["id"]
+    renamed = client.post("/v1/customers", json={"id": alice["id"], "source_id": "alicia"})
+    assert renamed.json()["source_id"] == "alicia"

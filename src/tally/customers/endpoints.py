@@ -38,7 +38,7 @@ async def create_customer(
     return await respond(
         request,
         lambda conn: presenter.customer_json(
-            service.upsert(conn, project_id=project_id, ref=payload, now=utcnow())
+            service.upsert(conn, project_id=project_id, ref=payload, now=utcnow(), rename=True)
         ),
         write=True,
         quick=True,

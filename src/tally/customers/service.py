@@ -77,11 +77,13 @@ def new_row(
 
 
 def upsert(
-    conn: Connection, *, project_id: str, ref: CustomerRef, now: datetime
+    conn: Connection, *, project_id: str, ref: CustomerRef, now: datetime, rename: bool = False
 ) -> Mapping[Any, Any]:
     """Match by id (an unknown id is 404), else by source_id; create when nothing matches;
-    the fields sent overwrite the stored ones (BEHAVIOR 14.1)."""
-    return upsert_for_order(conn, project_id=project_id, ref=ref, now=now)[0]
+    the fields sent overwrite the stored ones (BEHAVIOR 14.1). ``rename`` (POST
+    /v1/customers only, 14.2): a source_id sent with an id becomes the customer's; inside
+    other objects it is ignored when an id is given (14.1)."""
+    return upsert_for_order(conn, project_id=project_id, ref=ref, now=now, rename=rename)[0]
 
 
 def upsert_for_order(
@@ -91,6 +93,7 @@ def upsert_for_order(
     ref: CustomerRef,
     now: datetime,
     counted_order: tuple[int, datetime] | None = None,
+    rename: bool = False,
 ) -> tuple[Mapping[Any, Any], bool]:
     """:func:`upsert`, and whether the customer was created. ``counted_order`` (total
     amount, created_at): an order that counts towards summary.orders and names this
@@ -112,14 +115,15 @@ def upsert_for_order(
         return row, True
     values = field_values(ref)
     customer_id = existing["id"]
-    if ref.id is not None and ref.source_id is not None and ref.source_id != existing["source_id"]:
-        if repository.get_by_source_id(conn, project_id, ref.source_id) is not None:
+    new_source = ref.source_id if rename and ref.id is not None else None
+    if new_source is not None and new_source != existing["source_id"]:
+        if repository.get_by_source_id(conn, project_id, new_source) is not None:
             raise duplicate(
                 "customer",
-                f"A customer with source_id {ref.source_id} already exists",
-                resource_id=ref.source_id,
+                f"A customer with source_id {new_source} already exists",
+                resource_id=new_source,
             )
-        values["source_id"] = ref.source_id
+        values["source_id"] = new_source
     if not values:
         return existing, False
     values["updated_at"] = now
