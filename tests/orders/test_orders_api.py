@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from support.db import snapshot
 from support.inprocess import AppClient
 from support.spec import assert_matches
 
@@ -351,3 +352,24 @@ def test_an_item_s_price_is_its_own_then_inline_then_stored(client: AppClient) -
     for item, price in cases:
         line = create(client, {"items": [item]})["items"][0]
         assert line["price"] == price, item
+
+
+def test_a_line_s_sku_and_product_must_agree(client: AppClient) -> None:
+    """A SKU of one product and another product on one line: refused, not linked as a line
+    whose rules and discounts see one product and whose SKU is another's."""
+    one = client.post("/v1/products", json={"source_id": "p1", "price": 100}).json()
+    two = client.post("/v1/products", json={"source_id": "p2", "price": 200}).json()
+    sku = client.post(f"/v1/products/{two['id']}/skus", json={"source_id": "s2"}).json()
+    before = snapshot(client.db)
+    for item in (
+        {"product_id": one["id"], "sku_id": sku["id"]},
+        {"sku_id": sku["id"], "product": {"source_id": "p1"}},
+        {"source_id": "s2", "related_object": "sku", "product_id": one["id"]},
+    ):
+        response = client.post("/v1/orders", json={"items": [item]})
+        assert response.status_code == 400, response.text
+        assert ".items[0].sku" in response.json()["details"]
+    assert snapshot(client.db) == before
+    for item in ({"sku_id": sku["id"]}, {"sku_id": sku["id"], "product_id": two["id"]}):
+        line = create(client, {"items": [item]})["items"][0]
+        assert (line["product_id"], line["sku_id"]) == (two["id"], sku["id"])

@@ -117,6 +117,13 @@ class Catalogue:
             product = self._override_product(item, item.product, product, index, now)
         if write and item.sku is not None and item.sku.override:
             sku = self._override_sku(item, item.sku, sku, product, index, now)
+        if sku is not None and product is not None and sku["product_id"] != product["id"]:
+            # The line would count as one product in the rules and discounts and be a SKU
+            # of another; a request that wrote anything before this is undone whole.
+            raise invalid_payload(
+                f"Property .items[{index}].sku is a SKU of another product than "
+                f".items[{index}].product names"
+            )
         return ResolvedLine(product=product, sku=sku)
 
     def _find_product(self, item: OrderItemIn) -> Row | None:
