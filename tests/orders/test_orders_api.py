@@ -373,3 +373,22 @@ def test_a_line_s_sku_and_product_must_agree(client: AppClient) -> None:
     for item in ({"sku_id": sku["id"]}, {"sku_id": sku["id"], "product_id": two["id"]}):
         line = create(client, {"items": [item]})["items"][0]
         assert (line["product_id"], line["sku_id"]) == (two["id"], sku["id"])
+
+
+def test_a_stored_order_s_customer_is_never_replaced_by_an_anonymous_one(
+    client: AppClient,
+) -> None:
+    """BEHAVIOR 14.1: a customer object naming nobody makes an anonymous customer only with
+    a new order; on a stored order it is refused, and nothing is written."""
+    order = create(client, {"source_id": "o-anon", "amount": 100, "customer": {"source_id": "ann"}})
+    before = snapshot(client.db)
+    for method, path in (("put", f"/v1/orders/{order['id']}"), ("post", "/v1/orders")):
+        body: dict[str, Any] = {"customer": {"name": "Stranger"}}
+        if method == "post":
+            body["source_id"] = "o-anon"
+        response = getattr(client, method)(path, json=body)
+        assert response.status_code == 400, response.text
+        assert ".customer" in response.json()["details"]
+    assert snapshot(client.db) == before
+    new = create(client, {"amount": 100, "customer": {"name": "Walk-in"}})
+    assert new["customer_id"] not in (None, order["customer_id"])

@@ -410,6 +410,12 @@ def _people(
     referrer_id = current["referrer_id"] if current else None
     summarised = False
     if body.customer is not None:
+        if current is not None and body.customer.id is None and body.customer.source_id is None:
+            # A customer named by nothing is a new anonymous one, made only with a new order
+            # (BEHAVIOR 14.1): on a stored order it would replace the customer by a stranger.
+            raise invalid_payload(
+                "Property .customer must name the customer (id or source_id): the order exists"
+            )
         customer, summarised = customers.upsert_for_order(
             conn, project_id=project_id, ref=body.customer, now=now, counted_order=counted_order
         )
